@@ -1,0 +1,39 @@
+//! The `difflore` binary: parses arguments (clap) and renders results (aligned tables or
+//! `--json`); all behaviour lives in `difflore-core`. `difflore hook` bypasses clap entirely so
+//! that no argument, however wrong, can make the agent's hook exit non-zero.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod outbox_cmd;
+mod render;
+mod status_cmd;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if args.get(1).map(String::as_str) == Some("hook")
+        && !args[2..].iter().any(|a| a == "--help" || a == "-h")
+    {
+        difflore_core::hook::run_process(&args[2..]);
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init => status_cmd::init(),
+        Command::Status(a) => status_cmd::status(a.json),
+        Command::Outbox(o) => outbox_cmd::run(o),
+        Command::Hook(_) => unreachable_hook(),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// `difflore hook` is dispatched before clap; reaching here means `--help` was printed.
+fn unreachable_hook() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `difflore init` and `difflore status`.
+
+use crate::render;
+use anyhow::Context;
+use difflore_core::home::Home;
+use difflore_core::{status, store};
+
+pub fn home() -> anyhow::Result<Home> {
+    Home::from_env().context("cannot find DIFFLORE_HOME")
+}
+
+/// Creates or migrates the store.
+pub fn init() -> anyhow::Result<()> {
+    let home = home()?;
+    let existed = home.db_path().exists();
+    let conn = store::open_for_write(&home)?;
+    let v = store::schema_version(&conn)?;
+    if existed {
+        println!(
+            "difflore home {} is ready (schema version {v})",
+            home.root().display()
+        );
+    } else {
+        println!(
+            "created difflore home {} (schema version {v})",
+            home.root().display()
+        );
+    }
+    Ok(())
+}
+
+pub fn status(json: bool) -> anyhow::Result<()> {
+    let home = home()?;
+    let s = status::gather(&home);
+    if json {
+        return render::json(&s);
+    }
+    println!("home           {}", s.home);
+    println!(
+        "database       {} ({})",
+        s.database.path,
+        if s.database.exists {
+            render::bytes(s.database.size_bytes)
+        } else {
+            "missing".into()
+        }
+    );
+    match s.database.schema_version {
+        Some(v) if v == s.database.expected_schema_version => println!("schema         {v}"),
+        Some(v) => println!(
+            "schema         {v} (this difflore expects {}: MISMATCH)",
+            s.database.expected_schema_version
+        ),
+        None => println!("schema         unknown"),
+    }
+    if let Some(p) = &s.database.problem {
+        println!("problem        {p}");
+    }
+    if let Some(o) = &s.outbox {
+        println!(
+            "queue          {} pending, {} leased, {} dead, {} parked",
+            o.counts.pending, o.counts.leased, o.counts.dead, o.counts.parked
+        );
+        println!(
+            "oldest pending {}",
+            o.oldest_pending_age_s.map_or("-".into(), render::age)
+        );
+        println!("dropped        {}", o.dropped);
+        if o.dropped > 0 {
+            println!(
+                "               (the queue hit its cap; raise [capture] queue_cap or deliver the backlog)"
+            );
+        }
+    }
+    println!(
+        "capture        {}",
+        if s.capture.env_switch_on {
+            "on"
+        } else {
+            "off (DIFFLORE_CAPTURE)"
+        }
+    );
+    println!(
+        "sync           {}",
+        if s.capture.logged_in {
+            "logged in"
+        } else {
+            "not logged in (events stay local; the last 7 days are kept)"
+        }
+    );
+    println!("last error     {}", s.last_error.as_deref().unwrap_or("-"));
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! `config.toml` under `DIFFLORE_HOME`: capture and serving policy, and the environment kill
+//! switches (`DIFFLORE_CAPTURE`, `DIFFLORE_SERVE`) that override it (DESIGN §9).
+
+use serde::Deserialize;
+use std::path::Path;
+
+/// The whole file; every section and key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub capture: CaptureConfig,
+    pub serving: ServingConfig,
+    pub server: Option<ServerConfig>,
+    pub daemon: Option<toml::Table>,
+}
+
+/// `[capture]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// Record agent events at all (the env `DIFFLORE_CAPTURE=off` wins).
+    pub enabled: bool,
+    /// Also store prompts, file contents, diffs, commands and tool output (redacted, truncated).
+    /// Off by default: only names, paths and sizes are recorded.
+    pub content: bool,
+    /// Most rows the outbox holds; further events are counted as dropped.
+    pub queue_cap: i64,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            enabled: true,
+            content: false,
+            queue_cap: crate::outbox::DEFAULT_CAP,
+        }
+    }
+}
+
+/// `[serving]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServingConfig {
+    /// `context` (default), `gate` or `off`.
+    pub mode: String,
+}
+
+impl Default for ServingConfig {
+    fn default() -> Self {
+        ServingConfig {
+            mode: "context".into(),
+        }
+    }
+}
+
+/// `[server]` (written by `sync login`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub url: String,
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// Why config.toml could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {detail}")]
+pub struct ConfigError {
+    pub path: String,
+    pub detail: String,
+}
+
+impl Config {
+    /// Reads the file; a missing file is the default configuration.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => {
+                return Err(ConfigError {
+                    path: path.display().to_string(),
+                    detail: e.to_string(),
+                });
+            }
+        };
+        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        if !matches!(cfg.serving.mode.as_str(), "context" | "gate" | "off") {
+            return Err(ConfigError {
+                path: path.display().to_string(),
+                detail: format!(
+                    "serving.mode = {:?}: expected \"context\", \"gate\" or \"off\"",
+                    cfg.serving.mode
+                ),
+            });
+        }
+        if cfg.capture.queue_cap < 1 {
+            return Err(ConfigError {
+                path: path.display().to_string(),
+                detail: "capture.queue_cap must be at least 1".into(),
+            });
+        }
+        Ok(cfg)
+    }
+}
+
+/// `true` when an environment value is one of the falsy spellings `0|false|off|no` (any case).
+pub fn is_falsy(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "0" | "false" | "off" | "no"
+    )
+}
+
+/// `false` when the environment variable `name` holds a falsy spelling.
+pub fn switch_on(name: &str) -> bool {
+    std::env::var(name).map_or(true, |v| !is_falsy(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn falsy_spellings() {
+        for v in ["0", "false", "OFF", "No", " off "] {
+            assert!(is_falsy(v), "{v}");
+        }
+        for v in ["1", "on", "yes", "", "disabled"] {
+            assert!(!is_falsy(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn loads_defaults_and_rejects_nonsense() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("config.toml");
+        let c = Config::load(&p).unwrap();
+        assert!(c.capture.enabled && !c.capture.content);
+        std::fs::write(&p, "[capture]\ncontent = true\nqueue_cap = 5\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert!(c.capture.content);
+        assert_eq!(c.capture.queue_cap, 5);
+        std::fs::write(&p, "[serving]\nmode = \"loud\"\n").unwrap();
+        assert!(
+            Config::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("serving.mode")
+        );
+        std::fs::write(&p, "[capture\n").unwrap();
+        assert!(Config::load(&p).is_err());
+    }
+}

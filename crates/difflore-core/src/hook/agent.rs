@@ -1,0 +1,123 @@
+//! The agents difflore hooks into, their lifecycle event names, and their no-op answers
+//! (DESIGN §6, `fixtures/hooks/README.md`).
+
+use serde_json::{Value, json};
+
+/// A supported agent (`--agent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    ClaudeCode,
+    Codex,
+    Gemini,
+    Cursor,
+}
+
+impl Agent {
+    pub const ALL: [Agent; 4] = [
+        Agent::ClaudeCode,
+        Agent::Codex,
+        Agent::Gemini,
+        Agent::Cursor,
+    ];
+
+    pub fn parse(s: &str) -> Option<Agent> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "claude-code" | "claude" | "claudecode" => Agent::ClaudeCode,
+            "codex" => Agent::Codex,
+            "gemini" | "gemini-cli" => Agent::Gemini,
+            "cursor" => Agent::Cursor,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "claude-code",
+            Agent::Codex => "codex",
+            Agent::Gemini => "gemini",
+            Agent::Cursor => "cursor",
+        }
+    }
+
+    /// Where the agent's event sits in the lifecycle; `None` for events difflore does not
+    /// capture (Stop, AfterAgent, PreCompress, PostToolBatch, notifications, …).
+    pub fn phase(self, event: &str) -> Option<Phase> {
+        use Phase::*;
+        Some(match (self, event) {
+            (Agent::ClaudeCode | Agent::Codex | Agent::Gemini, "SessionStart") => SessionStart,
+            (Agent::ClaudeCode | Agent::Codex | Agent::Gemini, "SessionEnd") => SessionEnd,
+            (Agent::ClaudeCode | Agent::Codex, "UserPromptSubmit") => Prompt,
+            (Agent::ClaudeCode | Agent::Codex, "PreToolUse") => ToolPre,
+            (Agent::ClaudeCode | Agent::Codex, "PostToolUse") => ToolPost,
+            (Agent::ClaudeCode | Agent::Codex, "PostToolUseFailure") => ToolFailure,
+            (Agent::Gemini, "BeforeAgent") => Prompt,
+            (Agent::Gemini, "BeforeTool") => ToolPre,
+            (Agent::Gemini, "AfterTool") => ToolPost,
+            (Agent::Cursor, "sessionStart") => SessionStart,
+            (Agent::Cursor, "sessionEnd") => SessionEnd,
+            (Agent::Cursor, "beforeSubmitPrompt") => Prompt,
+            (
+                Agent::Cursor,
+                "beforeReadFile" | "beforeShellExecution" | "beforeMCPExecution" | "preToolUse",
+            ) => ToolPre,
+            (
+                Agent::Cursor,
+                "afterFileEdit" | "afterShellExecution" | "afterMCPExecution" | "postToolUse",
+            ) => ToolPost,
+            (Agent::Cursor, "postToolUseFailure") => ToolFailure,
+            _ => return None,
+        })
+    }
+
+    /// The answer that changes nothing for this agent and event.
+    pub fn noop(agent: Option<Agent>, event: Option<&str>) -> Value {
+        match (agent, event) {
+            (
+                Some(Agent::Cursor),
+                Some("beforeShellExecution" | "beforeMCPExecution" | "beforeReadFile"),
+            ) => json!({"permission": "allow"}),
+            (Some(Agent::Cursor), Some("beforeSubmitPrompt")) => json!({"continue": true}),
+            _ => json!({}),
+        }
+    }
+}
+
+/// The normalised lifecycle phase of a captured event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    SessionStart,
+    SessionEnd,
+    Prompt,
+    ToolPre,
+    ToolPost,
+    ToolFailure,
+}
+
+/// What a tool does, across the agents' names for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolKind {
+    Read,
+    Edit,
+    Write,
+    Shell,
+    Mcp,
+    Other,
+}
+
+impl ToolKind {
+    pub fn of(tool: &str) -> ToolKind {
+        match tool {
+            "Read" | "NotebookRead" | "read_file" | "read_many_files" | "beforeReadFile" => {
+                ToolKind::Read
+            }
+            "Edit" | "MultiEdit" | "NotebookEdit" | "replace" | "apply_patch" | "edit"
+            | "afterFileEdit" => ToolKind::Edit,
+            "Write" | "write_file" => ToolKind::Write,
+            "Bash" | "run_shell_command" | "shell" | "Shell" => ToolKind::Shell,
+            t if t.starts_with("mcp__") || t.starts_with("mcp_") || t == "MCP" => ToolKind::Mcp,
+            _ => ToolKind::Other,
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! `difflore hook --agent A`: the agent's hot path. Read one event from stdin within the bounds
+//! of DESIGN §9, normalise it, append it to the outbox, and answer the agent's no-op — in a few
+//! milliseconds, and always with exit 0: any failure (bad input, unknown agent, locked or
+//! missing database, full disk, read-only home, a panic, a hang past the deadline) becomes the
+//! no-op answer plus one line in `logs/hook.log`.
+//!
+//! No async runtime, no `git` process, no network, no socket, no migrations on this path.
+//!
+//! Modules: [`stdin`] (bounded read), [`agent`] (agents, phases, no-op answers), [`normalize`]
+//! (agent payload → `hook.event`), [`patch`] (Codex `apply_patch` paths), [`eventid`] (stable
+//! UUIDv8 ids).
+
+pub mod agent;
+pub mod eventid;
+pub mod normalize;
+pub mod patch;
+pub mod stdin;
+
+use crate::config::{self, Config};
+use crate::home::Home;
+use crate::outbox::{EnqueuePolicy, Enqueued, Outbox};
+use crate::store::{self, StoreError};
+use crate::{clock, logfile, repo};
+use agent::Agent;
+use difflore_proto::{EventEnvelope, kinds};
+use serde_json::Value;
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+/// The whole run ends by then, whatever happens (DESIGN §9: ≤ 1 s in every fault case).
+pub const WHOLE_RUN: Duration = Duration::from_millis(900);
+const LOG: &str = "hook.log";
+
+/// Set once the answer is printed, so the watchdog and the main path never both answer.
+static ANSWERED: Mutex<bool> = Mutex::new(false);
+/// The event name, once known (Cursor's no-op answer depends on it).
+static EVENT_NAME: OnceLock<String> = OnceLock::new();
+
+/// What happened to the event; returned for tests and the benchmark, not shown to the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Captured(Enqueued),
+    /// Not an event difflore records (Stop, PreCompress, …).
+    NotCaptured,
+    /// `DIFFLORE_CAPTURE=off` or `capture.enabled = false`.
+    Disabled,
+    /// The input was not an event (logged).
+    Ignored(String),
+    /// An internal failure (logged).
+    Failed(String),
+}
+
+/// Finds the `--agent` value in raw arguments; never fails (unknown flags are ignored).
+pub fn agent_from_args<S: AsRef<str>>(args: &[S]) -> Option<Agent> {
+    let mut it = args.iter().map(AsRef::as_ref);
+    while let Some(a) = it.next() {
+        if a == "--agent" || a == "-a" {
+            return it.next().and_then(Agent::parse);
+        }
+        if let Some(v) = a.strip_prefix("--agent=") {
+            return Agent::parse(v);
+        }
+    }
+    None
+}
+
+/// Runs the hook as a process: reads stdin, prints the answer, exits 0. Never returns.
+pub fn run_process<S: AsRef<str>>(args: &[S]) -> ! {
+    let agent = agent_from_args(args);
+    let home = Home::from_env().ok();
+    std::panic::set_hook(Box::new(|_| {}));
+    {
+        let home = home.clone();
+        let _ = std::thread::Builder::new()
+            .name("hook-watchdog".into())
+            .spawn(move || {
+                std::thread::sleep(WHOLE_RUN);
+                if let Some(h) = &home {
+                    logfile::append(
+                        h,
+                        LOG,
+                        "ERROR",
+                        &format!(
+                            "agent={} gave up after {} ms; answered the no-op",
+                            agent.map_or("unknown", Agent::as_str),
+                            WHOLE_RUN.as_millis()
+                        ),
+                    );
+                }
+                answer(agent);
+                std::process::exit(0);
+            });
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let input = stdin::read_bounded(std::io::stdin());
+        handle(agent, home.as_ref(), &input)
+    }));
+    if let (Err(panic), Some(h)) = (&result, &home) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        logfile::append(h, LOG, "ERROR", &format!("panic: {what}"));
+    }
+    answer(agent);
+    std::process::exit(0);
+}
+
+/// Prints the no-op answer once.
+fn answer(agent: Option<Agent>) {
+    let Ok(mut done) = ANSWERED.lock() else {
+        return;
+    };
+    if *done {
+        return;
+    }
+    *done = true;
+    let body = Agent::noop(agent, EVENT_NAME.get().map(String::as_str));
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{body}");
+    let _ = out.flush();
+}
+
+/// Handles one event read from stdin: everything but the answer. Logs what went wrong.
+pub fn handle(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> Outcome {
+    let outcome = capture(agent, home, input);
+    if let Some(h) = home {
+        let who = format!(
+            "agent={} event={}",
+            agent.map_or("unknown", Agent::as_str),
+            EVENT_NAME.get().map_or("unknown", String::as_str)
+        );
+        match &outcome {
+            Outcome::Ignored(why) => {
+                logfile::append(h, LOG, "WARN", &format!("{who} ignored: {why}"))
+            }
+            Outcome::Failed(why) => logfile::append(h, LOG, "ERROR", &format!("{who} {why}")),
+            _ => {}
+        }
+    }
+    outcome
+}
+
+fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> Outcome {
+    let Some(agent) = agent else {
+        return Outcome::Ignored("missing or unknown --agent".into());
+    };
+    let end = match input.ending {
+        stdin::Ending::Complete(end) => end,
+        other => {
+            // Cursor's answer depends on the event: recover its name from the raw prefix.
+            if let Some(name) = sniff_event_name(&input.bytes) {
+                let _ = EVENT_NAME.set(name);
+            }
+            return Outcome::Ignored(format!(
+                "no complete JSON event on stdin ({other:?}, {} bytes)",
+                input.total
+            ));
+        }
+    };
+    let raw = &input.bytes[..end];
+    let v: Value = match serde_json::from_slice(raw) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return Outcome::Ignored("stdin is JSON but not an object".into()),
+        Err(e) => return Outcome::Ignored(format!("invalid JSON: {e}")),
+    };
+    let Some(event) = v.get("hook_event_name").and_then(Value::as_str) else {
+        return Outcome::Ignored("no hook_event_name".into());
+    };
+    let _ = EVENT_NAME.set(event.to_string());
+    if !config::switch_on("DIFFLORE_CAPTURE") {
+        return Outcome::Disabled;
+    }
+    if agent.phase(event).is_none() {
+        return Outcome::NotCaptured;
+    }
+    let Some(home) = home else {
+        return Outcome::Failed("neither DIFFLORE_HOME nor HOME is set".into());
+    };
+    let cfg = match Config::load(&home.config_path()) {
+        Ok(c) => c,
+        Err(e) => {
+            logfile::append_once(
+                home,
+                LOG,
+                "config",
+                "ERROR",
+                &format!("config ignored: {e}"),
+            );
+            Config::default()
+        }
+    };
+    if !cfg.capture.enabled {
+        return Outcome::Disabled;
+    }
+    let repo = normalize::event_cwd(&v)
+        .or_else(|| std::env::current_dir().ok())
+        .and_then(|cwd| repo::discover(&cwd));
+    let Some(norm) =
+        normalize::normalize(agent, &v, input.total, repo.as_ref(), cfg.capture.content)
+    else {
+        return Outcome::NotCaptured;
+    };
+    match enqueue(home, agent, &v, raw, norm, &cfg) {
+        Ok(e) => Outcome::Captured(e),
+        Err(StoreError::TooOld { found, .. }) | Err(StoreError::TooNew { found, .. }) => {
+            let msg = format!(
+                "database schema version {found} does not match this difflore ({}); events are not captured until `difflore init` (or an upgrade) fixes it",
+                store::SCHEMA_VERSION
+            );
+            logfile::append_once(home, LOG, &format!("schema-{found}"), "ERROR", &msg);
+            Outcome::NotCaptured
+        }
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+fn enqueue(
+    home: &Home,
+    agent: Agent,
+    v: &Value,
+    raw: &[u8],
+    norm: normalize::HookEvent,
+    cfg: &Config,
+) -> Result<Enqueued, StoreError> {
+    let path = home.db_path();
+    let conn = store::open_for_hook(home)?;
+    let key = store::setting(&conn, "event_id_key")
+        .map_err(|e| StoreError::from_sqlite(&path, e))?
+        .unwrap_or_default();
+    let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
+    let now = clock::now_ms();
+    let mut payload = serde_json::to_value(&norm).unwrap_or_default();
+    let mut env = EventEnvelope {
+        id: id.to_string(),
+        kind: kinds::HOOK_EVENT.into(),
+        occurred_at: clock::rfc3339(now),
+        payload: payload.clone(),
+    };
+    if difflore_proto::validate_envelope(&env).is_err() {
+        // Only captured content can push an event over the limit: keep the event without it.
+        if let Some(o) = payload.as_object_mut() {
+            o.remove("content");
+            o.insert("content_dropped".into(), Value::Bool(true));
+        }
+        env.payload = payload;
+    }
+    let policy = EnqueuePolicy {
+        cap: cfg.capture.queue_cap,
+        logged_in: home.token_path().exists(),
+    };
+    Outbox::new(&conn)
+        .enqueue(&env, policy, now)
+        .map_err(|e| StoreError::from_sqlite(&path, e))
+}
+
+/// Finds `"hook_event_name":"<name>"` in raw (possibly truncated) bytes.
+fn sniff_event_name(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
+    let at = text.find("\"hook_event_name\"")?;
+    let rest = text[at + 17..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    (!name.is_empty() && rest[name.len()..].starts_with('"')).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_flag_is_found_anywhere() {
+        assert_eq!(agent_from_args(&["--agent", "codex"]), Some(Agent::Codex));
+        assert_eq!(
+            agent_from_args(&["--bogus", "--agent=gemini"]),
+            Some(Agent::Gemini)
+        );
+        assert_eq!(agent_from_args(&["--agent", "vim"]), None);
+        assert_eq!(agent_from_args(&["--agent"]), None);
+        assert_eq!(agent_from_args::<&str>(&[]), None);
+    }
+
+    #[test]
+    fn event_name_sniffed_from_truncated_input() {
+        let raw =
+            br#"{"conversation_id":"c","hook_event_name": "beforeShellExecution","command":"ls"#;
+        assert_eq!(
+            sniff_event_name(raw).as_deref(),
+            Some("beforeShellExecution")
+        );
+        assert_eq!(sniff_event_name(b"garbage"), None);
+    }
+}

@@ -1,0 +1,272 @@
+//! The local SQLite store (`difflore.db`): opening it for the CLI (which migrates first) and for
+//! the hook (which never migrates and only checks `PRAGMA user_version`), the versioned
+//! migrations, and the translation of SQLite failures into errors a person can act on.
+
+use crate::home::{self, Home};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Migrations in order; schema version N is reached after applying `MIGRATIONS[..N]`.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_outbox.sql")];
+
+/// The schema version this binary reads and writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the database {path} has schema version {found}, newer than this difflore understands ({SCHEMA_VERSION}); upgrade difflore"
+    )]
+    TooNew { path: PathBuf, found: i64 },
+    #[error(
+        "the database {path} has schema version {found}, but this difflore needs {SCHEMA_VERSION}; run any difflore command (e.g. `difflore init`) to migrate it"
+    )]
+    TooOld { path: PathBuf, found: i64 },
+    #[error("difflore is not initialised at {0}; run `difflore init`")]
+    Missing(PathBuf),
+    #[error(
+        "{path} is not a difflore database or is corrupt ({detail}); move it aside and run `difflore init`"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{path} is read-only ({detail}); check the permissions of the file and of its directory"
+    )]
+    ReadOnly { path: PathBuf, detail: String },
+    #[error("{path} is locked by another process and stayed locked; try again")]
+    Locked { path: PathBuf },
+    #[error("the disk holding {path} is full ({detail})")]
+    Full { path: PathBuf, detail: String },
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database error on {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    /// Classifies a rusqlite error raised while working on `path`.
+    pub fn from_sqlite(path: &Path, e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode as C;
+        let path = path.to_path_buf();
+        if let rusqlite::Error::SqliteFailure(f, ref msg) = e {
+            let detail = msg.clone().unwrap_or_else(|| f.to_string());
+            match f.code {
+                C::NotADatabase | C::DatabaseCorrupt => {
+                    return StoreError::Corrupt { path, detail };
+                }
+                C::ReadOnly | C::CannotOpen if is_read_only(&detail) => {
+                    return StoreError::ReadOnly { path, detail };
+                }
+                C::ReadOnly => return StoreError::ReadOnly { path, detail },
+                C::DatabaseBusy | C::DatabaseLocked => return StoreError::Locked { path },
+                C::DiskFull => return StoreError::Full { path, detail },
+                _ => {}
+            }
+        }
+        StoreError::Sqlite { path, source: e }
+    }
+}
+
+fn is_read_only(detail: &str) -> bool {
+    detail.contains("readonly") || detail.contains("read-only") || detail.contains("permission")
+}
+
+/// How long a writer waits on a lock held by another connection.
+pub const CLI_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The hook's bound on waiting for the lock (DESIGN §9).
+pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Opens (creating if needed) the store for a command that writes: creates the home, sets WAL
+/// once, applies pending migrations, and refuses a database newer than this binary.
+pub fn open_for_write(home: &Home) -> Result<Connection, StoreError> {
+    let path = home.db_path();
+    home.ensure_dirs().map_err(|source| StoreError::Io {
+        path: home.root().to_path_buf(),
+        source,
+    })?;
+    let existed = path.exists();
+    let conn = Connection::open(&path).map_err(|e| StoreError::from_sqlite(&path, e))?;
+    if !existed {
+        let _ = home::make_private(&path);
+    }
+    let err = |e| StoreError::from_sqlite(&path, e);
+    conn.busy_timeout(CLI_BUSY_TIMEOUT).map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(err)?;
+    migrate(&conn, &path)?;
+    Ok(conn)
+}
+
+/// Opens an existing store read-only (status, list, show). Never creates, never migrates; a
+/// version mismatch is reported by [`schema_version`] to the caller.
+pub fn open_read_only(home: &Home) -> Result<Connection, StoreError> {
+    let path = home.db_path();
+    if !path.exists() {
+        return Err(StoreError::Missing(home.root().to_path_buf()));
+    }
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::from_sqlite(&path, e))?;
+    conn.busy_timeout(CLI_BUSY_TIMEOUT)
+        .map_err(|e| StoreError::from_sqlite(&path, e))?;
+    Ok(conn)
+}
+
+/// Opens the store on the hook's hot path: no create, no migration, short busy timeout,
+/// `synchronous=NORMAL`, no checkpoint on close; the schema version must match exactly.
+pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
+    let path = home.db_path();
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::CannotOpen && !path.exists() =>
+        {
+            StoreError::Missing(home.root().to_path_buf())
+        }
+        e => StoreError::from_sqlite(&path, e),
+    })?;
+    let err = |e| StoreError::from_sqlite(&path, e);
+    conn.busy_timeout(HOOK_BUSY_TIMEOUT).map_err(err)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+        .map_err(err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(err)?;
+    let found = schema_version(&conn).map_err(err)?;
+    check_version(&path, found)?;
+    Ok(conn)
+}
+
+/// `PRAGMA user_version`.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+fn check_version(path: &Path, found: i64) -> Result<(), StoreError> {
+    match found.cmp(&SCHEMA_VERSION) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+        }),
+        std::cmp::Ordering::Less => Err(StoreError::TooOld {
+            path: path.to_path_buf(),
+            found,
+        }),
+    }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], one transaction per migration; WAL is switched on
+/// once, when the database is new.
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |e| StoreError::from_sqlite(path, e);
+    let found = schema_version(conn).map_err(err)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if found == 0 {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.unchecked_transaction().map_err(err)?;
+        // Re-check inside the write transaction: another process may have migrated meanwhile.
+        let now = schema_version(&tx).map_err(err)?;
+        if now >= version {
+            tx.commit().map_err(err)?;
+            continue;
+        }
+        tx.execute_batch(sql).map_err(err)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Reads one value from `settings`.
+pub fn setting(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_sets_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("h"));
+        let c = open_for_write(&home).unwrap();
+        assert_eq!(schema_version(&c).unwrap(), SCHEMA_VERSION);
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let key = setting(&c, "event_id_key").unwrap().unwrap();
+        assert_eq!(key.len(), 64);
+        drop(c);
+        let c = open_for_write(&home).unwrap();
+        assert_eq!(setting(&c, "event_id_key").unwrap().unwrap(), key);
+        assert!(open_for_hook(&home).is_ok());
+    }
+
+    #[test]
+    fn newer_database_is_refused_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let c = open_for_write(&home).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(c);
+        let e = open_for_write(&home).unwrap_err();
+        assert!(matches!(e, StoreError::TooNew { .. }), "{e}");
+        assert!(e.to_string().contains("upgrade difflore"));
+        assert!(matches!(
+            open_for_hook(&home).unwrap_err(),
+            StoreError::TooNew { .. }
+        ));
+    }
+
+    #[test]
+    fn corrupt_and_missing_databases_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        assert!(matches!(
+            open_for_hook(&home).unwrap_err(),
+            StoreError::Missing(_)
+        ));
+        std::fs::write(home.db_path(), vec![0x42u8; 8192]).unwrap();
+        let e = open_for_write(&home).unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        assert!(matches!(
+            open_for_hook(&home).unwrap_err(),
+            StoreError::Corrupt { .. }
+        ));
+    }
+}
