@@ -1,0 +1,160 @@
+//! Helpers shared by the end-to-end tests: a throwaway `DIFFLORE_HOME`, a fake git checkout, the
+//! agent fixtures, and running the real `difflore` binary as a child process.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_difflore")
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hooks")
+}
+
+/// A temp dir holding `home/` (DIFFLORE_HOME) and `project/` (a git checkout of
+/// github.com/acme/shop).
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = dir.path().join("project");
+        std::fs::create_dir_all(project.join(".git")).unwrap();
+        std::fs::create_dir_all(project.join("src")).unwrap();
+        std::fs::write(
+            project.join(".git/config"),
+            "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = git@github.com:Acme/Shop.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n",
+        )
+        .unwrap();
+        Env { dir }
+    }
+
+    /// A fresh env whose store is initialised.
+    pub fn init() -> Env {
+        let e = Env::new();
+        let out = e.cmd(&["init"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        e
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    pub fn project(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+    pub fn db(&self) -> PathBuf {
+        self.home().join("difflore.db")
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env("DIFFLORE_HOME", self.home())
+            .env_remove("DIFFLORE_CAPTURE")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    /// Runs `difflore <args>`, returns (stdout, stderr, exit code).
+    pub fn run(&self, args: &[&str]) -> (String, String, i32) {
+        let o = self.cmd(args).output().unwrap();
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            o.status.code().unwrap_or(-1),
+        )
+    }
+
+    /// Runs the hook with `stdin` and returns its output and wall time.
+    pub fn hook(&self, args: &[&str], stdin: &[u8]) -> (Output, Duration) {
+        let mut full = vec!["hook"];
+        full.extend_from_slice(args);
+        let mut c = self.cmd(&full);
+        run_with_stdin(&mut c, stdin)
+    }
+
+    /// A fixture with the captured project dir rewritten to this env's project.
+    pub fn fixture(&self, agent: &str, file: &str) -> Vec<u8> {
+        let text = std::fs::read_to_string(fixtures_dir().join(agent).join(file)).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("_source");
+        }
+        let text = serde_json::to_string(&v)
+            .unwrap()
+            .replace("/home/dev/project", &self.project().display().to_string());
+        text.into_bytes()
+    }
+
+    /// Payloads of the queued events, oldest first.
+    pub fn queued(&self) -> Vec<(String, String, serde_json::Value)> {
+        let c = rusqlite::Connection::open(self.db()).unwrap();
+        let mut st = c
+            .prepare("SELECT event_id, kind, payload FROM outbox ORDER BY seq")
+            .unwrap();
+        st.query_map([], |r| {
+            let p: String = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&p).unwrap()))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    pub fn queue_len(&self) -> i64 {
+        let c = rusqlite::Connection::open(self.db()).unwrap();
+        c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    pub fn hook_log(&self) -> String {
+        std::fs::read_to_string(self.home().join("logs/hook.log")).unwrap_or_default()
+    }
+}
+
+pub fn run_with_stdin(c: &mut Command, stdin: &[u8]) -> (Output, Duration) {
+    let start = Instant::now();
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn difflore");
+    let mut sin = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = sin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    let took = start.elapsed();
+    let _ = writer.join();
+    (out, took)
+}
+
+/// Every fixture file: (agent dir, file name).
+pub fn all_fixtures() -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for agent in ["claude-code", "codex", "gemini", "cursor"] {
+        let mut files: Vec<String> = std::fs::read_dir(fixtures_dir().join(agent))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".json"))
+            .collect();
+        files.sort();
+        for f in files {
+            v.push((agent.to_string(), f));
+        }
+    }
+    v
+}
