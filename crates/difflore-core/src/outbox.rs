@@ -170,10 +170,6 @@ pub struct Outbox<'c> {
     backoff_cap_ms: i64,
 }
 
-fn sql_err(e: rusqlite::Error) -> rusqlite::Error {
-    e
-}
-
 impl<'c> Outbox<'c> {
     pub fn new(conn: &'c Connection) -> Outbox<'c> {
         Outbox {
@@ -650,7 +646,6 @@ fn reclaim(tx: &Connection, now: i64) -> rusqlite::Result<usize> {
          WHERE state = 'leased' AND lease_until <= ?1",
         [now],
     )
-    .map_err(sql_err)
 }
 
 fn like_escape(s: &str) -> String {

@@ -86,6 +86,9 @@ pub const CLI_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The hook's bound on waiting for the lock (DESIGN §9).
 pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// WAL pages after which a hook's commit checkpoints (SQLite's default is 1000).
+pub const HOOK_WAL_AUTOCHECKPOINT_PAGES: i64 = 64;
+
 /// Opens (creating if needed) the store for a command that writes: creates the home, sets WAL
 /// once, applies pending migrations, and refuses a database newer than this binary.
 pub fn open_for_write(home: &Home) -> Result<Connection, StoreError> {

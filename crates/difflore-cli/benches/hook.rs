@@ -1,0 +1,217 @@
+//! Hook hot-path benchmark: wall time of `difflore hook` from spawn to exit on the Claude Code
+//! `PreToolUse` Edit fixture (unique ids, so every run really inserts), compared with spawning
+//! `/bin/true` in the same run; with and without another process holding the database open;
+//! p99 with 8 concurrent writers; peak RSS; in-process enqueue throughput.
+//!
+//! Run: `cargo bench -p difflore-cli --bench hook` (set `BENCH_RUNS` to change the sample size).
+
+use difflore_core::home::Home;
+use difflore_core::outbox::{EnqueuePolicy, Outbox};
+use difflore_core::{clock, store};
+use difflore_proto::EventEnvelope;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn fixture(project: &Path, session: &str, n: usize) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/hooks/claude-code/PreToolUse-Edit.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    v["tool_use_id"] = format!("toolu_bench_{n}").into();
+    v["session_id"] = session.into();
+    serde_json::to_string(&v)
+        .unwrap()
+        .replace("/home/dev/project", &project.display().to_string())
+        .into_bytes()
+}
+
+fn time_spawn(cmd: &mut Command, stdin: &[u8]) -> Duration {
+    let t = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        let mut sin = child.stdin.take().unwrap();
+        let _ = sin.write_all(stdin);
+    }
+    let out = child.wait_with_output().unwrap();
+    let d = t.elapsed();
+    assert!(out.status.success());
+    d
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    project: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    std::fs::write(
+        project.join(".git/config"),
+        "[remote \"origin\"]\n\turl = git@github.com:acme/shop.git\n",
+    )
+    .unwrap();
+    store::open_for_write(&Home::at(&home)).unwrap();
+    Setup {
+        _dir: dir,
+        home,
+        project,
+    }
+}
+
+fn hook_cmd(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_difflore"));
+    c.args(["hook", "--agent", "claude-code"])
+        .env("DIFFLORE_HOME", home);
+    c
+}
+
+fn series(runs: usize, s: &Setup, tag: &str) -> (Vec<Duration>, Vec<Duration>) {
+    let payloads: Vec<Vec<u8>> = (0..runs).map(|i| fixture(&s.project, tag, i)).collect();
+    let mut hook = Vec::with_capacity(runs);
+    let mut truth = Vec::with_capacity(runs);
+    for p in &payloads {
+        // Interleave so both see the same machine conditions.
+        truth.push(time_spawn(&mut Command::new("/bin/true"), b""));
+        hook.push(time_spawn(&mut hook_cmd(&s.home), p));
+    }
+    hook.sort();
+    truth.sort();
+    (hook, truth)
+}
+
+fn report(label: &str, hook: &[Duration], truth: &[Duration]) {
+    let (h50, h99, t50) = (pct(hook, 0.5), pct(hook, 0.99), pct(truth, 0.5));
+    println!(
+        "{label:<44} p50 {:>9}  p99 {:>9}  /bin/true p50 {:>8}  ratio {:.1}x",
+        ms(h50),
+        ms(h99),
+        ms(t50),
+        h50.as_secs_f64() / t50.as_secs_f64()
+    );
+}
+
+fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    println!(
+        "difflore hook benchmark: {runs} runs per series, {} CPUs",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let s = setup();
+    let _ = series(50, &s, "warmup");
+    let (hook, truth) = series(runs, &s, "alone");
+    report("hook PreToolUse Edit (db not held open)", &hook, &truth);
+
+    let held = rusqlite::Connection::open(s.home.join("difflore.db")).unwrap();
+    let _: i64 = held
+        .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    let (hook, truth) = series(runs, &s, "held");
+    report("hook PreToolUse Edit (db held open)", &hook, &truth);
+    drop(held);
+
+    // 8 concurrent writers.
+    let per = runs.max(8) / 8 * 2;
+    let all: Vec<Duration> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..8)
+            .map(|w| {
+                let s = &s;
+                sc.spawn(move || {
+                    (0..per)
+                        .map(|i| {
+                            time_spawn(
+                                &mut hook_cmd(&s.home),
+                                &fixture(&s.project, &format!("conc{w}"), i),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut all = all;
+    all.sort();
+    println!(
+        "{:<44} p50 {:>9}  p99 {:>9}  ({} runs)",
+        "hook with 8 concurrent writers",
+        ms(pct(&all, 0.5)),
+        ms(pct(&all, 0.99)),
+        all.len()
+    );
+
+    // Peak RSS of one hook run, as the kernel counts it (GNU time's %M).
+    let payload_file = s.home.join("rss-payload.json");
+    std::fs::write(&payload_file, fixture(&s.project, "rss", 0)).unwrap();
+    let rss = Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            "%M",
+            env!("CARGO_BIN_EXE_difflore"),
+            "hook",
+            "--agent",
+            "claude-code",
+        ])
+        .env("DIFFLORE_HOME", &s.home)
+        .stdin(std::fs::File::open(&payload_file).unwrap())
+        .stdout(Stdio::null())
+        .output();
+    match rss {
+        Ok(o) if o.status.success() => println!(
+            "{:<44} {} KiB",
+            "hook peak RSS",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        _ => println!("hook peak RSS: /usr/bin/time not available, skipped"),
+    }
+
+    // In-process enqueue throughput (one transaction per event, as the hook does).
+    let conn = store::open_for_hook(&Home::at(&s.home)).unwrap();
+    let ob = Outbox::new(&conn);
+    let n = 20_000;
+    let envs: Vec<EventEnvelope> = (0..n)
+        .map(|_| EventEnvelope {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: "hook.event".into(),
+            occurred_at: clock::rfc3339(clock::now_ms()),
+            payload: serde_json::json!({"agent":"claude-code","event":"PreToolUse","files":["src/billing.rs"],"repo":"github.com/acme/shop"}),
+        })
+        .collect();
+    let policy = EnqueuePolicy {
+        cap: 1_000_000,
+        logged_in: true,
+    };
+    let t = Instant::now();
+    for e in &envs {
+        ob.enqueue(e, policy, clock::now_ms()).unwrap();
+    }
+    let el = t.elapsed();
+    println!(
+        "{:<44} {:.0} events/s ({n} events in {})",
+        "in-process enqueue",
+        n as f64 / el.as_secs_f64(),
+        ms(el)
+    );
+}
