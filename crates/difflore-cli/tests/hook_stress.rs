@@ -51,6 +51,9 @@ fn eight_processes_times_500_hooks_store_exactly_4000_rows() {
         .map(|(id, _, p)| format!("{id}/{}", p["session"]))
         .collect();
     assert_eq!(sessions.len(), 4000, "4000 distinct events");
+    // Short-lived hook processes alone keep the WAL bounded (no daemon checkpoints here).
+    let wal = std::fs::metadata(e.home().join("difflore.db-wal")).map_or(0, |m| m.len());
+    assert!(wal < 4 * 1024 * 1024, "WAL grew to {wal} bytes");
 }
 
 #[test]

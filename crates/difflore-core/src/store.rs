@@ -86,8 +86,8 @@ pub const CLI_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The hook's bound on waiting for the lock (DESIGN §9).
 pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// WAL pages after which a hook's commit checkpoints (SQLite's default is 1000).
-pub const HOOK_WAL_AUTOCHECKPOINT_PAGES: i64 = 64;
+/// WAL size past which the hook truncates the WAL after its write (see [`hook_trim_wal`]).
+pub const HOOK_WAL_TRIM_BYTES: u64 = 1024 * 1024;
 
 /// Opens (creating if needed) the store for a command that writes: creates the home, sets WAL
 /// once, applies pending migrations, and refuses a database newer than this binary.
@@ -152,6 +152,24 @@ pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
     let found = schema_version(&conn).map_err(err)?;
     check_version(&path, found)?;
     Ok(conn)
+}
+
+/// Keeps the WAL short when nobody else keeps the database open.
+///
+/// A process that opens the database while no other connection has it open rebuilds the WAL
+/// index by reading the whole WAL, and — since the index, with its record of what was already
+/// checkpointed, died with the last connection — never restarts the WAL from its beginning. With
+/// only short-lived hook processes (no daemon running) the WAL would grow forever and every hook
+/// would get slower. So after its write, a hook that finds the WAL past [`HOOK_WAL_TRIM_BYTES`]
+/// runs `wal_checkpoint(TRUNCATE)` without waiting: if another connection is busy, it skips
+/// (that connection's owner, the daemon, checkpoints).
+pub fn hook_trim_wal(conn: &Connection, db_path: &Path) {
+    let mut wal = db_path.as_os_str().to_owned();
+    wal.push("-wal");
+    let big = std::fs::metadata(Path::new(&wal)).is_ok_and(|m| m.len() > HOOK_WAL_TRIM_BYTES);
+    if big && conn.busy_timeout(Duration::ZERO).is_ok() {
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
 }
 
 /// `PRAGMA user_version`.

@@ -251,9 +251,11 @@ fn enqueue(
         cap: cfg.capture.queue_cap,
         logged_in: home.token_path().exists(),
     };
-    Outbox::new(&conn)
+    let done = Outbox::new(&conn)
         .enqueue(&env, policy, now)
-        .map_err(|e| StoreError::from_sqlite(&path, e))
+        .map_err(|e| StoreError::from_sqlite(&path, e))?;
+    store::hook_trim_wal(&conn, &path);
+    Ok(done)
 }
 
 /// Finds `"hook_event_name":"<name>"` in raw (possibly truncated) bytes.
