@@ -1,0 +1,176 @@
+//! The storage seam of `difflore-server`: the [`Storage`] trait and its models, nothing else.
+//!
+//! The HTTP layer (crate `difflore-server`) validates requests and authenticates tokens, then
+//! calls a `Storage`; `difflore-server-sqlite` (embedded default) and
+//! `difflore-server-postgres` (teams) each implement it in their own crate with their own
+//! versioned migrations. Every method is scoped by team: no method reads or writes across teams.
+//!
+//! Guarantees every implementation gives:
+//! - [`Storage::insert_events`] stores each `(team, id)` at most once, whatever the concurrency
+//!   (`INSERT … ON CONFLICT DO NOTHING`, never read-then-write), and only returns once the rows
+//!   are durable.
+//! - [`Storage::list_events`] pages with an opaque [`Cursor`] that never skips a row that
+//!   commits late: it only hands out rows below a horizon that no still-running write can fall
+//!   under.
+#![forbid(unsafe_code)]
+
+use serde::Serialize;
+use std::future::Future;
+
+/// A token's role. `Ingest` writes only; `Read` adds the GET endpoints; `Admin` has every role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Ingest,
+    Read,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "ingest" => Role::Ingest,
+            "read" => Role::Read,
+            "admin" => Role::Admin,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Read => "read",
+            Role::Admin => "admin",
+        }
+    }
+    /// The roles this role grants, as `whoami` lists them.
+    pub fn grants(self) -> Vec<&'static str> {
+        match self {
+            Role::Ingest => vec!["ingest"],
+            Role::Read => vec!["ingest", "read"],
+            Role::Admin => vec!["ingest", "read", "admin"],
+        }
+    }
+    pub fn can_read(self) -> bool {
+        matches!(self, Role::Read | Role::Admin)
+    }
+}
+
+/// A token as stored: never the secret, only its SHA-256.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenRecord {
+    /// Public id, also the first part of the token text.
+    pub id: String,
+    pub team: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(skip)]
+    pub secret_sha256: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// One event to store (already validated by the HTTP layer).
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Lower-case UUID text.
+    pub id: String,
+    pub kind: String,
+    pub occurred_at: String,
+    /// Serialized JSON object.
+    pub payload: String,
+}
+
+/// One stored event, as `GET /v1/events` returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    pub id: String,
+    pub kind: String,
+    pub occurred_at: String,
+    pub payload: serde_json::Value,
+    pub received_at: String,
+}
+
+/// An opaque position in a team's event stream (backend-specific text).
+pub type Cursor = String;
+
+/// A page of events.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub events: Vec<StoredEvent>,
+    /// Where the next page starts; `None` when this page is empty.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// `GET /v1/stats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub events: i64,
+    pub by_kind: std::collections::BTreeMap<String, i64>,
+    pub first_received_at: Option<String>,
+    pub last_received_at: Option<String>,
+}
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The cursor was not produced by this backend.
+    #[error("invalid cursor")]
+    BadCursor,
+    /// An active token with this team and name exists already.
+    #[error("an active token named {name:?} exists already in team {team:?}")]
+    TokenExists { team: String, name: String },
+    /// The database is unreachable or failed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What a `difflore-server` backend provides. All methods are team-scoped.
+pub trait Storage: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Cheap liveness check for `/v1/health`.
+    fn ping(&self) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// Inserts events; returns, for each input in order, `true` when it was stored now and
+    /// `false` when `(team, id)` existed already. Inputs must have distinct ids.
+    fn insert_events(
+        &self,
+        team: &str,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<Vec<bool>, StorageError>> + Send;
+
+    /// Events of `team` after `after` (from the start when `None`), at most `limit`.
+    fn list_events(
+        &self,
+        team: &str,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page, StorageError>> + Send;
+
+    fn stats(&self, team: &str) -> impl Future<Output = Result<Stats, StorageError>> + Send;
+
+    fn create_token(
+        &self,
+        record: TokenRecord,
+    ) -> impl Future<Output = Result<TokenRecord, StorageError>> + Send;
+
+    /// The active (not revoked) token with this public id.
+    fn active_token(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<TokenRecord>, StorageError>> + Send;
+
+    /// Every token, optionally of one team, oldest first.
+    fn list_tokens(
+        &self,
+        team: Option<String>,
+    ) -> impl Future<Output = Result<Vec<TokenRecord>, StorageError>> + Send;
+
+    /// Revokes the active token with this id, or with this team and name. Returns how many.
+    fn revoke_token(
+        &self,
+        id_or_name: &str,
+        team: Option<String>,
+    ) -> impl Future<Output = Result<usize, StorageError>> + Send;
+}

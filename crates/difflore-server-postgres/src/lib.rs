@@ -1,0 +1,365 @@
+//! [`PgStorage`]: `difflore-server` on PostgreSQL (tokio-postgres behind a deadpool pool).
+//!
+//! Migrations are versioned in `difflore_schema` and applied at start under an advisory lock,
+//! so several servers starting at once migrate once. Inserts are one `INSERT … SELECT FROM
+//! UNNEST(…) ON CONFLICT DO NOTHING RETURNING id` per batch. The cursor is `(txid, seq)` of the
+//! last row handed out, and pages only show rows whose writing transaction is older than the
+//! oldest one still running (`pg_snapshot_xmin`): every row that can still appear later sorts
+//! after every row already shown, so a late commit is never skipped.
+#![forbid(unsafe_code)]
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use difflore_server_db::*;
+use std::collections::{BTreeMap, HashSet};
+use time::format_description::well_known::Rfc3339;
+use tokio_postgres::NoTls;
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+/// Advisory lock key for migrations ("difflore" in ASCII, truncated).
+const MIGRATION_LOCK: i64 = 0x6469_6666_6c6f_7265;
+
+/// The PostgreSQL backend. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStorage {
+    pool: Pool,
+    url_redacted: String,
+}
+
+impl std::fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PgStorage({})", self.url_redacted)
+    }
+}
+
+/// The URL with its password replaced by `***` (for logs and `Debug`).
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((auth, host)) = rest.split_once('@')
+        && let Some((user, _)) = auth.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+impl PgStorage {
+    /// Connects to `url` (`postgres://user:pass@host:port/db`), checks it, applies migrations.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<PgStorage, StorageError> {
+        let redacted = redact_url(url);
+        let pg: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| unavailable(format!("bad PostgreSQL URL {redacted}: {e}")))?;
+        let mgr = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(max_connections.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(unavailable)?;
+        let s = PgStorage {
+            pool,
+            url_redacted: redacted,
+        };
+        s.migrate().await?;
+        Ok(s)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
+        self.pool.get().await.map_err(|e| {
+            unavailable(format!(
+                "cannot reach PostgreSQL at {}: {e}",
+                self.url_redacted
+            ))
+        })
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(unavailable)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS difflore_schema (
+                 version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(unavailable)?;
+        let v: i32 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM difflore_schema", &[])
+            .await
+            .map_err(unavailable)?
+            .get(0);
+        if v as usize > MIGRATIONS.len() {
+            return Err(unavailable(format!(
+                "database schema version {v} is newer than this difflore-server ({}); upgrade the server",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            tx.batch_execute(sql).await.map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO difflore_schema (version) VALUES ($1)",
+                &[&(i as i32 + 1)],
+            )
+            .await
+            .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+}
+
+fn token_from_row(r: &tokio_postgres::Row) -> TokenRecord {
+    let role: String = r.get(3);
+    TokenRecord {
+        id: r.get(0),
+        team: r.get(1),
+        name: r.get(2),
+        role: Role::parse(&role).unwrap_or(Role::Ingest),
+        secret_sha256: r.get(4),
+        created_at: r.get(5),
+        revoked_at: r.get(6),
+    }
+}
+
+const TOKEN_COLS: &str = "id, team, name, role, secret_sha256, created_at, revoked_at";
+
+fn parse_cursor(c: &str) -> Result<(String, i64), StorageError> {
+    let rest = c.strip_prefix('x').ok_or(StorageError::BadCursor)?;
+    let (txid, seq) = rest.split_once(':').ok_or(StorageError::BadCursor)?;
+    if txid.is_empty() || !txid.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(StorageError::BadCursor);
+    }
+    let seq: i64 = seq.parse().map_err(|_| StorageError::BadCursor)?;
+    Ok((txid.to_string(), seq))
+}
+
+impl Storage for PgStorage {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        let c = self.client().await?;
+        c.query_one("SELECT 1", &[]).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn insert_events(
+        &self,
+        team: &str,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<bool>, StorageError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let c = self.client().await?;
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        let at: Vec<&str> = events.iter().map(|e| e.occurred_at.as_str()).collect();
+        let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
+        let st = c
+            .prepare_cached(
+                "INSERT INTO events (team, id, kind, occurred_at, payload)
+                 SELECT $1, t.id::uuid, t.kind, t.occurred_at, t.payload::jsonb
+                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[])
+                      AS t(id, kind, occurred_at, payload)
+                 ON CONFLICT (team, id) DO NOTHING
+                 RETURNING id::text",
+            )
+            .await
+            .map_err(unavailable)?;
+        let rows = c
+            .query(&st, &[&team, &ids, &kinds, &at, &payloads])
+            .await
+            .map_err(unavailable)?;
+        let inserted: HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+        Ok(events.iter().map(|e| inserted.contains(&e.id)).collect())
+    }
+
+    async fn list_events(
+        &self,
+        team: &str,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, StorageError> {
+        let (txid, seq) = match after {
+            None => ("0".to_string(), 0i64),
+            Some(c) => parse_cursor(&c)?,
+        };
+        let c = self.client().await?;
+        let st = c
+            .prepare_cached(
+                "SELECT seq, id::text, kind, occurred_at, payload::text,
+                        to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                        txid::text
+                 FROM events
+                 WHERE team = $1
+                   AND txid < pg_snapshot_xmin(pg_current_snapshot())
+                   AND (txid, seq) > ($2::text::xid8, $3::bigint)
+                 ORDER BY txid, seq
+                 LIMIT $4",
+            )
+            .await
+            .map_err(unavailable)?;
+        let rows = c
+            .query(&st, &[&team, &txid, &seq, &(limit as i64)])
+            .await
+            .map_err(unavailable)?;
+        let mut next = None;
+        let events = rows
+            .iter()
+            .map(|r| {
+                let s: i64 = r.get(0);
+                let x: String = r.get(6);
+                next = Some(format!("x{x}:{s}"));
+                let payload: String = r.get(4);
+                StoredEvent {
+                    id: r.get(1),
+                    kind: r.get(2),
+                    occurred_at: r.get(3),
+                    payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                    received_at: r.get(5),
+                }
+            })
+            .collect();
+        Ok(Page {
+            events,
+            next_cursor: next,
+        })
+    }
+
+    async fn stats(&self, team: &str) -> Result<Stats, StorageError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT kind, COUNT(*) FROM events WHERE team = $1 GROUP BY kind",
+                &[&team],
+            )
+            .await
+            .map_err(unavailable)?;
+        let by_kind: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let r = c
+            .query_one(
+                "SELECT to_char(MIN(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                        to_char(MAX(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+                 FROM events WHERE team = $1",
+                &[&team],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(Stats {
+            events: by_kind.values().sum(),
+            by_kind,
+            first_received_at: r.get(0),
+            last_received_at: r.get(1),
+        })
+    }
+
+    async fn create_token(&self, record: TokenRecord) -> Result<TokenRecord, StorageError> {
+        let c = self.client().await?;
+        let r = c
+            .execute(
+                "INSERT INTO tokens (id, team, name, role, secret_sha256, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &record.id,
+                    &record.team,
+                    &record.name,
+                    &record.role.as_str(),
+                    &record.secret_sha256,
+                    &record.created_at,
+                ],
+            )
+            .await;
+        match r {
+            Ok(_) => Ok(record),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                Err(StorageError::TokenExists {
+                    team: record.team,
+                    name: record.name,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn active_token(&self, id: &str) -> Result<Option<TokenRecord>, StorageError> {
+        let c = self.client().await?;
+        let st = c
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE id = $1 AND revoked_at IS NULL"
+            ))
+            .await
+            .map_err(unavailable)?;
+        let row = c.query_opt(&st, &[&id]).await.map_err(unavailable)?;
+        Ok(row.as_ref().map(token_from_row))
+    }
+
+    async fn list_tokens(&self, team: Option<String>) -> Result<Vec<TokenRecord>, StorageError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {TOKEN_COLS} FROM tokens WHERE ($1::text IS NULL OR team = $1)
+                     ORDER BY created_at, id"
+                ),
+                &[&team],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.iter().map(token_from_row).collect())
+    }
+
+    async fn revoke_token(
+        &self,
+        id_or_name: &str,
+        team: Option<String>,
+    ) -> Result<usize, StorageError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE tokens SET revoked_at = $3 WHERE revoked_at IS NULL
+                 AND (id = $1 OR ($2::text IS NOT NULL AND team = $2 AND name = $1))",
+                &[&id_or_name, &team, &now()],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(n as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://app:s3cret@db:5432/difflore"),
+            "postgres://app:***@db:5432/difflore"
+        );
+        assert_eq!(super::redact_url("postgres://db/x"), "postgres://db/x");
+    }
+
+    #[test]
+    fn cursors_are_checked() {
+        assert_eq!(super::parse_cursor("x123:45").unwrap(), ("123".into(), 45));
+        for bad in ["", "x", "x1", "xa:1", "123:4", "x1:b", "x-1:2"] {
+            assert!(super::parse_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}

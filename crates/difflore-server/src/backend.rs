@@ -1,0 +1,160 @@
+//! Chooses and opens the storage backend from `--database`: `sqlite:PATH` (or a plain path) for
+//! the embedded default, `postgres://…` / `postgresql://…` for PostgreSQL. [`AnyStorage`] is the
+//! one type the HTTP layer holds; it forwards to the chosen backend.
+
+use difflore_server_db::*;
+use difflore_server_postgres::PgStorage;
+use difflore_server_sqlite::SqliteStorage;
+use std::path::PathBuf;
+
+/// Where the data lives, parsed from the settings.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl DatabaseUrl {
+    pub fn parse(s: &str) -> Result<DatabaseUrl, String> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(s.to_string()));
+        }
+        let path = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+            .unwrap_or(s);
+        if path.is_empty() {
+            return Err("empty database path".into());
+        }
+        if path.contains("://") {
+            return Err(format!(
+                "unsupported database {s:?}: use sqlite:PATH or postgres://USER@HOST/DB"
+            ));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    /// A description safe for logs (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite:{}", p.display()),
+            DatabaseUrl::Postgres(u) => difflore_server_postgres::redact_url(u),
+        }
+    }
+}
+
+/// The backend the server runs on.
+#[derive(Clone, Debug)]
+pub enum AnyStorage {
+    Sqlite(SqliteStorage),
+    Postgres(PgStorage),
+}
+
+impl AnyStorage {
+    pub async fn open(
+        url: &DatabaseUrl,
+        pg_max_connections: usize,
+    ) -> Result<AnyStorage, StorageError> {
+        Ok(match url {
+            DatabaseUrl::Sqlite(p) => AnyStorage::Sqlite(SqliteStorage::open(p)?),
+            DatabaseUrl::Postgres(u) => {
+                AnyStorage::Postgres(PgStorage::connect(u, pg_max_connections).await?)
+            }
+        })
+    }
+}
+
+macro_rules! forward {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStorage::Sqlite($s) => $e.await,
+            AnyStorage::Postgres($s) => $e.await,
+        }
+    };
+}
+
+impl Storage for AnyStorage {
+    fn backend(&self) -> &'static str {
+        match self {
+            AnyStorage::Sqlite(s) => s.backend(),
+            AnyStorage::Postgres(s) => s.backend(),
+        }
+    }
+    async fn ping(&self) -> Result<(), StorageError> {
+        forward!(self, s => s.ping())
+    }
+    async fn insert_events(
+        &self,
+        team: &str,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<bool>, StorageError> {
+        forward!(self, s => s.insert_events(team, events))
+    }
+    async fn list_events(
+        &self,
+        team: &str,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, StorageError> {
+        forward!(self, s => s.list_events(team, after, limit))
+    }
+    async fn stats(&self, team: &str) -> Result<Stats, StorageError> {
+        forward!(self, s => s.stats(team))
+    }
+    async fn create_token(&self, record: TokenRecord) -> Result<TokenRecord, StorageError> {
+        forward!(self, s => s.create_token(record))
+    }
+    async fn active_token(&self, id: &str) -> Result<Option<TokenRecord>, StorageError> {
+        forward!(self, s => s.active_token(id))
+    }
+    async fn list_tokens(&self, team: Option<String>) -> Result<Vec<TokenRecord>, StorageError> {
+        forward!(self, s => s.list_tokens(team))
+    }
+    async fn revoke_token(
+        &self,
+        id_or_name: &str,
+        team: Option<String>,
+    ) -> Result<usize, StorageError> {
+        forward!(self, s => s.revoke_token(id_or_name, team))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:/srv/x.db").unwrap(),
+            DatabaseUrl::Sqlite("/srv/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///srv/x.db").unwrap(),
+            DatabaseUrl::Sqlite("/srv/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("rel/x.db").unwrap(),
+            DatabaseUrl::Sqlite("rel/x.db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://u:p@h/d").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(DatabaseUrl::parse("mysql://h/d").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:pw@h/d")
+                .unwrap()
+                .describe(),
+            "postgres://u:***@h/d"
+        );
+    }
+}

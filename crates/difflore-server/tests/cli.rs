@@ -1,0 +1,137 @@
+//! `difflore-server` as an operator runs it: tokens, settings from flags, env and config file,
+//! and clear errors.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+#[test]
+fn token_create_prints_only_the_token_and_refuses_nonsense() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("s.db").display());
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--team",
+            "acme",
+            "--name",
+            "ci",
+            "--database",
+            &db,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        token.starts_with("dfl_") && token.trim().len() == 4 + 12 + 1 + 48,
+        "{token}"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("ingest") && err.contains("only once"), "{err}");
+    // The secret is not in the database file.
+    let raw = std::fs::read(dir.path().join("s.db")).unwrap();
+    let secret = &token.trim()[17..];
+    assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    for (args, needle) in [
+        (
+            vec!["token", "create", "--team", "acme", "--name", "ci"],
+            "exists already",
+        ),
+        (
+            vec![
+                "token", "create", "--team", "acme", "--name", "x", "--role", "root",
+            ],
+            "unknown role",
+        ),
+        (
+            vec!["token", "create", "--team", "", "--name", "x"],
+            "--team",
+        ),
+        (vec!["token", "revoke", "nope"], "no active token"),
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .args(["--database", &db])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn settings_from_env_and_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // --data-dir from the environment.
+    let out = Command::new(BIN)
+        .args(["token", "create", "--team", "t", "--name", "n"])
+        .env("DIFFLORE_SERVER_DATA_DIR", dir.path().join("data"))
+        .env_remove("DIFFLORE_SERVER_DATABASE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("data/server.db").exists());
+    // database from a config file.
+    let cfg = dir.path().join("server.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "database = \"sqlite:{}\"\n",
+            dir.path().join("cfg.db").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["token", "list", "--config"])
+        .arg(&cfg)
+        .env_remove("DIFFLORE_SERVER_DATABASE")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(dir.path().join("cfg.db").exists());
+    // A bad config file and a bad database URL are clear errors.
+    std::fs::write(&cfg, "listen = 5\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["token", "list", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.toml"));
+    let out = Command::new(BIN)
+        .args(["token", "list", "--database", "mysql://x/y"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database"));
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "not-an-addr", "--database"])
+        .arg(format!("sqlite:{}", dir.path().join("x.db").display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--listen"));
+}
+
+#[test]
+fn unreachable_postgres_is_a_clear_error_with_the_password_hidden() {
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "list",
+            "--database",
+            "postgres://app:sekret@127.0.0.1:1/db",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot"), "{err}");
+    assert!(!err.contains("sekret"), "{err}");
+}
