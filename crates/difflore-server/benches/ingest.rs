@@ -8,8 +8,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_difflore-server");
@@ -32,10 +32,23 @@ fn body(n: usize) -> String {
 
 fn run(label: &str, database: &str, secs: u64, clients: usize) {
     let out = Command::new(BIN)
-        .args(["token", "create", "--team", "bench", "--name", &uuid::Uuid::now_v7().to_string(), "--database", database])
+        .args([
+            "token",
+            "create",
+            "--team",
+            "bench",
+            "--name",
+            &uuid::Uuid::now_v7().to_string(),
+            "--database",
+            database,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
@@ -44,8 +57,14 @@ fn run(label: &str, database: &str, secs: u64, clients: usize) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
@@ -85,9 +104,16 @@ fn run(label: &str, database: &str, secs: u64, clients: usize) {
         accepted += a;
     }
     let el = start.elapsed().as_secs_f64();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM")).unwrap_or("VmHWM: ?").to_string();
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .to_string();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
     lat.sort();
     let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
@@ -102,11 +128,24 @@ fn run(label: &str, database: &str, secs: u64, clients: usize) {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let clients: usize = std::env::var("BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
-    println!("difflore-server ingest: {clients} clients, batches of 100 unique events, {secs} s per backend");
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let clients: usize = std::env::var("BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    println!(
+        "difflore-server ingest: {clients} clients, batches of 100 unique events, {secs} s per backend"
+    );
     let dir = tempfile::tempdir().unwrap();
-    run("sqlite", &format!("sqlite:{}", dir.path().join("server.db").display()), secs, clients);
+    run(
+        "sqlite",
+        &format!("sqlite:{}", dir.path().join("server.db").display()),
+        secs,
+        clients,
+    );
     match std::env::var("DIFFLORE_BENCH_PG_URL") {
         Ok(u) if !u.is_empty() => run("postgres", &u, secs, clients),
         _ => println!("postgres   skipped (set DIFFLORE_BENCH_PG_URL)"),
