@@ -23,6 +23,12 @@ pub enum Command {
     /// Inspect and repair the local outbox of captured events.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Connect to a team server: login, logout, status, drain now.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+    /// The background daemon that delivers captured events to the team server.
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
     /// Agent lifecycle hook: reads one event on stdin, records it, answers the agent.
     ///
     /// Wire it into the agent's hook configuration; it always exits 0 and prints the agent's
@@ -83,4 +89,80 @@ pub enum OutboxCommand {
         #[arg(long, required = true)]
         dead: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Log in to a difflore-server: verifies the token, stores it (0600), starts the daemon.
+    ///
+    /// The token is read from stdin (or --token-file), never from the command line:
+    ///   difflore sync login --server https://sync.acme.dev < alice.token
+    Login {
+        /// The server's base URL, e.g. https://sync.acme.dev (plain http only on loopback).
+        #[arg(long)]
+        server: String,
+        /// Read the token from this file instead of stdin.
+        #[arg(long)]
+        token_file: Option<std::path::PathBuf>,
+        /// Trust this CA certificate (PEM) for the server instead of the platform's roots.
+        #[arg(long)]
+        ca_cert: Option<std::path::PathBuf>,
+        /// Allow plain http to a host that is not loopback (the token travels unencrypted).
+        #[arg(long)]
+        insecure: bool,
+        /// Do not start the daemon.
+        #[arg(long)]
+        no_daemon: bool,
+        /// Upload the events captured before this login without asking.
+        #[arg(long, conflicts_with = "discard_backlog")]
+        upload_backlog: bool,
+        /// Delete the events captured before this login without asking.
+        #[arg(long)]
+        discard_backlog: bool,
+    },
+    /// Forget the server and token; the queue is kept. Stops the daemon.
+    Logout,
+    /// What is sent (kinds and fields), to which server, and the queue state.
+    Status(JsonFlag),
+    /// Deliver the queue now, in the foreground (asks the daemon when it runs).
+    Now(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Most events per request (1–500; also `[daemon] batch_size` in config.toml).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// How often an idle daemon checks for new events, in ms (also `[daemon] poll_ms`).
+    #[arg(long)]
+    pub poll_ms: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start the daemon in the background (waits until it runs).
+    Start(RunArgs),
+    /// Stop the daemon: SIGTERM, then SIGKILL after the grace period.
+    Stop {
+        /// Seconds to wait after SIGTERM before SIGKILL.
+        #[arg(long, default_value_t = 10)]
+        grace: u64,
+    },
+    /// Is it running, what has it delivered, is the breaker open (read-only).
+    Status(JsonFlag),
+    /// Run the drain loop in the foreground (what `start` runs).
+    Run(RunArgs),
+    /// Show the daemon's log.
+    Logs {
+        /// Number of lines.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Write a systemd user unit (Linux) or launchd agent (macOS) that runs the daemon.
+    Install,
+    /// Remove that unit.
+    Uninstall,
 }

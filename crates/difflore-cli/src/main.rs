@@ -4,9 +4,11 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod daemon_cmd;
 mod outbox_cmd;
 mod render;
 mod status_cmd;
+mod sync_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -25,6 +27,8 @@ fn main() {
         Command::Init => status_cmd::init(),
         Command::Status(a) => status_cmd::status(a.json),
         Command::Outbox(o) => outbox_cmd::run(o),
+        Command::Sync(s) => sync_cmd::run(s),
+        Command::Daemon(d) => daemon_cmd::run(d),
         Command::Hook(_) => unreachable_hook(),
     };
     if let Err(e) = result {

@@ -32,8 +32,11 @@ pub fn init() -> anyhow::Result<()> {
 pub fn status(json: bool) -> anyhow::Result<()> {
     let home = home()?;
     let s = status::gather(&home);
+    let d = difflore_sync::control::status(&home);
     if json {
-        return render::json(&s);
+        let mut v = serde_json::to_value(&s)?;
+        v["sync"] = serde_json::to_value(&d)?;
+        return render::json(&v);
     }
     println!("home           {}", s.home);
     println!(
@@ -80,14 +83,25 @@ pub fn status(json: bool) -> anyhow::Result<()> {
             "off (DIFFLORE_CAPTURE)"
         }
     );
-    println!(
-        "sync           {}",
-        if s.capture.logged_in {
-            "logged in"
-        } else {
-            "not logged in (events stay local; the last 7 days are kept)"
-        }
-    );
+    if d.logged_in {
+        println!("sync           logged in to {}", d.server.as_deref().unwrap_or("?"));
+    } else {
+        println!("sync           not logged in (events stay local; the last 7 days are kept)");
+    }
+    let daemon = match d.state {
+        "running" => format!(
+            "running (pid {}, {}){}",
+            d.pid.unwrap_or(0),
+            d.activity.as_deref().unwrap_or("running"),
+            if d.version_mismatch { " — other version, restart it" } else { "" }
+        ),
+        "stale" => "not running (stale lock file from a crash)".into(),
+        _ => "not running".into(),
+    };
+    println!("daemon         {daemon}; breaker {}; delivered {}", d.breaker, d.delivered);
+    if d.logged_in && d.state != "running" {
+        println!("WARNING        logged in but no daemon is running: events are not delivered. Run `difflore daemon start`.");
+    }
     println!("last error     {}", s.last_error.as_deref().unwrap_or("-"));
     Ok(())
 }

@@ -1,0 +1,194 @@
+//! `difflore sync login|logout|status|now`.
+
+use crate::cli::{RunArgs, SyncCommand};
+use crate::render;
+use crate::status_cmd::home;
+use anyhow::{Context, bail};
+use difflore_core::clock::now_ms;
+use difflore_core::outbox::Outbox;
+use difflore_core::store;
+use difflore_sync::client::Client;
+use difflore_sync::control;
+use difflore_sync::creds::{self, Credentials};
+use difflore_sync::{daemon, state};
+use serde_json::json;
+use std::io::{IsTerminal, Read, Write};
+use std::time::{Duration, Instant};
+
+/// What `hook.event` and `rules.served` carry to the server (shown by `sync status`).
+pub const WHAT_IS_SENT: &[(&str, &str)] = &[
+    ("hook.event", "agent, event, phase, session id, tool name and kind, repo key, repo-relative file paths, sizes; prompts, file contents, commands and output only with [capture] content = true (redacted)"),
+    ("rules.served", "rule ids, repo key, file, agent, session id, mode"),
+];
+
+pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
+    let home = home()?;
+    match cmd {
+        SyncCommand::Login { server, token_file, ca_cert, insecure, no_daemon, upload_backlog, discard_backlog } => {
+            let url = creds::check_server_url(&server, insecure)?;
+            let raw = match &token_file {
+                Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+                None => {
+                    if std::io::stdin().is_terminal() {
+                        eprint!("paste the token and press Enter: ");
+                        let _ = std::io::stderr().flush();
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        line
+                    } else {
+                        let mut s = String::new();
+                        std::io::stdin().take(8192).read_to_string(&mut s)?;
+                        s
+                    }
+                }
+            };
+            let token = creds::clean_token(&raw)?;
+            let ca_cert = match ca_cert {
+                Some(p) => Some(std::fs::canonicalize(&p).with_context(|| format!("cannot read {}", p.display()))?),
+                None => None,
+            };
+            let c = Credentials { server: url.clone(), token, ca_cert, insecure };
+            let who = Client::new(&c)?.whoami()?;
+            let conn = store::open_for_write(&home)?;
+            let was_logged_in = creds::load(&home).ok().flatten().is_some();
+            let backlog = Outbox::new(&conn).summary(now_ms())?;
+            let queued = backlog.counts.pending + backlog.counts.parked;
+            let mut discard = discard_backlog;
+            if !was_logged_in && queued > 0 && !upload_backlog && !discard_backlog {
+                if std::io::stdin().is_terminal() {
+                    eprint!("{queued} events were captured before this login. Upload them to {url}? [y/N] ");
+                    let _ = std::io::stderr().flush();
+                    let mut a = String::new();
+                    std::io::stdin().read_line(&mut a)?;
+                    discard = !matches!(a.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+                } else {
+                    bail!(
+                        "{queued} events were captured before this login: pass --upload-backlog to send them to {url}, or --discard-backlog to delete them (nothing was changed)"
+                    );
+                }
+            }
+            if discard && !was_logged_in {
+                let n = Outbox::new(&conn).discard_before(now_ms() + 1)?;
+                println!("discarded {n} events captured before login");
+            }
+            creds::save(&home, &c)?;
+            state::set(&conn, state::SERVER, &url)?;
+            state::set(&conn, "team", &who.team)?;
+            println!("logged in to {url} as {:?} of team {:?} (roles: {})", who.token_name, who.team, who.roles.join(", "));
+            if !who.roles.iter().any(|r| r == "ingest") {
+                eprintln!("warning: this token cannot upload events (it lacks the ingest role)");
+            }
+            if no_daemon {
+                println!("the daemon was not started (--no-daemon); run `difflore daemon start` or `difflore sync now`");
+            } else {
+                crate::daemon_cmd::start(&home, &RunArgs { batch_size: None, poll_ms: None })?;
+            }
+            Ok(())
+        }
+        SyncCommand::Logout => {
+            if difflore_sync::lockfile::is_held(&home) {
+                let _ = control::stop(&home, Duration::from_secs(10));
+            }
+            let had = creds::clear(&home)?;
+            println!("{}", if had { "logged out; the queue is kept and will be delivered after the next login" } else { "not logged in" });
+            Ok(())
+        }
+        SyncCommand::Status(j) => {
+            let d = control::status(&home);
+            let team = store::open_read_only(&home).ok().and_then(|c| state::get(&c, "team").ok().flatten());
+            if j.json {
+                return render::json(&json!({
+                    "schema_version": 1,
+                    "logged_in": d.logged_in,
+                    "server": d.server,
+                    "team": team,
+                    "sends": WHAT_IS_SENT.iter().map(|(k, f)| json!({"kind": k, "fields": f})).collect::<Vec<_>>(),
+                    "queue": d.queue,
+                    "daemon": d.state,
+                    "activity": d.activity,
+                    "breaker": d.breaker,
+                }));
+            }
+            if d.logged_in {
+                println!("logged in    {} (team {})", d.server.as_deref().unwrap_or("?"), team.as_deref().unwrap_or("?"));
+            } else {
+                println!("logged in    no — events stay on this machine (the last 7 days are kept)");
+            }
+            println!("sends");
+            for (k, f) in WHAT_IS_SENT {
+                println!("  {k:<13}{f}");
+            }
+            if let Some(q) = &d.queue {
+                println!("queue        {} pending, {} leased, {} dead, {} parked", q.pending, q.leased, q.dead, q.parked);
+            }
+            println!("daemon       {}{}", d.state.replace('_', " "), d.activity.as_ref().map(|a| format!(" ({a})")).unwrap_or_default());
+            if d.logged_in && d.state != "running" {
+                println!("warning      logged in but no daemon is running: start it with `difflore daemon start`");
+            }
+            println!("breaker      {}", d.breaker);
+            Ok(())
+        }
+        SyncCommand::Now(j) => sync_now(&home, j.json),
+    }
+}
+
+fn bar(total: u64) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events delivered ({per_sec}, {eta})") {
+        pb.set_style(style);
+    }
+    pb
+}
+
+fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<()> {
+    let conn = store::open_for_write(home)?;
+    let pending = Outbox::new(&conn).summary(now_ms())?.counts.pending as u64;
+    let pb = bar(pending);
+    if json_out {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let daemon = control::status(home);
+    if daemon.state == "running" {
+        // Ask the daemon (a commit wakes it) and follow its progress instead of draining beside it.
+        state::set(&conn, state::DRAIN_REQUESTED_AT, &now_ms().to_string())?;
+        let start_delivered = daemon.delivered;
+        let mut last_change = Instant::now();
+        let mut last_pending = pending;
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let s = control::status(home);
+            let p = s.queue.as_ref().map_or(0, |q| q.pending + q.leased) as u64;
+            pb.set_position((s.delivered - start_delivered).max(0) as u64);
+            if p != last_pending {
+                last_pending = p;
+                last_change = Instant::now();
+            }
+            if p == 0 || last_change.elapsed() > Duration::from_secs(10) || s.state != "running" {
+                pb.finish_and_clear();
+                let delivered = (s.delivered - start_delivered).max(0);
+                if json_out {
+                    return render::json(&json!({"schema_version": 1, "by": "daemon", "delivered": delivered, "remaining": p}));
+                }
+                println!("the daemon delivered {delivered} events; {p} remaining");
+                return Ok(());
+            }
+        }
+    }
+    let pass = daemon::drain_now(home, &mut |delivered, _| pb.set_position(delivered as u64)).map_err(anyhow::Error::msg)?;
+    pb.finish_and_clear();
+    let remaining = Outbox::new(&conn).summary(now_ms())?.counts;
+    if json_out {
+        return render::json(&json!({
+            "schema_version": 1, "by": "foreground", "delivered": pass.delivered, "dead": pass.dead,
+            "remaining": remaining.pending, "error": pass.last_error, "parked": pass.parked,
+        }));
+    }
+    println!("delivered {} events; {} dead; {} remaining", pass.delivered, pass.dead, remaining.pending);
+    if let Some(e) = pass.last_error {
+        println!("last error: {e}");
+    }
+    if let Some(until) = pass.breaker_open_until {
+        println!("the server is unreachable; retrying after {}", daemon::when(until));
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The circuit breaker, kept in `daemon_state` so every drainer (the daemon, `sync now`) shares
+//! it: closed → open after [`BreakerCfg::threshold`] consecutive transport failures → half-open
+//! after [`BreakerCfg::open_ms`], where exactly one probe may be in flight → closed on any
+//! answer from the server, open again on another transport failure.
+
+use crate::state;
+use rusqlite::Connection;
+
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerCfg {
+    pub threshold: i64,
+    pub open_ms: i64,
+    /// How long a probe slot is reserved (a crashed prober frees it after this).
+    pub probe_ms: i64,
+}
+
+impl Default for BreakerCfg {
+    fn default() -> Self {
+        BreakerCfg {
+            threshold: 5,
+            open_ms: crate::env_ms("DIFFLORE_TEST_BREAKER_OPEN_MS").map_or(30_000, |v| v as i64),
+            probe_ms: 15_000,
+        }
+    }
+}
+
+/// What a drainer may do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Closed,
+    /// Send one small probe batch.
+    Probe,
+    /// Do not send; try again at this time (Unix ms).
+    Open { until: i64 },
+}
+
+/// `"closed"`, `"open"` or `"half_open"`.
+pub fn current(conn: &Connection) -> String {
+    state::get(conn, state::BREAKER)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "closed".into())
+}
+
+pub fn gate(conn: &Connection, cfg: &BreakerCfg, now: i64) -> rusqlite::Result<Gate> {
+    let st = current(conn);
+    if st == "closed" {
+        return Ok(Gate::Closed);
+    }
+    let opened = state::get_i64(conn, state::BREAKER_OPENED_AT)?.unwrap_or(0);
+    if now < opened + cfg.open_ms {
+        return Ok(Gate::Open {
+            until: opened + cfg.open_ms,
+        });
+    }
+    // Half-open: one probe at a time.
+    let probe_until = state::get_i64(conn, state::BREAKER_PROBE_UNTIL)?.unwrap_or(0);
+    if probe_until > now {
+        return Ok(Gate::Open { until: probe_until });
+    }
+    let tx = conn.unchecked_transaction()?;
+    state::set(&tx, state::BREAKER, "half_open")?;
+    state::set(&tx, state::BREAKER_PROBE_UNTIL, &(now + cfg.probe_ms).to_string())?;
+    tx.commit()?;
+    Ok(Gate::Probe)
+}
+
+/// The server answered (whatever it said): close.
+pub fn on_answer(conn: &Connection) -> rusqlite::Result<()> {
+    if current(conn) != "closed" || state::get_i64(conn, state::BREAKER_FAILURES)?.unwrap_or(0) != 0 {
+        let tx = conn.unchecked_transaction()?;
+        state::set(&tx, state::BREAKER, "closed")?;
+        state::set(&tx, state::BREAKER_FAILURES, "0")?;
+        state::delete(&tx, state::BREAKER_PROBE_UNTIL)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// No answer: count it; open at the threshold, or at once when the probe failed.
+pub fn on_transport_failure(conn: &Connection, cfg: &BreakerCfg, now: i64) -> rusqlite::Result<bool> {
+    let tx = conn.unchecked_transaction()?;
+    state::add(&tx, state::BREAKER_FAILURES, 1)?;
+    let failures = state::get_i64(&tx, state::BREAKER_FAILURES)?.unwrap_or(1);
+    let open = current(&tx) == "half_open" || failures >= cfg.threshold;
+    if open {
+        state::set(&tx, state::BREAKER, "open")?;
+        state::set(&tx, state::BREAKER_OPENED_AT, &now.to_string())?;
+        state::delete(&tx, state::BREAKER_PROBE_UNTIL)?;
+    }
+    tx.commit()?;
+    Ok(open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use difflore_core::home::Home;
+
+    #[test]
+    fn opens_after_five_probes_once_and_closes_on_an_answer() {
+        let d = tempfile::tempdir().unwrap();
+        let c = difflore_core::store::open_for_write(&Home::at(d.path())).unwrap();
+        let cfg = BreakerCfg { threshold: 5, open_ms: 1_000, probe_ms: 500 };
+        for i in 0..4 {
+            assert!(!on_transport_failure(&c, &cfg, 100 + i).unwrap());
+            assert_eq!(gate(&c, &cfg, 100).unwrap(), Gate::Closed);
+        }
+        assert!(on_transport_failure(&c, &cfg, 200).unwrap());
+        assert_eq!(gate(&c, &cfg, 500).unwrap(), Gate::Open { until: 1_200 });
+        assert_eq!(gate(&c, &cfg, 1_200).unwrap(), Gate::Probe);
+        assert_eq!(current(&c), "half_open");
+        // Only one probe in flight.
+        assert_eq!(gate(&c, &cfg, 1_201).unwrap(), Gate::Open { until: 1_700 });
+        // The probe failed: open again at once.
+        assert!(on_transport_failure(&c, &cfg, 1_300).unwrap());
+        assert_eq!(gate(&c, &cfg, 1_400).unwrap(), Gate::Open { until: 2_300 });
+        assert_eq!(gate(&c, &cfg, 2_300).unwrap(), Gate::Probe);
+        on_answer(&c).unwrap();
+        assert_eq!(current(&c), "closed");
+        assert_eq!(gate(&c, &cfg, 2_301).unwrap(), Gate::Closed);
+    }
+}

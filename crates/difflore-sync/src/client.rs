@@ -1,0 +1,159 @@
+//! The HTTP client of the `/v1` protocol (ureq, blocking): `POST /v1/events` classified into
+//! what the drain must do, and `GET /v1/whoami`. Trusts the platform's CA roots, or the one CA
+//! given with `--ca-cert`; honours `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`.
+
+use crate::creds::Credentials;
+use difflore_proto::{EventEnvelope, EventResult, IngestResponse, WhoAmI};
+use std::time::Duration;
+
+/// The longest a request may take (DESIGN: ≤ 10 s; leases are longer).
+pub fn request_timeout() -> Duration {
+    crate::env_ms("DIFFLORE_TEST_REQUEST_TIMEOUT_MS").map_or(Duration::from_secs(10), Duration::from_millis)
+}
+
+/// What the server said to a batch.
+#[derive(Debug)]
+pub enum PostOutcome {
+    /// 200 with one result per event.
+    Results(Vec<EventResult>),
+    /// 413; the ids the server named as too large, if any.
+    TooLarge(Vec<String>),
+    /// 429, with `Retry-After` in ms when given.
+    RateLimited(Option<i64>),
+    /// 401 / 403.
+    Auth(u16, String),
+    /// 5xx (or a 200 that is not a valid answer).
+    ServerError(u16, String),
+    /// 400 for the whole batch.
+    BadRequest(String),
+    /// Any other 4xx (404, 405, …): most likely a wrong URL or a proxy in the way.
+    OtherClientError(u16, String),
+    /// No answer: connection refused, timeout, TLS or DNS failure.
+    Transport(String),
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read the CA certificate {0}: {1}")]
+    CaCert(String, String),
+    #[error("{0}")]
+    Request(String),
+}
+
+impl Client {
+    pub fn new(c: &Credentials) -> Result<Client, ClientError> {
+        let roots = match &c.ca_cert {
+            Some(p) => {
+                let pem = std::fs::read(p).map_err(|e| ClientError::CaCert(p.display().to_string(), e.to_string()))?;
+                let cert = ureq::tls::Certificate::from_pem(&pem)
+                    .map_err(|e| ClientError::CaCert(p.display().to_string(), e.to_string()))?;
+                ureq::tls::RootCerts::new_with_certs(&[cert])
+            }
+            None => ureq::tls::RootCerts::PlatformVerifier,
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(request_timeout()))
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+            .proxy(ureq::Proxy::try_from_env())
+            .user_agent(concat!("difflore/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            base: c.server.trim_end_matches('/').to_string(),
+            token: c.token.clone(),
+        })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /v1/whoami`.
+    pub fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        let mut r = self
+            .agent
+            .get(format!("{}/v1/whoami", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| ClientError::Request(format!("cannot reach {}: {e}", self.base)))?;
+        let status = r.status().as_u16();
+        let body = r.body_mut().read_to_string().unwrap_or_default();
+        match status {
+            200 => serde_json::from_str(&body).map_err(|_| {
+                ClientError::Request(format!("{} answered, but not like a difflore-server (is the URL right?)", self.base))
+            }),
+            401 | 403 => Err(ClientError::Request(format!(
+                "the server refused the token ({status}): {}",
+                error_message(&body)
+            ))),
+            404 => Err(ClientError::Request(format!(
+                "{} has no /v1/whoami (404): is this the URL of a difflore-server?",
+                self.base
+            ))),
+            _ => Err(ClientError::Request(format!("{} answered {status}: {}", self.base, error_message(&body)))),
+        }
+    }
+
+    /// `POST /v1/events`.
+    pub fn post_events(&self, events: &[EventEnvelope]) -> PostOutcome {
+        let body = match serde_json::to_vec(&serde_json::json!({ "events": events })) {
+            Ok(b) => b,
+            Err(e) => return PostOutcome::BadRequest(e.to_string()),
+        };
+        let resp = self
+            .agent
+            .post(format!("{}/v1/events", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send(&body[..]);
+        let mut r = match resp {
+            Ok(r) => r,
+            Err(e) => return PostOutcome::Transport(e.to_string()),
+        };
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(|s| s.max(0) * 1000);
+        let text = match r.body_mut().with_config().limit(16 * 1024 * 1024).read_to_string() {
+            Ok(t) => t,
+            Err(e) => return PostOutcome::Transport(format!("reading the answer: {e}")),
+        };
+        match status {
+            200 => match serde_json::from_str::<IngestResponse>(&text) {
+                Ok(v) => PostOutcome::Results(v.results),
+                Err(_) => PostOutcome::ServerError(200, "the answer is not a difflore-server answer".into()),
+            },
+            413 => {
+                let ids = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("too_large_ids").cloned())
+                    .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+                    .unwrap_or_default();
+                PostOutcome::TooLarge(ids)
+            }
+            429 => PostOutcome::RateLimited(retry_after),
+            401 | 403 => PostOutcome::Auth(status, error_message(&text)),
+            400 => PostOutcome::BadRequest(error_message(&text)),
+            s if s >= 500 => PostOutcome::ServerError(s, error_message(&text)),
+            s => PostOutcome::OtherClientError(s, error_message(&text)),
+        }
+    }
+}
+
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_else(|| body.chars().take(200).collect())
+}

@@ -1,0 +1,295 @@
+//! `difflore daemon run`: the long-running drainer, one per `DIFFLORE_HOME`.
+//!
+//! The main thread owns the lock and the signals; a worker thread with its own connection
+//! drains. Lifecycle: take `daemon.lock` (or refuse, naming the holder) → migrate → release
+//! every lease earlier daemons left → loop: idle without credentials ("waiting for login"),
+//! re-reading them every pass; stay parked until they change; otherwise drain back-to-back while
+//! there is backlog, and wake on `PRAGMA data_version` (polled, no socket) when idle; age out old
+//! rows and checkpoint the WAL periodically; exit when the schema version changes under it. On
+//! SIGTERM/SIGINT: stop claiming, wait ≤ 3 s for the request in flight, release its leases, exit
+//! 0; a second signal exits at once.
+
+use crate::client::Client;
+use crate::drain::{DrainCfg, Drainer, Pass, parked_and_unchanged};
+use crate::lockfile::{self, DaemonLock, LockInfo};
+use crate::{creds, state};
+use difflore_core::clock::{now_ms, rfc3339};
+use difflore_core::home::Home;
+use difflore_core::outbox::Outbox;
+use difflore_core::{logfile, store};
+use rusqlite::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub const LOG: &str = "daemon.log";
+/// Prefix of every daemon's lease owner.
+pub const OWNER_PREFIX: &str = "daemon:";
+
+#[derive(Debug, Clone)]
+pub struct RunOpts {
+    pub batch_size: usize,
+    pub poll_ms: u64,
+}
+
+impl Default for RunOpts {
+    fn default() -> Self {
+        RunOpts {
+            batch_size: 500,
+            poll_ms: 250,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("another daemon is running for this DIFFLORE_HOME{}", .0.as_ref().map(|i| format!(" (pid {})", i.pid)).unwrap_or_default())]
+    AlreadyRunning(Option<LockInfo>),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn log(home: &Home, level: &str, msg: &str) {
+    logfile::append(home, LOG, level, msg);
+}
+
+/// Runs the daemon in the foreground until a signal or a schema change. Returns the exit code.
+pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
+    // A `status` probe may hold a shared lock for a moment: retry briefly before giving up.
+    let mut lock = None;
+    for _ in 0..10 {
+        match DaemonLock::try_acquire(home).map_err(|e| RunError::Other(format!("cannot open the lock file: {e}")))? {
+            Ok(l) => {
+                lock = Some(l);
+                break;
+            }
+            Err(lockfile::Held(info)) => {
+                if info.is_some() {
+                    return Err(RunError::AlreadyRunning(info));
+                }
+                std::thread::sleep(Duration::from_millis(30));
+            }
+        }
+    }
+    let Some(mut lock) = lock else {
+        return Err(RunError::AlreadyRunning(lockfile::read_info(home)));
+    };
+    let pid = std::process::id();
+    let info = LockInfo {
+        pid,
+        start_time: lockfile::proc_start_time(pid).unwrap_or(0),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: now_ms(),
+    };
+    lock.write_info(&info)
+        .map_err(|e| RunError::Other(format!("cannot write the lock file: {e}")))?;
+    let conn = store::open_for_write(home)?;
+    let released = Outbox::new(&conn)
+        .release_leases_of(OWNER_PREFIX)
+        .map_err(|e| RunError::Other(e.to_string()))?;
+    let _ = state::set(&conn, state::STATUS, "running");
+    log(home, "INFO", &format!("daemon {} started (pid {pid}); released {released} leases of earlier daemons", info.version));
+
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // A second signal while the first is being handled exits at once.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 1, term.clone());
+        let _ = signal_hook::flag::register(sig, term.clone());
+    }
+    let exit_requested = Arc::new(AtomicBool::new(false));
+    let owner = format!("{OWNER_PREFIX}{pid}:{}", info.start_time);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let worker = {
+        let (home, opts, term, exit_requested, owner) =
+            (home.clone(), opts.clone(), term.clone(), exit_requested.clone(), owner.clone());
+        std::thread::Builder::new()
+            .name("drain".into())
+            .spawn(move || {
+                if let Err(e) = worker_loop(&home, &opts, &term, &exit_requested, owner) {
+                    log(&home, "ERROR", &format!("drain loop stopped: {e}"));
+                    exit_requested.store(true, Ordering::SeqCst);
+                }
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| RunError::Other(e.to_string()))?
+    };
+    while !term.load(Ordering::SeqCst) && !exit_requested.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    term.store(true, Ordering::SeqCst);
+    // Wait ≤ 3 s for the request in flight to finish and be settled.
+    let finished = done_rx.recv_timeout(Duration::from_secs(3)).is_ok();
+    if finished {
+        let _ = worker.join();
+    }
+    let n = Outbox::new(&conn).release_leases_of(&owner).unwrap_or(0);
+    let _ = state::set(&conn, state::STATUS, "stopped");
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+    log(home, "INFO", &format!(
+        "daemon stopping (pid {pid}){}; released {n} leases",
+        if finished { "" } else { " without waiting further for the request in flight" }
+    ));
+    lock.clear();
+    drop(lock);
+    Ok(0)
+}
+
+fn worker_loop(home: &Home, opts: &RunOpts, term: &AtomicBool, exit_requested: &AtomicBool, owner: String) -> Result<(), String> {
+    let conn = store::open_for_write(home).map_err(|e| e.to_string())?;
+    let schema = store::schema_version(&conn).map_err(|e| e.to_string())?;
+    let mut cfg = DrainCfg {
+        batch_size: opts.batch_size.clamp(1, difflore_proto::MAX_EVENTS_PER_REQUEST),
+        ..DrainCfg::default()
+    };
+    let poll = Duration::from_millis(opts.poll_ms.clamp(10, 10_000));
+    let mut client: Option<(String, Client)> = None;
+    let mut last_maintenance = Instant::now() - Duration::from_secs(3600);
+    let mut last_status = String::new();
+    let mut set_status = |conn: &Connection, s: &str| {
+        if s != last_status {
+            let _ = state::set(conn, state::STATUS, s);
+            last_status = s.to_string();
+        }
+    };
+    while !term.load(Ordering::SeqCst) {
+        if store::schema_version(&conn).map_err(|e| e.to_string())? != schema {
+            log(home, "INFO", "the database schema changed under the daemon; exiting so a matching version can take over");
+            exit_requested.store(true, Ordering::SeqCst);
+            return Ok(());
+        }
+        if last_maintenance.elapsed() >= Duration::from_secs(30) {
+            let ob = Outbox::new(&conn);
+            if let Ok(n) = ob.expire_old(now_ms())
+                && n > 0
+            {
+                log(home, "WARN", &format!("{n} events older than 7 days aged out as dead"));
+            }
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+            last_maintenance = Instant::now();
+        }
+        let creds = match creds::load(home) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                set_status(&conn, "waiting for login");
+                client = None;
+                idle(&conn, term, poll, Duration::from_secs(1));
+                continue;
+            }
+            Err(e) => {
+                set_status(&conn, &format!("credentials unreadable: {e}"));
+                idle(&conn, term, poll, Duration::from_secs(1));
+                continue;
+            }
+        };
+        if parked_and_unchanged(&conn, home).map_err(|e| e.to_string())? {
+            idle(&conn, term, poll, Duration::from_secs(1));
+            continue;
+        }
+        let fp = creds::fingerprint(home);
+        if client.as_ref().is_none_or(|(f, _)| *f != fp) {
+            match Client::new(&creds) {
+                Ok(c) => {
+                    let _ = state::set(&conn, state::SERVER, &creds.server);
+                    client = Some((fp, c));
+                }
+                Err(e) => {
+                    set_status(&conn, &format!("cannot use the credentials: {e}"));
+                    idle(&conn, term, poll, Duration::from_secs(5));
+                    continue;
+                }
+            }
+        }
+        let Some((_, c)) = client.as_ref() else { continue };
+        set_status(&conn, "running");
+        let mut drainer = Drainer::new(&conn, home, c, owner.clone(), cfg.clone());
+        // Drain back-to-back while there is backlog.
+        let mut pass;
+        loop {
+            pass = drainer.pass().map_err(|e| e.to_string())?;
+            report(home, &pass);
+            if term.load(Ordering::SeqCst) || pass.claimed == 0 || pass.parked.is_some() || pass.breaker_open_until.is_some() {
+                break;
+            }
+            if pass.delivered == 0 && pass.dead == 0 {
+                break; // failures: let backoff pace the next try
+            }
+        }
+        cfg.max_bytes = drainer.cfg.max_bytes;
+        let _ = state::delete(&conn, state::DRAIN_REQUESTED_AT);
+        let max_idle = match pass.breaker_open_until {
+            Some(until) => Duration::from_millis((until - now_ms()).clamp(50, 60_000) as u64),
+            None => Duration::from_secs(1),
+        };
+        idle(&conn, term, poll, max_idle);
+    }
+    Ok(())
+}
+
+fn report(home: &Home, p: &Pass) {
+    if p.claimed == 0 && p.last_error.is_none() {
+        return;
+    }
+    if let Some(e) = &p.last_error {
+        log(home, "WARN", &format!("sent {}, delivered {}, dead {}, retry {}: {e}", p.claimed, p.delivered, p.dead, p.retried));
+    }
+    if let Some(why) = &p.parked {
+        log(home, "ERROR", &format!("queue parked: {why}"));
+    }
+}
+
+/// Sleeps until another connection commits (`PRAGMA data_version` changes), or `max` passes,
+/// checking every `poll`.
+fn idle(conn: &Connection, term: &AtomicBool, poll: Duration, max: Duration) {
+    let version = |c: &Connection| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+    let start_v = version(conn);
+    let start = Instant::now();
+    while start.elapsed() < max && !term.load(Ordering::SeqCst) {
+        std::thread::sleep(poll.min(max.saturating_sub(start.elapsed())).max(Duration::from_millis(1)));
+        if version(conn) != start_v {
+            return;
+        }
+    }
+}
+
+/// One foreground drain (`sync now` with no daemon running): drains until nothing is due,
+/// calling `progress(delivered_so_far, remaining)` after every batch. Returns the total pass.
+pub fn drain_now(home: &Home, progress: &mut dyn FnMut(usize, i64)) -> Result<Pass, String> {
+    let conn = store::open_for_write(home).map_err(|e| e.to_string())?;
+    let creds = creds::load(home)
+        .map_err(|e| e.to_string())?
+        .ok_or("not logged in: run `difflore sync login --server URL` first")?;
+    if parked_and_unchanged(&conn, home).map_err(|e| e.to_string())? {
+        let why = state::get(&conn, state::STATUS).ok().flatten().unwrap_or_default();
+        return Err(format!("the queue is {why}"));
+    }
+    let client = Client::new(&creds).map_err(|e| e.to_string())?;
+    let owner = format!("sync-now:{}:{}", std::process::id(), now_ms());
+    let mut d = Drainer::new(&conn, home, &client, owner.clone(), DrainCfg::default());
+    let mut total = Pass::default();
+    loop {
+        let p = d.pass().map_err(|e| e.to_string())?;
+        total.claimed += p.claimed;
+        total.delivered += p.delivered;
+        total.dead += p.dead;
+        total.retried += p.retried;
+        if p.last_error.is_some() {
+            total.last_error = p.last_error.clone();
+        }
+        total.parked = p.parked.clone();
+        total.breaker_open_until = p.breaker_open_until;
+        let remaining = Outbox::new(&conn).summary(now_ms()).map(|s| s.counts.pending).unwrap_or(0);
+        progress(total.delivered, remaining);
+        if p.claimed == 0 || p.parked.is_some() || p.breaker_open_until.is_some() || (p.delivered == 0 && p.dead == 0) {
+            break;
+        }
+    }
+    let _ = Outbox::new(&conn).release_leases_of(&owner);
+    Ok(total)
+}
+
+/// Human form of a Unix-ms time.
+pub fn when(ms: i64) -> String {
+    rfc3339(ms)
+}

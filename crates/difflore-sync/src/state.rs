@@ -1,0 +1,49 @@
+//! The daemon's shared state in `difflore.db` (`daemon_state`, one key per value): what the
+//! daemon and `sync now` coordinate through, and what `daemon status` / `difflore status` read.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub const LAST_DRAIN_AT: &str = "last_drain_at";
+pub const DELIVERED: &str = "delivered_total";
+pub const FAILED: &str = "failed_total";
+pub const LAST_ERROR: &str = "last_error";
+pub const STATUS: &str = "status";
+pub const SERVER: &str = "server";
+pub const DRAIN_REQUESTED_AT: &str = "drain_requested_at";
+pub const PARKED_FINGERPRINT: &str = "parked_credentials";
+pub const BREAKER: &str = "breaker";
+pub const BREAKER_FAILURES: &str = "breaker_failures";
+pub const BREAKER_OPENED_AT: &str = "breaker_opened_at";
+pub const BREAKER_PROBE_UNTIL: &str = "breaker_probe_until";
+
+pub fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM daemon_state WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+pub fn get_i64(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    Ok(get(conn, key)?.and_then(|v| v.parse().ok()))
+}
+
+pub fn set(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO daemon_state (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, key: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM daemon_state WHERE key = ?1", [key])?;
+    Ok(())
+}
+
+pub fn add(conn: &Connection, key: &str, n: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO daemon_state (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+        params![key, n],
+    )?;
+    Ok(())
+}
