@@ -17,15 +17,27 @@ pub fn run_opts(home: &Home, a: &RunArgs) -> anyhow::Result<daemon::RunOpts> {
     let table = cfg.daemon.unwrap_or_default();
     let from_cfg = |k: &str| table.get(k).and_then(|v| v.as_integer());
     let d = daemon::RunOpts::default();
-    let batch = a.batch_size.or(from_cfg("batch_size").map(|v| v as usize)).unwrap_or(d.batch_size);
-    let poll = a.poll_ms.or(from_cfg("poll_ms").map(|v| v as u64)).unwrap_or(d.poll_ms);
+    let batch = a
+        .batch_size
+        .or(from_cfg("batch_size").map(|v| v as usize))
+        .unwrap_or(d.batch_size);
+    let poll = a
+        .poll_ms
+        .or(from_cfg("poll_ms").map(|v| v as u64))
+        .unwrap_or(d.poll_ms);
     if !(1..=difflore_proto::MAX_EVENTS_PER_REQUEST).contains(&batch) {
-        bail!("batch size must be 1–{}", difflore_proto::MAX_EVENTS_PER_REQUEST);
+        bail!(
+            "batch size must be 1–{}",
+            difflore_proto::MAX_EVENTS_PER_REQUEST
+        );
     }
     if !(10..=10_000).contains(&poll) {
         bail!("poll interval must be 10–10000 ms");
     }
-    Ok(daemon::RunOpts { batch_size: batch, poll_ms: poll })
+    Ok(daemon::RunOpts {
+        batch_size: batch,
+        poll_ms: poll,
+    })
 }
 
 fn run_args(a: &RunArgs) -> Vec<String> {
@@ -46,7 +58,10 @@ pub fn start(home: &Home, a: &RunArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the difflore executable")?;
     match control::start(home, &exe, &run_args(a)).map_err(anyhow::Error::msg)? {
         StartOutcome::Started(i) => println!("daemon started (pid {})", i.pid),
-        StartOutcome::AlreadyRunning(i) => println!("daemon already running (pid {}, version {})", i.pid, i.version),
+        StartOutcome::AlreadyRunning(i) => println!(
+            "daemon already running (pid {}, version {})",
+            i.pid, i.version
+        ),
         StartOutcome::Restarted { old, new } => println!(
             "daemon restarted: version {} (pid {}) replaced by {} (pid {})",
             old.version, old.pid, new.version, new.pid
@@ -62,9 +77,13 @@ pub fn run(cmd: DaemonCommand) -> anyhow::Result<()> {
         DaemonCommand::Stop { grace } => {
             match control::stop(&home, Duration::from_secs(grace)).map_err(anyhow::Error::msg)? {
                 StopOutcome::Terminated(pid) => println!("daemon terminated (pid {pid})"),
-                StopOutcome::Killed(pid) => println!("daemon did not stop within {grace} s: killed (pid {pid})"),
+                StopOutcome::Killed(pid) => {
+                    println!("daemon did not stop within {grace} s: killed (pid {pid})")
+                }
                 StopOutcome::NotRunning => println!("daemon not running"),
-                StopOutcome::StaleCleaned => println!("daemon not running; cleaned the state a crashed daemon left"),
+                StopOutcome::StaleCleaned => {
+                    println!("daemon not running; cleaned the state a crashed daemon left")
+                }
             }
             Ok(())
         }
@@ -121,7 +140,11 @@ pub fn run(cmd: DaemonCommand) -> anyhow::Result<()> {
         DaemonCommand::Uninstall => {
             let (removed, path) = service::uninstall().map_err(anyhow::Error::msg)?;
             if removed {
-                println!("removed {}; disable a loaded unit with `systemctl --user disable --now {}`", path.display(), service::UNIT_NAME);
+                println!(
+                    "removed {}; disable a loaded unit with `systemctl --user disable --now {}`",
+                    path.display(),
+                    service::UNIT_NAME
+                );
             } else {
                 println!("no unit at {}", path.display());
             }
@@ -133,13 +156,19 @@ pub fn run(cmd: DaemonCommand) -> anyhow::Result<()> {
 pub fn print_status(s: &control::DaemonStatus) {
     let state = match s.state {
         "running" => format!("running (pid {})", s.pid.unwrap_or(0)),
-        "stale" => "not running (a crashed daemon left its lock file; `difflore daemon stop` cleans it)".into(),
+        "stale" => {
+            "not running (a crashed daemon left its lock file; `difflore daemon stop` cleans it)"
+                .into()
+        }
         _ => "not running".into(),
     };
     println!("daemon       {state}");
     if let Some(v) = &s.version {
         if s.version_mismatch {
-            println!("version      {v} (this difflore is {}: restart with `difflore daemon start`)", env!("CARGO_PKG_VERSION"));
+            println!(
+                "version      {v} (this difflore is {}: restart with `difflore daemon start`)",
+                env!("CARGO_PKG_VERSION")
+            );
         } else {
             println!("version      {v}");
         }
@@ -150,11 +179,17 @@ pub fn print_status(s: &control::DaemonStatus) {
     if let Some(a) = &s.activity {
         println!("activity     {a}");
     }
-    println!("server       {}", s.server.as_deref().unwrap_or("- (not logged in)"));
+    println!(
+        "server       {}",
+        s.server.as_deref().unwrap_or("- (not logged in)")
+    );
     println!("last drain   {}", s.last_drain_at.as_deref().unwrap_or("-"));
     println!("delivered    {}   failed {}", s.delivered, s.failed);
     if let Some(q) = &s.queue {
-        println!("queue        {} pending, {} leased, {} dead, {} parked", q.pending, q.leased, q.dead, q.parked);
+        println!(
+            "queue        {} pending, {} leased, {} dead, {} parked",
+            q.pending, q.leased, q.dead, q.parked
+        );
     }
     println!("breaker      {}", s.breaker);
 }

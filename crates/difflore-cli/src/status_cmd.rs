@@ -84,7 +84,10 @@ pub fn status(json: bool) -> anyhow::Result<()> {
         }
     );
     if d.logged_in {
-        println!("sync           logged in to {}", d.server.as_deref().unwrap_or("?"));
+        println!(
+            "sync           logged in to {}",
+            d.server.as_deref().unwrap_or("?")
+        );
     } else {
         println!("sync           not logged in (events stay local; the last 7 days are kept)");
     }
@@ -93,14 +96,23 @@ pub fn status(json: bool) -> anyhow::Result<()> {
             "running (pid {}, {}){}",
             d.pid.unwrap_or(0),
             d.activity.as_deref().unwrap_or("running"),
-            if d.version_mismatch { " — other version, restart it" } else { "" }
+            if d.version_mismatch {
+                " — other version, restart it"
+            } else {
+                ""
+            }
         ),
         "stale" => "not running (stale lock file from a crash)".into(),
         _ => "not running".into(),
     };
-    println!("daemon         {daemon}; breaker {}; delivered {}", d.breaker, d.delivered);
+    println!(
+        "daemon         {daemon}; breaker {}; delivered {}",
+        d.breaker, d.delivered
+    );
     if d.logged_in && d.state != "running" {
-        println!("WARNING        logged in but no daemon is running: events are not delivered. Run `difflore daemon start`.");
+        println!(
+            "WARNING        logged in but no daemon is running: events are not delivered. Run `difflore daemon start`."
+        );
     }
     println!("last error     {}", s.last_error.as_deref().unwrap_or("-"));
     Ok(())

@@ -17,17 +17,32 @@ use std::time::{Duration, Instant};
 
 /// What `hook.event` and `rules.served` carry to the server (shown by `sync status`).
 pub const WHAT_IS_SENT: &[(&str, &str)] = &[
-    ("hook.event", "agent, event, phase, session id, tool name and kind, repo key, repo-relative file paths, sizes; prompts, file contents, commands and output only with [capture] content = true (redacted)"),
-    ("rules.served", "rule ids, repo key, file, agent, session id, mode"),
+    (
+        "hook.event",
+        "agent, event, phase, session id, tool name and kind, repo key, repo-relative file paths, sizes; prompts, file contents, commands and output only with [capture] content = true (redacted)",
+    ),
+    (
+        "rules.served",
+        "rule ids, repo key, file, agent, session id, mode",
+    ),
 ];
 
 pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
     let home = home()?;
     match cmd {
-        SyncCommand::Login { server, token_file, ca_cert, insecure, no_daemon, upload_backlog, discard_backlog } => {
+        SyncCommand::Login {
+            server,
+            token_file,
+            ca_cert,
+            insecure,
+            no_daemon,
+            upload_backlog,
+            discard_backlog,
+        } => {
             let url = creds::check_server_url(&server, insecure)?;
             let raw = match &token_file {
-                Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
                 None => {
                     if std::io::stdin().is_terminal() {
                         eprint!("paste the token and press Enter: ");
@@ -44,10 +59,18 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
             };
             let token = creds::clean_token(&raw)?;
             let ca_cert = match ca_cert {
-                Some(p) => Some(std::fs::canonicalize(&p).with_context(|| format!("cannot read {}", p.display()))?),
+                Some(p) => Some(
+                    std::fs::canonicalize(&p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                ),
                 None => None,
             };
-            let c = Credentials { server: url.clone(), token, ca_cert, insecure };
+            let c = Credentials {
+                server: url.clone(),
+                token,
+                ca_cert,
+                insecure,
+            };
             let who = Client::new(&c)?.whoami()?;
             let conn = store::open_for_write(&home)?;
             let was_logged_in = creds::load(&home).ok().flatten().is_some();
@@ -56,7 +79,9 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
             let mut discard = discard_backlog;
             if !was_logged_in && queued > 0 && !upload_backlog && !discard_backlog {
                 if std::io::stdin().is_terminal() {
-                    eprint!("{queued} events were captured before this login. Upload them to {url}? [y/N] ");
+                    eprint!(
+                        "{queued} events were captured before this login. Upload them to {url}? [y/N] "
+                    );
                     let _ = std::io::stderr().flush();
                     let mut a = String::new();
                     std::io::stdin().read_line(&mut a)?;
@@ -74,14 +99,27 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
             creds::save(&home, &c)?;
             state::set(&conn, state::SERVER, &url)?;
             state::set(&conn, "team", &who.team)?;
-            println!("logged in to {url} as {:?} of team {:?} (roles: {})", who.token_name, who.team, who.roles.join(", "));
+            println!(
+                "logged in to {url} as {:?} of team {:?} (roles: {})",
+                who.token_name,
+                who.team,
+                who.roles.join(", ")
+            );
             if !who.roles.iter().any(|r| r == "ingest") {
                 eprintln!("warning: this token cannot upload events (it lacks the ingest role)");
             }
             if no_daemon {
-                println!("the daemon was not started (--no-daemon); run `difflore daemon start` or `difflore sync now`");
+                println!(
+                    "the daemon was not started (--no-daemon); run `difflore daemon start` or `difflore sync now`"
+                );
             } else {
-                crate::daemon_cmd::start(&home, &RunArgs { batch_size: None, poll_ms: None })?;
+                crate::daemon_cmd::start(
+                    &home,
+                    &RunArgs {
+                        batch_size: None,
+                        poll_ms: None,
+                    },
+                )?;
             }
             Ok(())
         }
@@ -90,12 +128,21 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
                 let _ = control::stop(&home, Duration::from_secs(10));
             }
             let had = creds::clear(&home)?;
-            println!("{}", if had { "logged out; the queue is kept and will be delivered after the next login" } else { "not logged in" });
+            println!(
+                "{}",
+                if had {
+                    "logged out; the queue is kept and will be delivered after the next login"
+                } else {
+                    "not logged in"
+                }
+            );
             Ok(())
         }
         SyncCommand::Status(j) => {
             let d = control::status(&home);
-            let team = store::open_read_only(&home).ok().and_then(|c| state::get(&c, "team").ok().flatten());
+            let team = store::open_read_only(&home)
+                .ok()
+                .and_then(|c| state::get(&c, "team").ok().flatten());
             if j.json {
                 return render::json(&json!({
                     "schema_version": 1,
@@ -110,20 +157,39 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
                 }));
             }
             if d.logged_in {
-                println!("logged in    {} (team {})", d.server.as_deref().unwrap_or("?"), team.as_deref().unwrap_or("?"));
+                println!(
+                    "logged in    {} (team {})",
+                    d.server.as_deref().unwrap_or("?"),
+                    team.as_deref().unwrap_or("?")
+                );
             } else {
-                println!("logged in    no — events stay on this machine (the last 7 days are kept)");
+                println!(
+                    "logged in    no — events stay on this machine (the last 7 days are kept)"
+                );
             }
             println!("sends");
             for (k, f) in WHAT_IS_SENT {
                 println!("  {k:<13}{f}");
             }
             if let Some(q) = &d.queue {
-                println!("queue        {} pending, {} leased, {} dead, {} parked", q.pending, q.leased, q.dead, q.parked);
+                println!(
+                    "queue        {} pending, {} leased, {} dead, {} parked",
+                    q.pending, q.leased, q.dead, q.parked
+                );
             }
-            println!("daemon       {}{}", d.state.replace('_', " "), d.activity.as_ref().map(|a| format!(" ({a})")).unwrap_or_default());
+            println!(
+                "daemon       {}{}",
+                d.state.replace('_', " "),
+                d.activity
+                    .as_ref()
+                    .filter(|a| *a != "running")
+                    .map(|a| format!(" ({a})"))
+                    .unwrap_or_default()
+            );
             if d.logged_in && d.state != "running" {
-                println!("warning      logged in but no daemon is running: start it with `difflore daemon start`");
+                println!(
+                    "warning      logged in but no daemon is running: start it with `difflore daemon start`"
+                );
             }
             println!("breaker      {}", d.breaker);
             Ok(())
@@ -134,7 +200,9 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
 
 fn bar(total: u64) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events delivered ({per_sec}, {eta})") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} events delivered ({per_sec}, {eta})",
+    ) {
         pb.set_style(style);
     }
     pb
@@ -167,14 +235,17 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
                 pb.finish_and_clear();
                 let delivered = (s.delivered - start_delivered).max(0);
                 if json_out {
-                    return render::json(&json!({"schema_version": 1, "by": "daemon", "delivered": delivered, "remaining": p}));
+                    return render::json(
+                        &json!({"schema_version": 1, "by": "daemon", "delivered": delivered, "remaining": p}),
+                    );
                 }
                 println!("the daemon delivered {delivered} events; {p} remaining");
                 return Ok(());
             }
         }
     }
-    let pass = daemon::drain_now(home, &mut |delivered, _| pb.set_position(delivered as u64)).map_err(anyhow::Error::msg)?;
+    let pass = daemon::drain_now(home, &mut |delivered, _| pb.set_position(delivered as u64))
+        .map_err(anyhow::Error::msg)?;
     pb.finish_and_clear();
     let remaining = Outbox::new(&conn).summary(now_ms())?.counts;
     if json_out {
@@ -183,12 +254,18 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
             "remaining": remaining.pending, "error": pass.last_error, "parked": pass.parked,
         }));
     }
-    println!("delivered {} events; {} dead; {} remaining", pass.delivered, pass.dead, remaining.pending);
+    println!(
+        "delivered {} events; {} dead; {} remaining",
+        pass.delivered, pass.dead, remaining.pending
+    );
     if let Some(e) = pass.last_error {
         println!("last error: {e}");
     }
     if let Some(until) = pass.breaker_open_until {
-        println!("the server is unreachable; retrying after {}", daemon::when(until));
+        println!(
+            "the server is unreachable; retrying after {}",
+            daemon::when(until)
+        );
     }
     Ok(())
 }

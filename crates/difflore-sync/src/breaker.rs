@@ -31,7 +31,9 @@ pub enum Gate {
     /// Send one small probe batch.
     Probe,
     /// Do not send; try again at this time (Unix ms).
-    Open { until: i64 },
+    Open {
+        until: i64,
+    },
 }
 
 /// `"closed"`, `"open"` or `"half_open"`.
@@ -60,14 +62,19 @@ pub fn gate(conn: &Connection, cfg: &BreakerCfg, now: i64) -> rusqlite::Result<G
     }
     let tx = conn.unchecked_transaction()?;
     state::set(&tx, state::BREAKER, "half_open")?;
-    state::set(&tx, state::BREAKER_PROBE_UNTIL, &(now + cfg.probe_ms).to_string())?;
+    state::set(
+        &tx,
+        state::BREAKER_PROBE_UNTIL,
+        &(now + cfg.probe_ms).to_string(),
+    )?;
     tx.commit()?;
     Ok(Gate::Probe)
 }
 
 /// The server answered (whatever it said): close.
 pub fn on_answer(conn: &Connection) -> rusqlite::Result<()> {
-    if current(conn) != "closed" || state::get_i64(conn, state::BREAKER_FAILURES)?.unwrap_or(0) != 0 {
+    if current(conn) != "closed" || state::get_i64(conn, state::BREAKER_FAILURES)?.unwrap_or(0) != 0
+    {
         let tx = conn.unchecked_transaction()?;
         state::set(&tx, state::BREAKER, "closed")?;
         state::set(&tx, state::BREAKER_FAILURES, "0")?;
@@ -78,7 +85,11 @@ pub fn on_answer(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// No answer: count it; open at the threshold, or at once when the probe failed.
-pub fn on_transport_failure(conn: &Connection, cfg: &BreakerCfg, now: i64) -> rusqlite::Result<bool> {
+pub fn on_transport_failure(
+    conn: &Connection,
+    cfg: &BreakerCfg,
+    now: i64,
+) -> rusqlite::Result<bool> {
     let tx = conn.unchecked_transaction()?;
     state::add(&tx, state::BREAKER_FAILURES, 1)?;
     let failures = state::get_i64(&tx, state::BREAKER_FAILURES)?.unwrap_or(1);
@@ -101,7 +112,11 @@ mod tests {
     fn opens_after_five_probes_once_and_closes_on_an_answer() {
         let d = tempfile::tempdir().unwrap();
         let c = difflore_core::store::open_for_write(&Home::at(d.path())).unwrap();
-        let cfg = BreakerCfg { threshold: 5, open_ms: 1_000, probe_ms: 500 };
+        let cfg = BreakerCfg {
+            threshold: 5,
+            open_ms: 1_000,
+            probe_ms: 500,
+        };
         for i in 0..4 {
             assert!(!on_transport_failure(&c, &cfg, 100 + i).unwrap());
             assert_eq!(gate(&c, &cfg, 100).unwrap(), Gate::Closed);

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 /// The longest a request may take (DESIGN: ≤ 10 s; leases are longer).
 pub fn request_timeout() -> Duration {
-    crate::env_ms("DIFFLORE_TEST_REQUEST_TIMEOUT_MS").map_or(Duration::from_secs(10), Duration::from_millis)
+    crate::env_ms("DIFFLORE_TEST_REQUEST_TIMEOUT_MS")
+        .map_or(Duration::from_secs(10), Duration::from_millis)
 }
 
 /// What the server said to a batch.
@@ -50,7 +51,8 @@ impl Client {
     pub fn new(c: &Credentials) -> Result<Client, ClientError> {
         let roots = match &c.ca_cert {
             Some(p) => {
-                let pem = std::fs::read(p).map_err(|e| ClientError::CaCert(p.display().to_string(), e.to_string()))?;
+                let pem = std::fs::read(p)
+                    .map_err(|e| ClientError::CaCert(p.display().to_string(), e.to_string()))?;
                 let cert = ureq::tls::Certificate::from_pem(&pem)
                     .map_err(|e| ClientError::CaCert(p.display().to_string(), e.to_string()))?;
                 ureq::tls::RootCerts::new_with_certs(&[cert])
@@ -88,7 +90,10 @@ impl Client {
         let body = r.body_mut().read_to_string().unwrap_or_default();
         match status {
             200 => serde_json::from_str(&body).map_err(|_| {
-                ClientError::Request(format!("{} answered, but not like a difflore-server (is the URL right?)", self.base))
+                ClientError::Request(format!(
+                    "{} answered, but not like a difflore-server (is the URL right?)",
+                    self.base
+                ))
             }),
             401 | 403 => Err(ClientError::Request(format!(
                 "the server refused the token ({status}): {}",
@@ -98,7 +103,11 @@ impl Client {
                 "{} has no /v1/whoami (404): is this the URL of a difflore-server?",
                 self.base
             ))),
-            _ => Err(ClientError::Request(format!("{} answered {status}: {}", self.base, error_message(&body)))),
+            _ => Err(ClientError::Request(format!(
+                "{} answered {status}: {}",
+                self.base,
+                error_message(&body)
+            ))),
         }
     }
 
@@ -125,14 +134,22 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<i64>().ok())
             .map(|s| s.max(0) * 1000);
-        let text = match r.body_mut().with_config().limit(16 * 1024 * 1024).read_to_string() {
+        let text = match r
+            .body_mut()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_string()
+        {
             Ok(t) => t,
             Err(e) => return PostOutcome::Transport(format!("reading the answer: {e}")),
         };
         match status {
             200 => match serde_json::from_str::<IngestResponse>(&text) {
                 Ok(v) => PostOutcome::Results(v.results),
-                Err(_) => PostOutcome::ServerError(200, "the answer is not a difflore-server answer".into()),
+                Err(_) => PostOutcome::ServerError(
+                    200,
+                    "the answer is not a difflore-server answer".into(),
+                ),
             },
             413 => {
                 let ids = serde_json::from_str::<serde_json::Value>(&text)

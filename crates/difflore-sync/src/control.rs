@@ -51,7 +51,9 @@ pub fn status(home: &Home) -> DaemonStatus {
             .as_ref()
             .is_some_and(|i| i.version != env!("CARGO_PKG_VERSION")),
         started_at: running_info.as_ref().map(|i| daemon::when(i.started_at)),
-        uptime_s: running_info.as_ref().map(|i| (now_ms() - i.started_at) / 1000),
+        uptime_s: running_info
+            .as_ref()
+            .map(|i| (now_ms() - i.started_at) / 1000),
         last_drain_at: None,
         delivered: 0,
         failed: 0,
@@ -64,13 +66,28 @@ pub fn status(home: &Home) -> DaemonStatus {
     if let Ok(conn) = store::open_read_only(home)
         && store::schema_version(&conn).ok() == Some(store::SCHEMA_VERSION)
     {
-        s.last_drain_at = state::get_i64(&conn, state::LAST_DRAIN_AT).ok().flatten().map(daemon::when);
-        s.delivered = state::get_i64(&conn, state::DELIVERED).ok().flatten().unwrap_or(0);
-        s.failed = state::get_i64(&conn, state::FAILED).ok().flatten().unwrap_or(0);
+        s.last_drain_at = state::get_i64(&conn, state::LAST_DRAIN_AT)
+            .ok()
+            .flatten()
+            .map(daemon::when);
+        s.delivered = state::get_i64(&conn, state::DELIVERED)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        s.failed = state::get_i64(&conn, state::FAILED)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
         s.breaker = breaker::current(&conn);
         s.server = state::get(&conn, state::SERVER).ok().flatten();
-        s.activity = state::get(&conn, state::STATUS).ok().flatten().filter(|_| held);
-        s.queue = difflore_core::outbox::Outbox::new(&conn).summary(now_ms()).ok().map(|q| q.counts);
+        s.activity = state::get(&conn, state::STATUS)
+            .ok()
+            .flatten()
+            .filter(|_| held);
+        s.queue = difflore_core::outbox::Outbox::new(&conn)
+            .summary(now_ms())
+            .ok()
+            .map(|q| q.counts);
     }
     if s.server.is_none() {
         s.server = creds::load(home).ok().flatten().map(|c| c.server);
@@ -87,7 +104,11 @@ pub enum StartOutcome {
 
 /// Starts `exe daemon run` detached (own process group, output to `logs/daemon.out`) and
 /// waits ≤ 5 s until it holds the lock. Restarts a daemon of another version.
-pub fn start(home: &Home, exe: &std::path::Path, extra_args: &[String]) -> Result<StartOutcome, String> {
+pub fn start(
+    home: &Home,
+    exe: &std::path::Path,
+    extra_args: &[String],
+) -> Result<StartOutcome, String> {
     let mut old = None;
     if lockfile::is_held(home)
         && let Some(info) = lockfile::read_info(home)
@@ -120,13 +141,18 @@ pub fn start(home: &Home, exe: &std::path::Path, extra_args: &[String]) -> Resul
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let mut lines = logfile::tail(home, "daemon.out", 5);
             lines.extend(logfile::tail(home, daemon::LOG, 5));
-            return Err(format!("the daemon exited at once ({status}). Last log lines:\n  {}", lines.join("\n  ")));
+            return Err(format!(
+                "the daemon exited at once ({status}). Last log lines:\n  {}",
+                lines.join("\n  ")
+            ));
         }
         if lockfile::is_held(home)
             && let Some(info) = lockfile::read_info(home)
@@ -141,7 +167,10 @@ pub fn start(home: &Home, exe: &std::path::Path, extra_args: &[String]) -> Resul
             let _ = child.kill();
             let _ = child.wait();
             let lines = logfile::tail(home, "daemon.out", 5);
-            return Err(format!("the daemon did not take its lock within 5 s. Last log lines:\n  {}", lines.join("\n  ")));
+            return Err(format!(
+                "the daemon did not take its lock within 5 s. Last log lines:\n  {}",
+                lines.join("\n  ")
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -171,7 +200,8 @@ pub fn stop(home: &Home, grace: Duration) -> Result<StopOutcome, String> {
             StopOutcome::NotRunning
         });
     }
-    let info = lockfile::read_info(home).ok_or("the lock is held but names no process; try again in a moment")?;
+    let info = lockfile::read_info(home)
+        .ok_or("the lock is held but names no process; try again in a moment")?;
     if let Some(actual) = lockfile::proc_start_time(info.pid)
         && info.start_time != 0
         && actual != info.start_time
@@ -181,7 +211,8 @@ pub fn stop(home: &Home, grace: Duration) -> Result<StopOutcome, String> {
             info.pid
         ));
     }
-    let pid = rustix::process::Pid::from_raw(info.pid as i32).ok_or("invalid pid in the lock file")?;
+    let pid =
+        rustix::process::Pid::from_raw(info.pid as i32).ok_or("invalid pid in the lock file")?;
     let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
@@ -194,7 +225,10 @@ pub fn stop(home: &Home, grace: Duration) -> Result<StopOutcome, String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while lockfile::is_held(home) {
         if Instant::now() > deadline {
-            return Err(format!("pid {} still holds the lock after SIGKILL", info.pid));
+            return Err(format!(
+                "pid {} still holds the lock after SIGKILL",
+                info.pid
+            ));
         }
         std::thread::sleep(Duration::from_millis(25));
     }

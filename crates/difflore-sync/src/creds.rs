@@ -47,9 +47,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CredsError + '_ {
 /// Checks a server URL: http(s) only, and plain http only to a loopback host unless `insecure`.
 pub fn check_server_url(url: &str, insecure: bool) -> Result<String, CredsError> {
     let url = url.trim().trim_end_matches('/').to_string();
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| CredsError::Invalid(format!("{url:?} is not a URL (expected https://HOST[:PORT])")))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        CredsError::Invalid(format!(
+            "{url:?} is not a URL (expected https://HOST[:PORT])"
+        ))
+    })?;
     let host = rest.split('/').next().unwrap_or("");
     let host_only = if let Some(end) = host.find(']') {
         &host[..=end]
@@ -65,24 +67,31 @@ pub fn check_server_url(url: &str, insecure: bool) -> Result<String, CredsError>
         "http" => Err(CredsError::Invalid(format!(
             "refusing plain http to {host_only}: the token would travel unencrypted. Use https, or pass --insecure if you really mean it"
         ))),
-        other => Err(CredsError::Invalid(format!("unsupported scheme {other:?}: use https (or http on loopback)"))),
+        other => Err(CredsError::Invalid(format!(
+            "unsupported scheme {other:?}: use https (or http on loopback)"
+        ))),
     }
 }
 
 fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A token as read from stdin or a file: one line, printable, no spaces.
 pub fn clean_token(raw: &str) -> Result<String, CredsError> {
     let t = raw.trim();
     if t.is_empty() {
-        return Err(CredsError::Invalid("no token given (pipe it on stdin or use --token-file)".into()));
+        return Err(CredsError::Invalid(
+            "no token given (pipe it on stdin or use --token-file)".into(),
+        ));
     }
     if t.len() > 4096 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(CredsError::Invalid("the token must be a single line without spaces".into()));
+        return Err(CredsError::Invalid(
+            "the token must be a single line without spaces".into(),
+        ));
     }
     Ok(t.to_string())
 }
@@ -124,7 +133,12 @@ pub fn fingerprint(home: &Home) -> String {
     let digest: u64 = token.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     });
-    format!("{:x}:{}:{}", digest, stamp(home.token_path()), stamp(home.config_path()))
+    format!(
+        "{:x}:{}:{}",
+        digest,
+        stamp(home.token_path()),
+        stamp(home.config_path())
+    )
 }
 
 /// Writes the token (0600) and the `[server]` section of config.toml, keeping everything else
@@ -212,7 +226,10 @@ mod tests {
         assert!(text.starts_with(original), "{text}");
         assert_eq!(load(&home).unwrap().unwrap(), c);
         assert!(clear(&home).unwrap());
-        assert_eq!(std::fs::read_to_string(home.config_path()).unwrap(), original);
+        assert_eq!(
+            std::fs::read_to_string(home.config_path()).unwrap(),
+            original
+        );
         assert!(load(&home).unwrap().is_none());
         assert!(format!("{c:?}").contains("***") && !format!("{c:?}").contains("dfl_x"));
     }

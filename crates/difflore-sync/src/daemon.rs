@@ -60,7 +60,9 @@ pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
     // A `status` probe may hold a shared lock for a moment: retry briefly before giving up.
     let mut lock = None;
     for _ in 0..10 {
-        match DaemonLock::try_acquire(home).map_err(|e| RunError::Other(format!("cannot open the lock file: {e}")))? {
+        match DaemonLock::try_acquire(home)
+            .map_err(|e| RunError::Other(format!("cannot open the lock file: {e}")))?
+        {
             Ok(l) => {
                 lock = Some(l);
                 break;
@@ -80,7 +82,9 @@ pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
     let info = LockInfo {
         pid,
         start_time: lockfile::proc_start_time(pid).unwrap_or(0),
-        version: env!("CARGO_PKG_VERSION").to_string(),
+        // Tests pose as another version to exercise `daemon start`'s restart.
+        version: std::env::var("DIFFLORE_TEST_DAEMON_VERSION")
+            .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string()),
         started_at: now_ms(),
     };
     lock.write_info(&info)
@@ -90,7 +94,14 @@ pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
         .release_leases_of(OWNER_PREFIX)
         .map_err(|e| RunError::Other(e.to_string()))?;
     let _ = state::set(&conn, state::STATUS, "running");
-    log(home, "INFO", &format!("daemon {} started (pid {pid}); released {released} leases of earlier daemons", info.version));
+    log(
+        home,
+        "INFO",
+        &format!(
+            "daemon {} started (pid {pid}); released {released} leases of earlier daemons",
+            info.version
+        ),
+    );
 
     let term = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -102,8 +113,13 @@ pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
     let owner = format!("{OWNER_PREFIX}{pid}:{}", info.start_time);
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let worker = {
-        let (home, opts, term, exit_requested, owner) =
-            (home.clone(), opts.clone(), term.clone(), exit_requested.clone(), owner.clone());
+        let (home, opts, term, exit_requested, owner) = (
+            home.clone(),
+            opts.clone(),
+            term.clone(),
+            exit_requested.clone(),
+            owner.clone(),
+        );
         std::thread::Builder::new()
             .name("drain".into())
             .spawn(move || {
@@ -127,20 +143,36 @@ pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
     let n = Outbox::new(&conn).release_leases_of(&owner).unwrap_or(0);
     let _ = state::set(&conn, state::STATUS, "stopped");
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
-    log(home, "INFO", &format!(
-        "daemon stopping (pid {pid}){}; released {n} leases",
-        if finished { "" } else { " without waiting further for the request in flight" }
-    ));
+    log(
+        home,
+        "INFO",
+        &format!(
+            "daemon stopping (pid {pid}){}; released {n} leases",
+            if finished {
+                ""
+            } else {
+                " without waiting further for the request in flight"
+            }
+        ),
+    );
     lock.clear();
     drop(lock);
     Ok(0)
 }
 
-fn worker_loop(home: &Home, opts: &RunOpts, term: &AtomicBool, exit_requested: &AtomicBool, owner: String) -> Result<(), String> {
+fn worker_loop(
+    home: &Home,
+    opts: &RunOpts,
+    term: &AtomicBool,
+    exit_requested: &AtomicBool,
+    owner: String,
+) -> Result<(), String> {
     let conn = store::open_for_write(home).map_err(|e| e.to_string())?;
     let schema = store::schema_version(&conn).map_err(|e| e.to_string())?;
     let mut cfg = DrainCfg {
-        batch_size: opts.batch_size.clamp(1, difflore_proto::MAX_EVENTS_PER_REQUEST),
+        batch_size: opts
+            .batch_size
+            .clamp(1, difflore_proto::MAX_EVENTS_PER_REQUEST),
         ..DrainCfg::default()
     };
     let poll = Duration::from_millis(opts.poll_ms.clamp(10, 10_000));
@@ -155,7 +187,11 @@ fn worker_loop(home: &Home, opts: &RunOpts, term: &AtomicBool, exit_requested: &
     };
     while !term.load(Ordering::SeqCst) {
         if store::schema_version(&conn).map_err(|e| e.to_string())? != schema {
-            log(home, "INFO", "the database schema changed under the daemon; exiting so a matching version can take over");
+            log(
+                home,
+                "INFO",
+                "the database schema changed under the daemon; exiting so a matching version can take over",
+            );
             exit_requested.store(true, Ordering::SeqCst);
             return Ok(());
         }
@@ -164,7 +200,11 @@ fn worker_loop(home: &Home, opts: &RunOpts, term: &AtomicBool, exit_requested: &
             if let Ok(n) = ob.expire_old(now_ms())
                 && n > 0
             {
-                log(home, "WARN", &format!("{n} events older than 7 days aged out as dead"));
+                log(
+                    home,
+                    "WARN",
+                    &format!("{n} events older than 7 days aged out as dead"),
+                );
             }
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
             last_maintenance = Instant::now();
@@ -201,7 +241,9 @@ fn worker_loop(home: &Home, opts: &RunOpts, term: &AtomicBool, exit_requested: &
                 }
             }
         }
-        let Some((_, c)) = client.as_ref() else { continue };
+        let Some((_, c)) = client.as_ref() else {
+            continue;
+        };
         set_status(&conn, "running");
         let mut drainer = Drainer::new(&conn, home, c, owner.clone(), cfg.clone());
         // Drain back-to-back while there is backlog.
@@ -209,7 +251,11 @@ fn worker_loop(home: &Home, opts: &RunOpts, term: &AtomicBool, exit_requested: &
         loop {
             pass = drainer.pass().map_err(|e| e.to_string())?;
             report(home, &pass);
-            if term.load(Ordering::SeqCst) || pass.claimed == 0 || pass.parked.is_some() || pass.breaker_open_until.is_some() {
+            if term.load(Ordering::SeqCst)
+                || pass.claimed == 0
+                || pass.parked.is_some()
+                || pass.breaker_open_until.is_some()
+            {
                 break;
             }
             if pass.delivered == 0 && pass.dead == 0 {
@@ -232,7 +278,14 @@ fn report(home: &Home, p: &Pass) {
         return;
     }
     if let Some(e) = &p.last_error {
-        log(home, "WARN", &format!("sent {}, delivered {}, dead {}, retry {}: {e}", p.claimed, p.delivered, p.dead, p.retried));
+        log(
+            home,
+            "WARN",
+            &format!(
+                "sent {}, delivered {}, dead {}, retry {}: {e}",
+                p.claimed, p.delivered, p.dead, p.retried
+            ),
+        );
     }
     if let Some(why) = &p.parked {
         log(home, "ERROR", &format!("queue parked: {why}"));
@@ -242,11 +295,17 @@ fn report(home: &Home, p: &Pass) {
 /// Sleeps until another connection commits (`PRAGMA data_version` changes), or `max` passes,
 /// checking every `poll`.
 fn idle(conn: &Connection, term: &AtomicBool, poll: Duration, max: Duration) {
-    let version = |c: &Connection| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+    let version = |c: &Connection| {
+        c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+            .ok()
+    };
     let start_v = version(conn);
     let start = Instant::now();
     while start.elapsed() < max && !term.load(Ordering::SeqCst) {
-        std::thread::sleep(poll.min(max.saturating_sub(start.elapsed())).max(Duration::from_millis(1)));
+        std::thread::sleep(
+            poll.min(max.saturating_sub(start.elapsed()))
+                .max(Duration::from_millis(1)),
+        );
         if version(conn) != start_v {
             return;
         }
@@ -261,7 +320,10 @@ pub fn drain_now(home: &Home, progress: &mut dyn FnMut(usize, i64)) -> Result<Pa
         .map_err(|e| e.to_string())?
         .ok_or("not logged in: run `difflore sync login --server URL` first")?;
     if parked_and_unchanged(&conn, home).map_err(|e| e.to_string())? {
-        let why = state::get(&conn, state::STATUS).ok().flatten().unwrap_or_default();
+        let why = state::get(&conn, state::STATUS)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         return Err(format!("the queue is {why}"));
     }
     let client = Client::new(&creds).map_err(|e| e.to_string())?;
@@ -279,9 +341,16 @@ pub fn drain_now(home: &Home, progress: &mut dyn FnMut(usize, i64)) -> Result<Pa
         }
         total.parked = p.parked.clone();
         total.breaker_open_until = p.breaker_open_until;
-        let remaining = Outbox::new(&conn).summary(now_ms()).map(|s| s.counts.pending).unwrap_or(0);
+        let remaining = Outbox::new(&conn)
+            .summary(now_ms())
+            .map(|s| s.counts.pending)
+            .unwrap_or(0);
         progress(total.delivered, remaining);
-        if p.claimed == 0 || p.parked.is_some() || p.breaker_open_until.is_some() || (p.delivered == 0 && p.dead == 0) {
+        if p.claimed == 0
+            || p.parked.is_some()
+            || p.breaker_open_until.is_some()
+            || (p.delivered == 0 && p.dead == 0)
+        {
             break;
         }
     }

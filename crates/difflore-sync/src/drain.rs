@@ -23,7 +23,7 @@ use difflore_proto::{EventStatus, MAX_REQUEST_BYTES};
 use rusqlite::Connection;
 
 /// Consecutive "other 4xx" answers for whole batches before the queue parks.
-const CONFIG_ERROR_STREAK: u32 = 3;
+const CONFIG_ERROR_STREAK: i64 = 3;
 
 #[derive(Debug, Clone)]
 pub struct DrainCfg {
@@ -44,8 +44,10 @@ impl Default for DrainCfg {
             max_bytes: MAX_REQUEST_BYTES - 64 * 1024,
             lease_ms: crate::env_ms("DIFFLORE_TEST_LEASE_MS").map_or(60_000, |v| v as i64),
             breaker: BreakerCfg::default(),
-            backoff_base_ms: crate::env_ms("DIFFLORE_TEST_BACKOFF_BASE_MS").map_or(1_000, |v| v as i64),
-            backoff_cap_ms: crate::env_ms("DIFFLORE_TEST_BACKOFF_CAP_MS").map_or(300_000, |v| v as i64),
+            backoff_base_ms: crate::env_ms("DIFFLORE_TEST_BACKOFF_BASE_MS")
+                .map_or(1_000, |v| v as i64),
+            backoff_cap_ms: crate::env_ms("DIFFLORE_TEST_BACKOFF_CAP_MS")
+                .map_or(300_000, |v| v as i64),
         }
     }
 }
@@ -70,18 +72,22 @@ pub struct Drainer<'a> {
     client: &'a Client,
     owner: String,
     pub cfg: DrainCfg,
-    config_errors: u32,
 }
 
 impl<'a> Drainer<'a> {
-    pub fn new(conn: &'a Connection, home: &'a Home, client: &'a Client, owner: String, cfg: DrainCfg) -> Self {
+    pub fn new(
+        conn: &'a Connection,
+        home: &'a Home,
+        client: &'a Client,
+        owner: String,
+        cfg: DrainCfg,
+    ) -> Self {
         Drainer {
             conn,
             home,
             client,
             owner,
             cfg,
-            config_errors: 0,
         }
     }
 
@@ -105,9 +111,13 @@ impl<'a> Drainer<'a> {
             Gate::Probe => 1,
             Gate::Closed => self.cfg.batch_size,
         };
-        let batch = self
-            .outbox()
-            .claim(&self.owner, size, self.cfg.max_bytes, self.cfg.lease_ms, now)?;
+        let batch = self.outbox().claim(
+            &self.owner,
+            size,
+            self.cfg.max_bytes,
+            self.cfg.lease_ms,
+            now,
+        )?;
         if batch.is_empty() {
             if size == 1 && breaker::current(self.conn) == "half_open" {
                 // Nothing to probe with: let the next event probe.
@@ -140,7 +150,12 @@ impl<'a> Drainer<'a> {
 
     /// Sends and settles. With `probing`, a 5xx or 400 leaves the batch unsettled and returns it
     /// (the caller is bisecting).
-    fn send_mode(&mut self, batch: Vec<Claimed>, p: &mut Pass, probing: bool) -> rusqlite::Result<Option<Vec<Claimed>>> {
+    fn send_mode(
+        &mut self,
+        batch: Vec<Claimed>,
+        p: &mut Pass,
+        probing: bool,
+    ) -> rusqlite::Result<Option<Vec<Claimed>>> {
         let ob = self.outbox();
         let ids = Self::ids(&batch);
         ob.extend_lease(&self.owner, &ids, self.cfg.lease_ms, now_ms())?;
@@ -150,15 +165,20 @@ impl<'a> Drainer<'a> {
         if !matches!(outcome, PostOutcome::Transport(_)) {
             breaker::on_answer(self.conn)?;
         }
-        if !matches!(outcome, PostOutcome::OtherClientError(..)) {
-            self.config_errors = 0;
+        if !matches!(
+            outcome,
+            PostOutcome::OtherClientError(..) | PostOutcome::Transport(_)
+        ) && self.config_errors() > 0
+        {
+            state::delete(self.conn, state::CONFIG_ERRORS)?;
         }
         match outcome {
             PostOutcome::Results(results) => {
                 let mut done = Vec::new();
                 let mut answered = std::collections::HashSet::new();
                 for r in results {
-                    let Some(id) = ids.iter().find(|i| i.eq_ignore_ascii_case(&r.id)).cloned() else {
+                    let Some(id) = ids.iter().find(|i| i.eq_ignore_ascii_case(&r.id)).cloned()
+                    else {
                         continue;
                     };
                     answered.insert(id.clone());
@@ -166,43 +186,81 @@ impl<'a> Drainer<'a> {
                         EventStatus::Accepted | EventStatus::Duplicate => done.push(id),
                         EventStatus::Rejected => {
                             let why = r.reason.unwrap_or_else(|| "no reason given".into());
-                            p.dead += ob.fail(&self.owner, &[id], FailClass::Rejected, None, &why, now)?;
+                            p.dead +=
+                                ob.fail(&self.owner, &[id], FailClass::Rejected, None, &why, now)?;
                             p.last_error = Some(format!("server rejected an event: {why}"));
                         }
                     }
                 }
                 p.delivered += ob.complete(&self.owner, &done, now)?;
-                let missing: Vec<String> = ids.into_iter().filter(|i| !answered.contains(i)).collect();
+                let missing: Vec<String> =
+                    ids.into_iter().filter(|i| !answered.contains(i)).collect();
                 if !missing.is_empty() {
                     p.retried += ob.release(&self.owner, &missing)?;
                 }
             }
             PostOutcome::Transport(e) => {
                 let opened = breaker::on_transport_failure(self.conn, &self.cfg.breaker, now)?;
-                let delay = difflore_core::outbox::backoff_ms(0, self.cfg.backoff_base_ms, self.cfg.backoff_cap_ms);
-                p.retried += ob.fail(&self.owner, &ids, FailClass::Transport, Some(delay), &e, now)?;
-                p.last_error = Some(format!("cannot reach {}: {e}{}", self.client.server(), if opened { " (breaker open)" } else { "" }));
+                let delay = difflore_core::outbox::backoff_ms(
+                    0,
+                    self.cfg.backoff_base_ms,
+                    self.cfg.backoff_cap_ms,
+                );
+                p.retried += ob.fail(
+                    &self.owner,
+                    &ids,
+                    FailClass::Transport,
+                    Some(delay),
+                    &e,
+                    now,
+                )?;
+                p.last_error = Some(format!(
+                    "cannot reach {}: {e}{}",
+                    self.client.server(),
+                    if opened { " (breaker open)" } else { "" }
+                ));
             }
             PostOutcome::RateLimited(after) => {
-                p.retried += ob.fail(&self.owner, &ids, FailClass::RateLimited, after, "429 rate limited", now)?;
+                p.retried += ob.fail(
+                    &self.owner,
+                    &ids,
+                    FailClass::RateLimited,
+                    after,
+                    "429 rate limited",
+                    now,
+                )?;
                 p.last_error = Some("rate limited by the server".into());
             }
             PostOutcome::Auth(status, msg) => {
-                let why = format!("the server refused the credentials ({status}: {msg}); log in again with `difflore sync login`");
+                let why = format!(
+                    "the server refused the credentials ({status}: {msg}); log in again with `difflore sync login`"
+                );
                 ob.fail(&self.owner, &ids, FailClass::Auth, None, &why, now)?;
                 ob.park_all(&why)?;
-                state::set(self.conn, state::PARKED_FINGERPRINT, &creds::fingerprint(self.home))?;
+                state::set(
+                    self.conn,
+                    state::PARKED_FINGERPRINT,
+                    &creds::fingerprint(self.home),
+                )?;
                 state::set(self.conn, state::STATUS, &format!("parked: {why}"))?;
                 p.parked = Some(why.clone());
                 p.last_error = Some(why);
             }
             PostOutcome::TooLarge(named) => {
                 if !named.is_empty() {
-                    let (big, rest): (Vec<Claimed>, Vec<Claimed>) = batch
-                        .into_iter()
-                        .partition(|c| named.iter().any(|n| n.eq_ignore_ascii_case(&c.envelope.id)));
+                    let (big, rest): (Vec<Claimed>, Vec<Claimed>) =
+                        batch.into_iter().partition(|c| {
+                            named.iter().any(|n| n.eq_ignore_ascii_case(&c.envelope.id))
+                        });
                     let big_ids = Self::ids(&big);
-                    p.dead += ob.fail(&self.owner, &big_ids, FailClass::TooLarge, None, "payload over the server's limit", now)?;
+                    p.dead += ob.fail(
+                        &self.owner,
+                        &big_ids,
+                        FailClass::TooLarge,
+                        None,
+                        "payload over the server's limit",
+                        now,
+                    )?;
                     if !rest.is_empty() && !big.is_empty() {
                         return self.send(rest, p).map(|_| None);
                     }
@@ -211,10 +269,22 @@ impl<'a> Drainer<'a> {
                     }
                 } else if batch.len() > 1 {
                     self.cfg.max_bytes = (self.cfg.max_bytes / 2).max(64 * 1024);
-                    let second = { let mut b = batch; let s = b.split_off(b.len() / 2); self.send(b, p)?; s };
+                    let second = {
+                        let mut b = batch;
+                        let s = b.split_off(b.len() / 2);
+                        self.send(b, p)?;
+                        s
+                    };
                     return self.send(second, p).map(|_| None);
                 } else {
-                    p.dead += ob.fail(&self.owner, &ids, FailClass::TooLarge, None, "request over the server's limit", now)?;
+                    p.dead += ob.fail(
+                        &self.owner,
+                        &ids,
+                        FailClass::TooLarge,
+                        None,
+                        "request over the server's limit",
+                        now,
+                    )?;
                 }
             }
             PostOutcome::ServerError(status, msg) => {
@@ -241,19 +311,30 @@ impl<'a> Drainer<'a> {
                 if batch.len() > 1 {
                     return self.isolate(batch, p).map(|_| None);
                 }
-                p.dead += ob.fail(&self.owner, &ids, FailClass::Rejected, None, &format!("the server refused the request: {msg}"), now)?;
+                p.dead += ob.fail(
+                    &self.owner,
+                    &ids,
+                    FailClass::Rejected,
+                    None,
+                    &format!("the server refused the request: {msg}"),
+                    now,
+                )?;
                 p.last_error = Some(format!("server answered 400: {msg}"));
             }
             PostOutcome::OtherClientError(status, msg) => {
                 p.retried += ob.release(&self.owner, &ids)?;
-                self.config_errors += 1;
+                state::add(self.conn, state::CONFIG_ERRORS, 1)?;
                 let why = format!(
                     "configuration error: {} answered {status} ({msg}) — is the server URL right, or is a proxy in the way? Fix it with `difflore sync login`",
                     self.client.server()
                 );
-                if self.config_errors >= CONFIG_ERROR_STREAK {
+                if self.config_errors() >= CONFIG_ERROR_STREAK {
                     ob.park_all(&why)?;
-                    state::set(self.conn, state::PARKED_FINGERPRINT, &creds::fingerprint(self.home))?;
+                    state::set(
+                        self.conn,
+                        state::PARKED_FINGERPRINT,
+                        &creds::fingerprint(self.home),
+                    )?;
                     state::set(self.conn, state::STATUS, &format!("parked: {why}"))?;
                     p.parked = Some(why.clone());
                 }
@@ -283,14 +364,32 @@ impl<'a> Drainer<'a> {
             (Some(mut x), Some(y)) => {
                 x.extend(y);
                 let ids = Self::ids(&x);
-                let why = p.last_error.clone().unwrap_or_else(|| "server error".into());
+                let why = p
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "server error".into());
                 let before = self.dead_count()?;
-                self.outbox().fail(&self.owner, &ids, FailClass::Transient, None, &why, now_ms())?;
+                self.outbox().fail(
+                    &self.owner,
+                    &ids,
+                    FailClass::Transient,
+                    None,
+                    &why,
+                    now_ms(),
+                )?;
                 p.dead += (self.dead_count()? - before).max(0) as usize;
                 p.retried += ids.len();
                 Ok(())
             }
         }
+    }
+
+    /// Consecutive "other 4xx" answers, shared by every drainer.
+    fn config_errors(&self) -> i64 {
+        state::get_i64(self.conn, state::CONFIG_ERRORS)
+            .ok()
+            .flatten()
+            .unwrap_or(0)
     }
 
     fn dead_count(&self) -> rusqlite::Result<i64> {
@@ -307,6 +406,7 @@ pub fn parked_and_unchanged(conn: &Connection, home: &Home) -> rusqlite::Result<
             // New credentials: give every parked event another chance.
             Outbox::new(conn).unpark_all(now_ms())?;
             state::delete(conn, state::PARKED_FINGERPRINT)?;
+            state::delete(conn, state::CONFIG_ERRORS)?;
             state::set(conn, state::STATUS, "running")?;
             Ok(false)
         }

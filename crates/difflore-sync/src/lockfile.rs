@@ -98,7 +98,10 @@ impl DaemonLock {
 /// What the lock file says, whether or not anyone holds it.
 pub fn read_info(home: &Home) -> Option<LockInfo> {
     let mut s = String::new();
-    File::open(home.daemon_lock_path()).ok()?.read_to_string(&mut s).ok()?;
+    File::open(home.daemon_lock_path())
+        .ok()?
+        .read_to_string(&mut s)
+        .ok()?;
     LockInfo::parse(&s)
 }
 
@@ -163,7 +166,11 @@ mod tests {
         assert!(!clean_stale(&home).unwrap(), "never cleans a held lock");
         drop(l);
         assert!(!is_held(&home));
-        assert_eq!(read_info(&home), Some(me), "info stays after a crash-like drop");
+        assert_eq!(
+            read_info(&home),
+            Some(me),
+            "info stays after a crash-like drop"
+        );
         assert!(clean_stale(&home).unwrap());
         assert_eq!(read_info(&home), None);
     }

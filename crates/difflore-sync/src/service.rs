@@ -12,7 +12,10 @@ pub const PLIST_LABEL: &str = "dev.difflore.daemon";
 pub fn unit_path() -> Option<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from)?;
     if cfg!(target_os = "macos") {
-        return Some(home.join("Library/LaunchAgents").join(format!("{PLIST_LABEL}.plist")));
+        return Some(
+            home.join("Library/LaunchAgents")
+                .join(format!("{PLIST_LABEL}.plist")),
+        );
     }
     let cfg = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
@@ -41,12 +44,19 @@ pub fn launchd_plist(exe: &Path, home: &Home) -> String {
 pub fn install(exe: &Path, home: &Home) -> Result<(PathBuf, String), String> {
     let path = unit_path().ok_or("HOME is not set")?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let (text, enable) = if cfg!(target_os = "macos") {
-        (launchd_plist(exe, home), format!("launchctl load -w {}", path.display()))
+        (
+            launchd_plist(exe, home),
+            format!("launchctl load -w {}", path.display()),
+        )
     } else {
-        (systemd_unit(exe, home), format!("systemctl --user daemon-reload && systemctl --user enable --now {UNIT_NAME}"))
+        (
+            systemd_unit(exe, home),
+            format!("systemctl --user daemon-reload && systemctl --user enable --now {UNIT_NAME}"),
+        )
     };
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok((path, enable))
@@ -58,10 +68,17 @@ pub fn verify(path: &Path) -> Result<Option<String>, String> {
     if cfg!(target_os = "macos") {
         return Ok(None);
     }
-    match std::process::Command::new("systemd-analyze").args(["verify", "--user"]).arg(path).output() {
+    match std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(path)
+        .output()
+    {
         Err(_) => Ok(None),
         Ok(o) if o.status.success() => Ok(Some(String::from_utf8_lossy(&o.stderr).into_owned())),
-        Ok(o) => Err(format!("systemd-analyze verify failed:\n{}", String::from_utf8_lossy(&o.stderr))),
+        Ok(o) => Err(format!(
+            "systemd-analyze verify failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        )),
     }
 }
 

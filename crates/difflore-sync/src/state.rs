@@ -11,14 +11,19 @@ pub const STATUS: &str = "status";
 pub const SERVER: &str = "server";
 pub const DRAIN_REQUESTED_AT: &str = "drain_requested_at";
 pub const PARKED_FINGERPRINT: &str = "parked_credentials";
+pub const CONFIG_ERRORS: &str = "config_error_streak";
 pub const BREAKER: &str = "breaker";
 pub const BREAKER_FAILURES: &str = "breaker_failures";
 pub const BREAKER_OPENED_AT: &str = "breaker_opened_at";
 pub const BREAKER_PROBE_UNTIL: &str = "breaker_probe_until";
 
 pub fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT value FROM daemon_state WHERE key = ?1", [key], |r| r.get(0))
-        .optional()
+    conn.query_row(
+        "SELECT value FROM daemon_state WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 pub fn get_i64(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
