@@ -207,12 +207,13 @@ impl Storage for PgStorage {
             .prepare_cached(
                 "SELECT seq, id::text, kind, occurred_at, payload::text,
                         to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
-                        txid::text
+                        txid::text AS txid_text
                  FROM events
                  WHERE team = $1
                    AND txid < pg_snapshot_xmin(pg_current_snapshot())
                    AND (txid, seq) > ($2::text::xid8, $3::bigint)
-                 ORDER BY txid, seq
+                 -- events.txid (xid8), not the text column of the select list.
+                 ORDER BY events.txid, events.seq
                  LIMIT $4",
             )
             .await

@@ -464,3 +464,44 @@ fn sigterm_exits_cleanly(b: &Backend) {
     let (_, st) = get(&s.url, "/v1/stats", Some(&t));
     assert_eq!(st["events"].as_u64().unwrap(), ok as u64 * 100);
 }
+
+/// Transaction ids that gain a digit (999 → 1000) must not reorder the stream: the cursor
+/// compares them as numbers.
+#[test]
+fn postgres_cursor_orders_txids_numerically_across_a_digit_boundary() {
+    let Some(b) = Backend::postgres() else { return };
+    let Backend::Postgres(url) = &b else { return };
+    let s = Server::start(&b);
+    let t = s.token(&unique("digits"), "r", "read");
+    let psql = |sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args([url.as_str(), "-X", "-At", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let mut want = Vec::new();
+    for _ in 0..3 {
+        let id = new_id();
+        post(&s.url, Some(&t), batch(&[event(&id, "hook.event")]));
+        want.push(id);
+    }
+    // Burn transaction ids up to the next power of ten.
+    let now: u64 = psql("SELECT pg_current_xact_id()::text").parse().unwrap();
+    let target = 10u64.pow(now.to_string().len() as u32);
+    psql(&format!(
+        "DO $$ BEGIN FOR i IN 1..{} LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$",
+        target - now + 1
+    ));
+    for _ in 0..3 {
+        let id = new_id();
+        post(&s.url, Some(&t), batch(&[event(&id, "hook.event")]));
+        want.push(id);
+    }
+    assert_eq!(all_ids(&s.url, &t, 2), want);
+}
