@@ -23,6 +23,9 @@ pub enum Command {
     /// Inspect and repair the local outbox of captured events.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Import review history (GitHub, GitLab, or an offline JSON file) into the local store.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Connect to a team server: login, logout, status, drain now.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -165,4 +168,63 @@ pub enum DaemonCommand {
     Install,
     /// Remove that unit.
     Uninstall,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportCommon {
+    /// Only pull requests updated on or after this date (2026-01-31) or RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stop after this many pull requests (newest first).
+    #[arg(long)]
+    pub max_prs: Option<usize>,
+    /// Show what would be fetched; store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Pull requests and their review comments from GitHub (or GitHub Enterprise).
+    ///
+    /// Token from GITHUB_TOKEN, GH_TOKEN or `gh auth token`. Re-running fetches only what is new;
+    /// an interrupted import resumes where it stopped.
+    Github {
+        /// OWNER/REPO (default: the current checkout's remote).
+        repo: Option<String>,
+        /// API base URL, e.g. https://ghe.example.com/api/v3.
+        #[arg(long, default_value = "https://api.github.com")]
+        api_url: String,
+        #[command(flatten)]
+        common: ImportCommon,
+    },
+    /// Merge requests and their discussions from GitLab (or a self-managed instance).
+    ///
+    /// Token from GITLAB_TOKEN.
+    Gitlab {
+        /// GROUP/PROJECT (default: the current checkout's remote).
+        repo: Option<String>,
+        /// API base URL including /api/v4, e.g. https://gitlab.example.com/api/v4.
+        #[arg(long, conflicts_with = "host")]
+        api_url: Option<String>,
+        /// Shorthand for --api-url https://HOST/api/v4.
+        #[arg(long)]
+        host: Option<String>,
+        #[command(flatten)]
+        common: ImportCommon,
+    },
+    /// Review history from a JSON file in difflore's offline format (see the README).
+    File {
+        path: std::path::PathBuf,
+        /// Repo key to store it under (default: the file's `repo`).
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }

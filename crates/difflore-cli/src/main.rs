@@ -5,6 +5,7 @@
 
 mod cli;
 mod daemon_cmd;
+mod import_cmd;
 mod outbox_cmd;
 mod render;
 mod status_cmd;
@@ -28,6 +29,7 @@ fn main() {
         Command::Status(a) => status_cmd::status(a.json),
         Command::Outbox(o) => outbox_cmd::run(o),
         Command::Sync(s) => sync_cmd::run(s),
+        Command::Import(i) => import_cmd::run(i),
         Command::Daemon(d) => daemon_cmd::run(d),
         Command::Hook(_) => unreachable_hook(),
     };

@@ -129,7 +129,10 @@ fn status_reports_everything_and_never_writes() {
     let (e, _) = seeded();
     let v = json(&e, &["status", "--json"]);
     assert_eq!(v["schema_version"], 1);
-    assert_eq!(v["database"]["schema_version"], 1);
+    assert_eq!(
+        v["database"]["schema_version"],
+        v["database"]["expected_schema_version"]
+    );
     assert_eq!(v["outbox"]["counts"]["dead"], 1);
     assert!(v["database"]["size_bytes"].as_u64().unwrap() > 0);
     let (out, _, _) = e.run(&["status"]);

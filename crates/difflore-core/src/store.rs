@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Migrations in order; schema version N is reached after applying `MIGRATIONS[..N]`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_outbox.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_outbox.sql"),
+    include_str!("migrations/0002_reviews.sql"),
+];
 
 /// The schema version this binary reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

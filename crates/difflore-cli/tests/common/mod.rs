@@ -415,3 +415,5 @@ impl Env {
         ids
     }
 }
+
+pub mod forge;

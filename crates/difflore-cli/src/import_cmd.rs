@@ -1,0 +1,213 @@
+//! `difflore import github|gitlab|file`: argument handling, token discovery, progress and the
+//! summary; the importing itself is `difflore-import`.
+
+use crate::cli::{ImportCommand, ImportCommon};
+use crate::render;
+use crate::status_cmd::home;
+use anyhow::{Context, bail};
+use difflore_core::{repo, store};
+use difflore_import::http::Http;
+use difflore_import::{Options, Progress, Summary, file, github, gitlab};
+
+/// A bar on a terminal; plain lines on stderr otherwise; nothing with `--json` but notices.
+struct Bar {
+    pb: indicatif::ProgressBar,
+    visible: bool,
+}
+
+impl Bar {
+    fn new(json: bool) -> Bar {
+        let visible = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let pb = if visible {
+            indicatif::ProgressBar::new_spinner()
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        if let Ok(st) =
+            indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} ({per_sec})")
+        {
+            pb.set_style(st);
+        }
+        Bar { pb, visible }
+    }
+}
+
+impl Progress for Bar {
+    fn phase(&mut self, name: &str, len: Option<u64>) {
+        self.pb.set_position(0);
+        self.pb.set_length(len.unwrap_or(0));
+        self.pb.set_message(name.to_string());
+    }
+    fn inc(&mut self, n: u64) {
+        self.pb.inc(n);
+    }
+    fn notice(&mut self, msg: &str) {
+        if self.visible {
+            self.pb.println(msg);
+        } else {
+            eprintln!("{msg}");
+        }
+    }
+}
+
+fn options(c: &ImportCommon) -> anyhow::Result<Options> {
+    Ok(Options {
+        since: c
+            .since
+            .as_deref()
+            .map(difflore_import::parse_since)
+            .transpose()?,
+        max_prs: match c.max_prs {
+            Some(0) => bail!("--max-prs must be at least 1"),
+            m => m,
+        },
+        dry_run: c.dry_run,
+    })
+}
+
+fn env_token(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        std::env::var(n)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+fn gh_cli_token() -> Option<String> {
+    let out = std::process::Command::new("gh")
+        .args(["auth", "token"])
+        .output()
+        .ok()?;
+    let t = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !t.is_empty()).then_some(t)
+}
+
+fn host_of_api(api: &str) -> anyhow::Result<String> {
+    let rest = api
+        .split_once("://")
+        .map(|(_, r)| r)
+        .with_context(|| format!("--api-url {api:?} is not a URL"))?;
+    let host = rest.split('/').next().unwrap_or("").to_ascii_lowercase();
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host.clone(), |(h, _)| h.to_string());
+    if host.is_empty() {
+        bail!("--api-url {api:?} has no host");
+    }
+    Ok(if host == "api.github.com" {
+        "github.com".into()
+    } else {
+        host
+    })
+}
+
+/// OWNER/REPO from the argument, else from the current checkout (whose host must match).
+fn target(arg: Option<&str>, host: &str, what: &str) -> anyhow::Result<String> {
+    if let Some(a) = arg {
+        let a = a.trim().trim_matches('/');
+        if a.split('/').count() < 2 || a.split('/').any(|s| s.is_empty() || s == "..") {
+            bail!("{a:?} is not {what}");
+        }
+        return Ok(a.to_string());
+    }
+    let cwd = std::env::current_dir()?;
+    let r =
+        repo::discover(&cwd).with_context(|| format!("not inside a git checkout: pass {what}"))?;
+    match r.key.split_once('/') {
+        Some((h, path)) if h == host => Ok(path.to_string()),
+        _ => bail!(
+            "this checkout's remote is {}, not on {host}: pass {what} (or --api-url)",
+            r.key
+        ),
+    }
+}
+
+fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
+    if json {
+        return render::json(s);
+    }
+    if s.dry_run {
+        println!(
+            "dry run: would import {} pull requests from {} ({} requests made; nothing stored)",
+            s.prs, s.repo, s.requests
+        );
+    } else {
+        println!(
+            "imported {} pull requests and {} new or updated review comments from {} ({} skipped, {} requests, {:.1} s)",
+            s.prs, s.comments, s.repo, s.skipped, s.requests, s.elapsed_s
+        );
+    }
+    Ok(())
+}
+
+pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
+    let home = home()?;
+    match cmd {
+        ImportCommand::Github {
+            repo: arg,
+            api_url,
+            common,
+        } => {
+            let opts = options(&common)?;
+            let host = host_of_api(&api_url)?;
+            let path = target(arg.as_deref(), &host, "OWNER/REPO")?;
+            let token = env_token(&["GITHUB_TOKEN", "GH_TOKEN"]).or_else(gh_cli_token);
+            let mut bar = Bar::new(common.json);
+            if token.is_none() {
+                bar.notice("no GITHUB_TOKEN / GH_TOKEN / `gh auth token`: importing anonymously (60 requests per hour, public repositories only)");
+            }
+            let mut http = Http::new(
+                "GitHub",
+                token.map(|t| ("Authorization".to_string(), format!("Bearer {t}"))),
+            );
+            let key = format!("{host}/{}", path.to_ascii_lowercase());
+            let conn = store::open_for_write(&home)?;
+            let s = github::import(&conn, &mut http, &api_url, &path, &key, &opts, &mut bar)?;
+            bar.pb.finish_and_clear();
+            report(&s, common.json)
+        }
+        ImportCommand::Gitlab {
+            repo: arg,
+            api_url,
+            host,
+            common,
+        } => {
+            let opts = options(&common)?;
+            let api = match (api_url, host) {
+                (Some(a), _) => a.trim_end_matches('/').to_string(),
+                (None, Some(h)) => format!("https://{}/api/v4", h.trim().trim_end_matches('/')),
+                (None, None) => "https://gitlab.com/api/v4".into(),
+            };
+            let h = host_of_api(&api)?;
+            let path = target(arg.as_deref(), &h, "GROUP/PROJECT")?;
+            let token = env_token(&["GITLAB_TOKEN"]);
+            let mut bar = Bar::new(common.json);
+            if token.is_none() {
+                bar.notice("no GITLAB_TOKEN: importing anonymously (public projects only)");
+            }
+            let mut http = Http::new("GitLab", token.map(|t| ("PRIVATE-TOKEN".to_string(), t)));
+            let key = format!("{h}/{}", path.to_ascii_lowercase());
+            let conn = store::open_for_write(&home)?;
+            let s = gitlab::import(&conn, &mut http, &api, &path, &key, &opts, &mut bar)?;
+            bar.pb.finish_and_clear();
+            report(&s, common.json)
+        }
+        ImportCommand::File {
+            path,
+            repo: key,
+            dry_run,
+            json,
+        } => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let parsed = file::parse(&text, key.as_deref()).with_context(|| {
+                format!("{} is not a valid difflore import file", path.display())
+            })?;
+            let conn = store::open_for_write(&home)?;
+            let s = file::store_all(&conn, &parsed, dry_run)?;
+            report(&s, json)
+        }
+    }
+}

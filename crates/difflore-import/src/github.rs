@@ -1,0 +1,225 @@
+//! `difflore import github`: pull requests (`GET /repos/{o}/{r}/pulls`, newest update first, until
+//! the last run's cursor) and their review comments (`GET /repos/{o}/{r}/pulls/comments`, oldest
+//! update first, `since` the comments cursor — which advances with every stored page, so an
+//! interrupted import resumes mid-way). `Link` pagination throughout.
+
+use crate::http::{Http, link_next};
+use crate::store::{self, Comment, Pr};
+use crate::{ImportError, Options, Progress, Summary, time_lt};
+use rusqlite::Connection;
+use serde_json::Value;
+
+pub const SOURCE: &str = "github";
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+fn login(v: &Value) -> Option<String> {
+    v.get("user")
+        .and_then(|u| u.get("login"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn is_bot(v: &Value) -> bool {
+    let u = v.get("user");
+    u.and_then(|u| u.get("type")).and_then(Value::as_str) == Some("Bot")
+        || u.and_then(|u| u.get("login"))
+            .and_then(Value::as_str)
+            .is_some_and(|l| l.ends_with("[bot]"))
+}
+
+fn pr_from(v: &Value) -> Option<Pr> {
+    let merged_at = s(v, "merged_at");
+    let state = if merged_at.is_some() {
+        Some("merged".to_string())
+    } else {
+        s(v, "state")
+    };
+    Some(Pr {
+        number: v.get("number")?.as_i64()?,
+        title: s(v, "title").unwrap_or_default(),
+        author: login(v),
+        state,
+        merged_at,
+        url: s(v, "html_url"),
+        changed_paths: Vec::new(),
+        created_at: s(v, "created_at"),
+        updated_at: s(v, "updated_at"),
+    })
+}
+
+fn comment_from(v: &Value) -> Option<Comment> {
+    let pr_number = s(v, "pull_request_url")?.rsplit('/').next()?.parse().ok()?;
+    let id = v.get("id")?.as_i64()?;
+    let reply = v.get("in_reply_to_id").and_then(Value::as_i64);
+    Some(Comment {
+        platform_id: id.to_string(),
+        pr_number,
+        url: s(v, "html_url"),
+        author: login(v),
+        author_is_bot: is_bot(v),
+        path: s(v, "path"),
+        line: v
+            .get("line")
+            .and_then(Value::as_i64)
+            .or(v.get("original_line").and_then(Value::as_i64)),
+        diff_hunk: s(v, "diff_hunk"),
+        body: s(v, "body").unwrap_or_default(),
+        // A thread is its first comment: replies point at it.
+        thread_id: Some(reply.unwrap_or(id).to_string()),
+        in_reply_to: reply.map(|r| r.to_string()),
+        resolved: None,
+        reactions: v
+            .get("reactions")
+            .cloned()
+            .map(|mut r| {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("url");
+                }
+                r
+            })
+            .unwrap_or(Value::Null),
+        created_at: s(v, "created_at"),
+        updated_at: s(v, "updated_at"),
+    })
+}
+
+fn page(resp_body: &str) -> Result<Vec<Value>, ImportError> {
+    match serde_json::from_str::<Value>(resp_body) {
+        Ok(Value::Array(a)) => Ok(a),
+        _ => Err(ImportError::Http(
+            "GitHub answered something that is not a list (is --api-url right?)".into(),
+        )),
+    }
+}
+
+/// Imports `path` (`owner/name`) into repo key `repo`.
+pub fn import(
+    conn: &Connection,
+    http: &mut Http,
+    api: &str,
+    path: &str,
+    repo: &str,
+    opts: &Options,
+    progress: &mut dyn Progress,
+) -> Result<Summary, ImportError> {
+    let started = std::time::Instant::now();
+    let api = api.trim_end_matches('/');
+    let (owner, name) = path
+        .split_once('/')
+        .ok_or_else(|| ImportError::Invalid(format!("{path:?} is not OWNER/REPO")))?;
+    let mut sum = Summary {
+        schema_version: 1,
+        source: SOURCE.into(),
+        repo: repo.into(),
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
+    let prs_cursor = store::cursor(conn, SOURCE, repo, "prs_updated")?;
+    let floor = match (&opts.since, &prs_cursor) {
+        (Some(a), Some(b)) => Some(if time_lt(a, b) { b.clone() } else { a.clone() }),
+        (a, b) => a.clone().or(b.clone()),
+    };
+    // 1. Pull requests, newest update first, down to the floor.
+    progress.phase("pull requests", None);
+    let mut url = Some(format!(
+        "{api}/repos/{owner}/{name}/pulls?state=all&sort=updated&direction=desc&per_page=100"
+    ));
+    let mut newest: Option<String> = None;
+    let mut limited = false;
+    'pages: while let Some(u) = url.take() {
+        let r = http.get(&u, progress)?;
+        let items = page(&r.body)?;
+        let tx = conn.unchecked_transaction()?;
+        for v in &items {
+            let Some(pr) = pr_from(v) else {
+                sum.skipped += 1;
+                continue;
+            };
+            let upd = pr.updated_at.clone().unwrap_or_default();
+            if floor.as_deref().is_some_and(|f| time_lt(&upd, f)) {
+                tx.commit()?;
+                break 'pages;
+            }
+            if opts.max_prs.is_some_and(|m| sum.prs >= m) {
+                limited = true;
+                tx.commit()?;
+                break 'pages;
+            }
+            if newest.as_deref().is_none_or(|n| time_lt(n, &upd)) {
+                newest = Some(upd);
+            }
+            if !opts.dry_run {
+                store::upsert_pr(&tx, SOURCE, repo, &pr)?;
+            }
+            sum.prs += 1;
+            progress.inc(1);
+        }
+        tx.commit()?;
+        url = link_next(r.header("link"));
+    }
+    if opts.dry_run {
+        sum.requests = http.requests;
+        sum.elapsed_s = started.elapsed().as_secs_f64();
+        return Ok(sum);
+    }
+    // 2. Review comments, oldest update first, since the comments cursor.
+    progress.phase("review comments", None);
+    let comments_cursor = store::cursor(conn, SOURCE, repo, "comments_updated")?;
+    let since = match (&opts.since, &comments_cursor) {
+        (Some(a), Some(b)) => Some(if time_lt(a, b) { b.clone() } else { a.clone() }),
+        (a, b) => a.clone().or(b.clone()),
+    };
+    let mut url = Some(match &since {
+        Some(s) => format!(
+            "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100&since={s}"
+        ),
+        None => format!(
+            "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100"
+        ),
+    });
+    while let Some(u) = url.take() {
+        let r = http.get(&u, progress)?;
+        let items = page(&r.body)?;
+        let tx = conn.unchecked_transaction()?;
+        let mut last = None;
+        for v in &items {
+            let Some(c) = comment_from(v) else {
+                sum.skipped += 1;
+                continue;
+            };
+            last = c.updated_at.clone().or(last);
+            if limited {
+                let known: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM review_prs WHERE source = ?1 AND repo = ?2 AND number = ?3)",
+                    rusqlite::params![SOURCE, repo, c.pr_number],
+                    |r| r.get(0),
+                )?;
+                if !known {
+                    sum.skipped += 1;
+                    continue;
+                }
+            }
+            if store::upsert_comment(&tx, SOURCE, repo, &c)? {
+                sum.comments += 1;
+            }
+            progress.inc(1);
+        }
+        // With --max-prs, comments of PRs not imported were skipped: keep the cursor so a full
+        // import still fetches them.
+        if let (Some(l), false) = (&last, limited) {
+            store::set_cursor(&tx, SOURCE, repo, "comments_updated", l)?;
+        }
+        tx.commit()?;
+        url = link_next(r.header("link"));
+    }
+    store::finish(conn, SOURCE, repo)?;
+    if let (Some(n), false) = (&newest, limited) {
+        store::set_cursor(conn, SOURCE, repo, "prs_updated", n)?;
+    }
+    sum.requests = http.requests;
+    sum.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(sum)
+}

@@ -1,0 +1,270 @@
+//! The importers' HTTP client: one GET with the politeness a forge expects. Rate limits
+//! (`X-RateLimit-Remaining: 0` + `X-RateLimit-Reset`, `Retry-After`, on 403 or 429) are waited
+//! out with a visible message; 5xx and transport errors are retried with exponential backoff;
+//! 401 / 404 become clear errors. Tokens travel only in headers and never appear in messages.
+
+use crate::{ImportError, Progress};
+use std::time::Duration;
+
+/// An answer worth reading.
+pub struct Resp {
+    pub status: u16,
+    pub body: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct Http {
+    agent: ureq::Agent,
+    auth: Option<(String, String)>,
+    forge: &'static str,
+    retries: u32,
+    backoff_ms: u64,
+    /// Longest single rate-limit wait we accept before giving up.
+    max_wait_s: u64,
+    pub requests: usize,
+}
+
+impl Http {
+    /// `auth` is the header carrying the token (`Authorization: Bearer …`, `PRIVATE-TOKEN: …`).
+    pub fn new(forge: &'static str, auth: Option<(String, String)>) -> Http {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .proxy(ureq::Proxy::try_from_env())
+            .user_agent(concat!("difflore/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let backoff_ms = std::env::var("DIFFLORE_TEST_IMPORT_BACKOFF_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000);
+        Http {
+            agent,
+            auth,
+            forge,
+            retries: 5,
+            backoff_ms,
+            max_wait_s: 3_600,
+            requests: 0,
+        }
+    }
+
+    /// GET `url` (JSON), waiting and retrying as described above.
+    pub fn get(&mut self, url: &str, progress: &mut dyn Progress) -> Result<Resp, ImportError> {
+        let mut failures = 0u32;
+        let mut waits = 0u32;
+        loop {
+            let mut req = self.agent.get(url).header("Accept", "application/json");
+            if self.forge == "GitHub" {
+                req = req
+                    .header("Accept", "application/vnd.github+json")
+                    .header("X-GitHub-Api-Version", "2022-11-28");
+            }
+            if let Some((k, v)) = &self.auth {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            self.requests += 1;
+            let r = match req.call() {
+                Ok(mut r) => {
+                    let status = r.status().as_u16();
+                    let headers = r
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| {
+                            (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                        })
+                        .collect();
+                    let body = r
+                        .body_mut()
+                        .with_config()
+                        .limit(64 * 1024 * 1024)
+                        .read_to_string()
+                        .unwrap_or_default();
+                    Resp {
+                        status,
+                        body,
+                        headers,
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    if failures > self.retries {
+                        return Err(ImportError::Http(format!(
+                            "cannot reach {}: {e}",
+                            host_of(url)
+                        )));
+                    }
+                    let d = self.backoff(failures);
+                    progress.notice(&format!(
+                        "network error talking to {} ({e}); retrying in {:.1} s",
+                        self.forge,
+                        d.as_secs_f64()
+                    ));
+                    std::thread::sleep(d);
+                    continue;
+                }
+            };
+            match r.status {
+                200..=299 => return Ok(r),
+                401 => {
+                    return Err(ImportError::Auth(format!(
+                        "{} rejected the token (401): {}. Check the token and its scopes",
+                        self.forge,
+                        message(&r.body)
+                    )));
+                }
+                403 | 429 if self.rate_limit_wait(&r).is_some() => {
+                    let wait = self.rate_limit_wait(&r).unwrap_or(60);
+                    waits += 1;
+                    if wait > self.max_wait_s || waits > 20 {
+                        return Err(ImportError::Http(format!(
+                            "{} rate limit: would have to wait {wait} s; try again later",
+                            self.forge
+                        )));
+                    }
+                    progress.notice(&format!(
+                        "{} rate limit reached; waiting {wait} s before continuing",
+                        self.forge
+                    ));
+                    std::thread::sleep(Duration::from_secs(wait));
+                }
+                403 => {
+                    return Err(ImportError::Auth(format!(
+                        "{} refused access (403): {}",
+                        self.forge,
+                        message(&r.body)
+                    )));
+                }
+                404 => {
+                    return Err(ImportError::NotFound(format!(
+                        "{} answered 404 for {}: the repository does not exist or the token cannot see it",
+                        self.forge,
+                        path_of(url)
+                    )));
+                }
+                500..=599 => {
+                    failures += 1;
+                    if failures > self.retries {
+                        return Err(ImportError::Http(format!(
+                            "{} kept failing ({}) for {}",
+                            self.forge,
+                            r.status,
+                            path_of(url)
+                        )));
+                    }
+                    let d = self.backoff(failures);
+                    progress.notice(&format!(
+                        "{} answered {}; retrying in {:.1} s",
+                        self.forge,
+                        r.status,
+                        d.as_secs_f64()
+                    ));
+                    std::thread::sleep(d);
+                }
+                s => {
+                    return Err(ImportError::Http(format!(
+                        "{} answered {s} for {}: {}",
+                        self.forge,
+                        path_of(url),
+                        message(&r.body)
+                    )));
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, n: u32) -> Duration {
+        Duration::from_millis(self.backoff_ms.saturating_mul(1 << (n - 1).min(6)))
+    }
+
+    /// Seconds to wait when the answer is a rate limit, `None` otherwise.
+    fn rate_limit_wait(&self, r: &Resp) -> Option<u64> {
+        if let Some(s) = r
+            .header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            return Some(s.max(1));
+        }
+        let exhausted = r
+            .header("x-ratelimit-remaining")
+            .is_some_and(|v| v.trim() == "0")
+            || r.header("ratelimit-remaining")
+                .is_some_and(|v| v.trim() == "0");
+        if !exhausted && r.status != 429 {
+            return None;
+        }
+        let reset = r
+            .header("x-ratelimit-reset")
+            .or(r.header("ratelimit-reset"))
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let now = difflore_core::clock::now_ms() / 1000;
+        Some(reset.map_or(60, |t| (t - now).max(1) as u64))
+    }
+}
+
+fn message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .or(v.get("error"))
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| body.chars().take(160).collect())
+}
+
+fn host_of(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or(url)
+}
+
+fn path_of(url: &str) -> &str {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let p = rest.find('/').map_or("/", |i| &rest[i..]);
+    p.split('?').next().unwrap_or(p)
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub fn link_next(link: Option<&str>) -> Option<String> {
+    link?.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn link_header() {
+        let l = r#"<https://api.github.com/repositories/1/pulls?page=2>; rel="next", <https://api.github.com/repositories/1/pulls?page=5>; rel="last""#;
+        assert_eq!(
+            super::link_next(Some(l)).as_deref(),
+            Some("https://api.github.com/repositories/1/pulls?page=2")
+        );
+        assert_eq!(
+            super::link_next(Some(r#"<https://x/a?page=1>; rel="prev""#)),
+            None
+        );
+        assert_eq!(super::link_next(None), None);
+    }
+}
