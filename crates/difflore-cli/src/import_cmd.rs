@@ -124,6 +124,14 @@ fn target(arg: Option<&str>, host: &str, what: &str) -> anyhow::Result<String> {
     }
 }
 
+/// The store, tuned for a bulk import: an interrupted import is resumed from its cursors, so
+/// `synchronous=NORMAL` (durable across crashes in WAL mode, not across power loss) is enough.
+fn open_store(home: &difflore_core::home::Home) -> anyhow::Result<rusqlite::Connection> {
+    let conn = store::open_for_write(home)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
 fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
     if json {
         return render::json(s);
@@ -163,7 +171,7 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
                 token.map(|t| ("Authorization".to_string(), format!("Bearer {t}"))),
             );
             let key = format!("{host}/{}", path.to_ascii_lowercase());
-            let conn = store::open_for_write(&home)?;
+            let conn = open_store(&home)?;
             let s = github::import(&conn, &mut http, &api_url, &path, &key, &opts, &mut bar)?;
             bar.pb.finish_and_clear();
             report(&s, common.json)
@@ -189,7 +197,7 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
             }
             let mut http = Http::new("GitLab", token.map(|t| ("PRIVATE-TOKEN".to_string(), t)));
             let key = format!("{h}/{}", path.to_ascii_lowercase());
-            let conn = store::open_for_write(&home)?;
+            let conn = open_store(&home)?;
             let s = gitlab::import(&conn, &mut http, &api, &path, &key, &opts, &mut bar)?;
             bar.pb.finish_and_clear();
             report(&s, common.json)
@@ -205,7 +213,7 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
             let parsed = file::parse(&text, key.as_deref()).with_context(|| {
                 format!("{} is not a valid difflore import file", path.display())
             })?;
-            let conn = store::open_for_write(&home)?;
+            let conn = open_store(&home)?;
             let s = file::store_all(&conn, &parsed, dry_run)?;
             report(&s, json)
         }

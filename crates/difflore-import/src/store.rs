@@ -42,7 +42,7 @@ pub struct Comment {
 /// Inserts or updates a PR. Returns `true` when it was new or changed.
 pub fn upsert_pr(c: &Connection, source: &str, repo: &str, p: &Pr) -> rusqlite::Result<bool> {
     let paths = serde_json::to_string(&p.changed_paths).unwrap_or_else(|_| "[]".into());
-    let n = c.execute(
+    let n = c.prepare_cached(
         "INSERT INTO review_prs (source, repo, number, title, author, state, merged_at, url, changed_paths, created_at, updated_at, imported_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (source, repo, number) DO UPDATE SET
@@ -52,7 +52,8 @@ pub fn upsert_pr(c: &Connection, source: &str, repo: &str, p: &Pr) -> rusqlite::
              created_at = excluded.created_at, updated_at = excluded.updated_at
          WHERE review_prs.updated_at IS NOT excluded.updated_at OR review_prs.title IS NOT excluded.title
                OR review_prs.state IS NOT excluded.state",
-        params![source, repo, p.number, p.title, p.author, p.state, p.merged_at, p.url, paths, p.created_at, p.updated_at, now_ms()],
+    )?
+    .execute(params![source, repo, p.number, p.title, p.author, p.state, p.merged_at, p.url, paths, p.created_at, p.updated_at, now_ms()],
     )?;
     Ok(n > 0)
 }
@@ -69,7 +70,7 @@ pub fn upsert_comment(
     } else {
         m.reactions.to_string()
     };
-    let n = c.execute(
+    let n = c.prepare_cached(
         "INSERT INTO review_comments (source, repo, platform_id, pr_number, url, author, author_is_pr_author, author_is_bot,
                                       path, line, diff_hunk, body, thread_id, in_reply_to, resolved, reactions, created_at, updated_at, imported_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6,
@@ -84,11 +85,11 @@ pub fn upsert_comment(
              created_at = excluded.created_at, updated_at = excluded.updated_at
          WHERE review_comments.body IS NOT excluded.body OR review_comments.updated_at IS NOT excluded.updated_at
                OR review_comments.resolved IS NOT excluded.resolved OR review_comments.reactions IS NOT excluded.reactions",
-        params![
+    )?
+    .execute(params![
             source, repo, m.platform_id, m.pr_number, m.url, m.author, m.author_is_bot, m.path, m.line, m.diff_hunk,
             m.body, m.thread_id, m.in_reply_to, m.resolved, reactions, m.created_at, m.updated_at, now_ms()
-        ],
-    )?;
+        ])?;
     Ok(n > 0)
 }
 

@@ -31,6 +31,7 @@ impl Forge {
                 std::thread::spawn(move || {
                     let mut r = BufReader::new(s.try_clone().unwrap());
                     let mut w = s;
+                    let _ = w.set_nodelay(true);
                     loop {
                         let mut line = String::new();
                         if r.read_line(&mut line).unwrap_or(0) == 0 {
