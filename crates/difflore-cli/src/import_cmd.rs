@@ -132,19 +132,30 @@ fn open_store(home: &difflore_core::home::Home) -> anyhow::Result<rusqlite::Conn
     Ok(conn)
 }
 
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
     if json {
         return render::json(s);
     }
     if s.dry_run {
         println!(
-            "dry run: would import {} pull requests from {} ({} requests made; nothing stored)",
-            s.prs, s.repo, s.requests
+            "dry run: would import {} from {} ({} requests made; nothing stored)",
+            plural(s.prs, "pull request"),
+            s.repo,
+            s.requests
         );
     } else {
         println!(
-            "imported {} pull requests and {} new or updated review comments from {} ({} skipped, {} requests, {:.1} s)",
-            s.prs, s.comments, s.repo, s.skipped, s.requests, s.elapsed_s
+            "imported {} and {} (new or updated) from {} ({} skipped, {}, {:.1} s)",
+            plural(s.prs, "pull request"),
+            plural(s.comments, "review comment"),
+            s.repo,
+            s.skipped,
+            plural(s.requests, "request"),
+            s.elapsed_s
         );
     }
     Ok(())

@@ -468,3 +468,38 @@ fn install_writes_a_unit_that_systemd_accepts() {
     assert!(o.status.success());
     assert!(!unit.exists());
 }
+
+#[test]
+fn the_daemon_exits_when_the_schema_changes_under_it() {
+    let e = Env::init();
+    let mut d = e
+        .cmd(&["daemon", "run", "--poll-ms", "20"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(10, "the drain loop", || {
+        e.daemon_status()["activity"] == "waiting for login"
+    });
+    // A newer difflore migrated the database.
+    let c = rusqlite::Connection::open(e.db()).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    c.pragma_update(None, "user_version", v + 1).unwrap();
+    drop(c);
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(st) = d.try_wait().unwrap() {
+            assert_eq!(st.code(), Some(0));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the daemon kept running on a changed schema"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(e.run(&["daemon", "logs"]).0.contains("schema changed"));
+    assert_eq!(e.daemon_status()["state"], "not_running");
+}
