@@ -67,7 +67,7 @@ fn e2e_postgres_twenty_thousand_hook_events() {
 }
 
 fn spawn_daemon(e: &Env, extra_env: &[(&str, &str)]) -> std::process::Child {
-    let mut c = e.cmd(&["daemon", "run", "--batch-size", "100", "--poll-ms", "20"]);
+    let mut c = e.cmd(&["daemon", "run", "--batch-size", "50", "--poll-ms", "20"]);
     for (k, v) in extra_env {
         c.env(k, v);
     }

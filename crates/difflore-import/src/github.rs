@@ -11,9 +11,7 @@ use serde_json::Value;
 
 pub const SOURCE: &str = "github";
 
-fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_string)
-}
+use crate::json_str as s;
 
 fn login(v: &Value) -> Option<String> {
     v.get("user")
@@ -118,10 +116,7 @@ pub fn import(
         ..Default::default()
     };
     let prs_cursor = store::cursor(conn, SOURCE, repo, "prs_updated")?;
-    let floor = match (&opts.since, &prs_cursor) {
-        (Some(a), Some(b)) => Some(if time_lt(a, b) { b.clone() } else { a.clone() }),
-        (a, b) => a.clone().or(b.clone()),
-    };
+    let floor = crate::later_of(opts.since.as_ref(), prs_cursor.as_ref());
     // 1. Pull requests, newest update first, down to the floor.
     progress.phase("pull requests", None);
     let mut url = Some(format!(
@@ -168,10 +163,7 @@ pub fn import(
     // 2. Review comments, oldest update first, since the comments cursor.
     progress.phase("review comments", None);
     let comments_cursor = store::cursor(conn, SOURCE, repo, "comments_updated")?;
-    let since = match (&opts.since, &comments_cursor) {
-        (Some(a), Some(b)) => Some(if time_lt(a, b) { b.clone() } else { a.clone() }),
-        (a, b) => a.clone().or(b.clone()),
-    };
+    let since = crate::later_of(opts.since.as_ref(), comments_cursor.as_ref());
     let mut url = Some(match &since {
         Some(s) => format!(
             "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100&since={s}"

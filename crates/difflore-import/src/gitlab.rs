@@ -12,9 +12,7 @@ use serde_json::Value;
 
 pub const SOURCE: &str = "gitlab";
 
-fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_string)
-}
+use crate::json_str as s;
 
 fn username(v: &Value) -> Option<String> {
     v.get("author")
@@ -97,10 +95,7 @@ pub fn import(
         ..Default::default()
     };
     let cursor = store::cursor(conn, SOURCE, repo, "prs_updated")?;
-    let floor = match (&opts.since, &cursor) {
-        (Some(a), Some(b)) => Some(if time_lt(a, b) { b.clone() } else { a.clone() }),
-        (a, b) => a.clone().or(b.clone()),
-    };
+    let floor = crate::later_of(opts.since.as_ref(), cursor.as_ref());
     let mut base = format!(
         "{api}/projects/{project}/merge_requests?state=all&order_by=updated_at&sort=desc&per_page=100"
     );

@@ -108,3 +108,18 @@ pub fn time_lt(a: &str, b: &str) -> bool {
         _ => a < b,
     }
 }
+
+/// The later of two optional RFC 3339 times (where an import must start).
+pub fn later_of(a: Option<&String>, b: Option<&String>) -> Option<String> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if time_lt(x, y) { y.clone() } else { x.clone() }),
+        (x, y) => x.or(y).cloned(),
+    }
+}
+
+/// A string field of a JSON object.
+pub fn json_str(v: &serde_json::Value, k: &str) -> Option<String> {
+    v.get(k)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+}

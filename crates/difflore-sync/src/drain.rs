@@ -297,10 +297,7 @@ impl<'a> Drainer<'a> {
                     return self.isolate(batch, p).map(|_| None);
                 }
                 let why = format!("server error {status}: {msg}");
-                let before = self.dead_count()?;
-                ob.fail(&self.owner, &ids, FailClass::Transient, None, &why, now)?;
-                p.dead += (self.dead_count()? - before).max(0) as usize;
-                p.retried += ids.len();
+                self.fail_transient(&ids, &why, p)?;
                 p.last_error = Some(why);
             }
             PostOutcome::BadRequest(msg) => {
@@ -363,23 +360,11 @@ impl<'a> Drainer<'a> {
             (Some(x), None) | (None, Some(x)) => self.isolate(x, p),
             (Some(mut x), Some(y)) => {
                 x.extend(y);
-                let ids = Self::ids(&x);
                 let why = p
                     .last_error
                     .clone()
                     .unwrap_or_else(|| "server error".into());
-                let before = self.dead_count()?;
-                self.outbox().fail(
-                    &self.owner,
-                    &ids,
-                    FailClass::Transient,
-                    None,
-                    &why,
-                    now_ms(),
-                )?;
-                p.dead += (self.dead_count()? - before).max(0) as usize;
-                p.retried += ids.len();
-                Ok(())
+                self.fail_transient(&Self::ids(&x), &why, p)
             }
         }
     }
@@ -390,6 +375,16 @@ impl<'a> Drainer<'a> {
             .ok()
             .flatten()
             .unwrap_or(0)
+    }
+
+    /// An answered failure: an attempt with backoff (dead at the 20th); counts what died.
+    fn fail_transient(&self, ids: &[String], why: &str, p: &mut Pass) -> rusqlite::Result<()> {
+        let before = self.dead_count()?;
+        self.outbox()
+            .fail(&self.owner, ids, FailClass::Transient, None, why, now_ms())?;
+        p.dead += (self.dead_count()? - before).max(0) as usize;
+        p.retried += ids.len();
+        Ok(())
     }
 
     fn dead_count(&self) -> rusqlite::Result<i64> {
