@@ -26,6 +26,17 @@ pub enum Command {
     /// Import review history (GitHub, GitLab, or an offline JSON file) into the local store.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Turn imported review comments into candidate rules (pending until a person approves).
+    Extract {
+        /// Only this repo key (e.g. github.com/acme/shop).
+        #[arg(long)]
+        repo: Option<String>,
+        /// Show what would be proposed; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Connect to a team server: login, logout, status, drain now.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -184,6 +195,9 @@ pub struct ImportCommon {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Do not run extraction after the import.
+    #[arg(long)]
+    pub no_extract: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,5 +240,8 @@ pub enum ImportCommand {
         dry_run: bool,
         #[arg(long)]
         json: bool,
+        /// Do not run extraction after the import.
+        #[arg(long)]
+        no_extract: bool,
     },
 }

@@ -136,9 +136,23 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
+fn report(
+    s: &Summary,
+    json: bool,
+    extract_after: bool,
+    conn: &rusqlite::Connection,
+) -> anyhow::Result<()> {
+    let ex = if extract_after && !s.dry_run {
+        Some(difflore_rules::extract::run(conn, Some(&s.repo), false)?)
+    } else {
+        None
+    };
     if json {
-        return render::json(s);
+        let mut v = serde_json::to_value(s)?;
+        if let Some(e) = &ex {
+            v["extract"] = serde_json::json!({"kept": e.kept, "candidates_new": e.candidates_new, "candidates_updated": e.candidates_updated});
+        }
+        return render::json(&v);
     }
     if s.dry_run {
         println!(
@@ -156,6 +170,52 @@ fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
             s.skipped,
             plural(s.requests, "request"),
             s.elapsed_s
+        );
+    }
+    if let Some(e) = ex {
+        println!(
+            "extraction: {} of {} comments state a convention → {} new and {} updated candidate rules (all pending: nothing is active until a person approves it)",
+            e.kept, e.comments, e.candidates_new, e.candidates_updated
+        );
+    }
+    Ok(())
+}
+
+/// `difflore extract`.
+pub fn extract(repo: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<()> {
+    let home = home()?;
+    let conn = open_store(&home)?;
+    let r = difflore_rules::extract::run(&conn, repo, dry_run)?;
+    if json {
+        return render::json(&r);
+    }
+    println!(
+        "{} comments read: {} state a convention, {} tombstoned, {} dropped",
+        r.comments,
+        r.kept,
+        r.tombstoned,
+        r.dropped.values().sum::<usize>()
+    );
+    for (why, n) in &r.dropped {
+        println!("  dropped {n:>5}  {why}");
+    }
+    println!(
+        "{}{} new and {} updated candidate rules (all pending)",
+        if dry_run {
+            "dry run: would propose "
+        } else {
+            ""
+        },
+        r.candidates_new,
+        r.candidates_updated
+    );
+    for c in r.candidates.iter().take(20) {
+        println!(
+            "  {:.2}  {}  [{}]  {}",
+            c.confidence,
+            c.statement,
+            c.globs.join(", "),
+            c.reason
         );
     }
     Ok(())
@@ -185,7 +245,7 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
             let conn = open_store(&home)?;
             let s = github::import(&conn, &mut http, &api_url, &path, &key, &opts, &mut bar)?;
             bar.pb.finish_and_clear();
-            report(&s, common.json)
+            report(&s, common.json, !common.no_extract, &conn)
         }
         ImportCommand::Gitlab {
             repo: arg,
@@ -211,13 +271,14 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
             let conn = open_store(&home)?;
             let s = gitlab::import(&conn, &mut http, &api, &path, &key, &opts, &mut bar)?;
             bar.pb.finish_and_clear();
-            report(&s, common.json)
+            report(&s, common.json, !common.no_extract, &conn)
         }
         ImportCommand::File {
             path,
             repo: key,
             dry_run,
             json,
+            no_extract,
         } => {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -226,7 +287,7 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
             })?;
             let conn = open_store(&home)?;
             let s = file::store_all(&conn, &parsed, dry_run)?;
-            report(&s, json)
+            report(&s, json, !no_extract, &conn)
         }
     }
 }

@@ -30,6 +30,11 @@ fn main() {
         Command::Outbox(o) => outbox_cmd::run(o),
         Command::Sync(s) => sync_cmd::run(s),
         Command::Import(i) => import_cmd::run(i),
+        Command::Extract {
+            repo,
+            dry_run,
+            json,
+        } => import_cmd::extract(repo.as_deref(), dry_run, json),
         Command::Daemon(d) => daemon_cmd::run(d),
         Command::Hook(_) => unreachable_hook(),
     };

@@ -12,6 +12,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_outbox.sql"),
     include_str!("migrations/0002_reviews.sql"),
+    include_str!("migrations/0003_rules.sql"),
 ];
 
 /// The schema version this binary reads and writes.

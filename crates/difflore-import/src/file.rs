@@ -193,8 +193,13 @@ pub fn parse(text: &str, repo_override: Option<&str>) -> Result<Parsed, ImportEr
                     ));
                 }
             };
+            let author = opt_str(c, "author", &cat)?;
+            let named_like_a_bot = author.as_deref().is_some_and(|a| {
+                let a = a.to_ascii_lowercase();
+                a.ends_with("[bot]") || a.ends_with("-bot") || a.ends_with("_bot")
+            });
             let is_bot = match c.get("is_bot") {
-                None | Some(Value::Null) => false,
+                None | Some(Value::Null) => named_like_a_bot,
                 Some(Value::Bool(b)) => *b,
                 Some(_) => return Err(err(&format!("{cat}.is_bot"), "must be true or false")),
             };
@@ -203,7 +208,7 @@ pub fn parse(text: &str, repo_override: Option<&str>) -> Result<Parsed, ImportEr
                 platform_id: id.clone(),
                 pr_number: number,
                 url: opt_str(c, "url", &cat)?,
-                author: opt_str(c, "author", &cat)?,
+                author,
                 author_is_bot: is_bot,
                 path,
                 line: opt_int(c, "line", &cat)?,

@@ -1,0 +1,378 @@
+//! The extraction pipeline: imported review comments → classified → clustered across PRs →
+//! *pending* candidate rules with all their evidence, a confidence and the reason they were
+//! kept. Re-running it adds new evidence to existing candidates instead of duplicating them,
+//! never touches a rule a person decided on (active, paused, rejected), and never proposes a
+//! tombstoned comment or signature again.
+
+use crate::classify::{self, CommentFacts, Verdict};
+use crate::cluster::{self, SAME_RULE};
+use crate::globs;
+use difflore_core::clock::now_ms;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One imported comment as extraction reads it.
+#[derive(Debug, Clone)]
+struct Row {
+    source: String,
+    repo: String,
+    id: String,
+    pr: i64,
+    url: Option<String>,
+    author: Option<String>,
+    is_bot: bool,
+    is_pr_author: bool,
+    path: Option<String>,
+    line: Option<i64>,
+    body: String,
+    thread: Option<String>,
+    resolved: Option<bool>,
+    reactions: i64,
+    created_at: Option<String>,
+}
+
+/// A candidate being built.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub id: Option<String>,
+    pub repo: String,
+    pub title: String,
+    pub statement: String,
+    pub reason: String,
+    pub globs: Vec<String>,
+    pub confidence: f64,
+    pub evidence: usize,
+    pub reviewers: usize,
+    pub new: bool,
+    #[serde(skip)]
+    tokens: BTreeSet<String>,
+    #[serde(skip)]
+    rows: Vec<(Row, String)>,
+}
+
+/// What a run did (`extract --json`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub comments: usize,
+    pub kept: usize,
+    pub dropped: BTreeMap<String, usize>,
+    pub tombstoned: usize,
+    pub candidates_new: usize,
+    pub candidates_updated: usize,
+    pub dry_run: bool,
+    pub candidates: Vec<Candidate>,
+}
+
+fn load(conn: &Connection, repo: Option<&str>) -> rusqlite::Result<Vec<Row>> {
+    let mut st = conn.prepare(
+        "SELECT source, repo, platform_id, pr_number, url, author, author_is_bot, COALESCE(author_is_pr_author, 0),
+                path, line, body, thread_id, resolved, reactions, created_at
+         FROM review_comments WHERE (?1 IS NULL OR repo = ?1) ORDER BY repo, created_at, id",
+    )?;
+    let rows = st.query_map([repo], |r| {
+        let reactions: String = r.get(13)?;
+        let v: serde_json::Value = serde_json::from_str(&reactions).unwrap_or_default();
+        let plus = ["+1", "heart", "hooray", "rocket"]
+            .iter()
+            .filter_map(|k| v.get(k).and_then(serde_json::Value::as_i64))
+            .sum();
+        Ok(Row {
+            source: r.get(0)?,
+            repo: r.get(1)?,
+            id: r.get(2)?,
+            pr: r.get(3)?,
+            url: r.get(4)?,
+            author: r.get(5)?,
+            is_bot: r.get(6)?,
+            is_pr_author: r.get::<_, i64>(7)? == 1,
+            path: r.get(8)?,
+            line: r.get(9)?,
+            body: r.get(10)?,
+            thread: r.get(11)?,
+            resolved: r.get(12)?,
+            reactions: plus,
+            created_at: r.get(14)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn tombstoned(conn: &Connection, kind: &str, repo: &str, key: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tombstones WHERE kind = ?1 AND repo = ?2 AND key = ?3)",
+        params![kind, repo, key],
+        |r| r.get(0),
+    )
+}
+
+/// Confidence from evidence count, distinct reviewers, resolution and reactions.
+pub fn confidence(evidence: usize, reviewers: usize, resolved: bool, reactions: i64) -> f64 {
+    let c = 0.35
+        + 0.12 * (evidence.saturating_sub(1)) as f64
+        + 0.08 * (reviewers.saturating_sub(1)) as f64
+        + if resolved { 0.05 } else { 0.0 }
+        + 0.02 * reactions.clamp(0, 5) as f64;
+    (c.min(0.95) * 100.0).round() / 100.0
+}
+
+fn title_of(statement: &str) -> String {
+    let words: Vec<&str> = statement.trim_end_matches('.').split_whitespace().collect();
+    let mut t = words.iter().take(8).copied().collect::<Vec<_>>().join(" ");
+    if words.len() > 8 {
+        t.push('…');
+    }
+    t
+}
+
+/// Runs extraction over the imported comments (of `repo`, or all). With `dry_run` nothing is
+/// written and the report lists what would be proposed.
+pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Result<Report> {
+    let rows = load(conn, repo)?;
+    let mut report = Report {
+        schema_version: 1,
+        comments: rows.len(),
+        dry_run,
+        ..Default::default()
+    };
+    // Retractions: a later comment by the same author in the same thread takes it back.
+    let mut retracted: HashMap<(String, String), bool> = HashMap::new();
+    for r in &rows {
+        if let (Some(t), Some(a)) = (&r.thread, &r.author)
+            && classify::is_retraction(&r.body)
+        {
+            retracted.insert((t.clone(), a.clone()), true);
+        }
+    }
+    let mut by_repo: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    for r in rows {
+        if tombstoned(conn, "comment", &r.repo, &format!("{}:{}", r.source, r.id))? {
+            report.tombstoned += 1;
+            continue;
+        }
+        let is_retracted = !classify::is_retraction(&r.body)
+            && r.thread
+                .as_ref()
+                .zip(r.author.as_ref())
+                .is_some_and(|(t, a)| retracted.contains_key(&(t.clone(), a.clone())));
+        let facts = CommentFacts {
+            body: &r.body,
+            is_bot: r.is_bot,
+            is_pr_author: r.is_pr_author,
+            retracted: is_retracted,
+        };
+        let (statement, reason) = match classify::classify(&facts) {
+            Verdict::Keep { statement, reason } => (statement, reason),
+            Verdict::Drop { reason } => {
+                *report.dropped.entry(reason).or_default() += 1;
+                continue;
+            }
+        };
+        let sig = cluster::signature(&statement);
+        if tombstoned(conn, "signature", &r.repo, &sig)? {
+            report.tombstoned += 1;
+            continue;
+        }
+        report.kept += 1;
+        let toks = cluster::tokens(&statement);
+        let list = by_repo.entry(r.repo.clone()).or_default();
+        match list
+            .iter_mut()
+            .find(|c| cluster::jaccard(&c.tokens, &toks) >= SAME_RULE)
+        {
+            Some(c) => c.rows.push((r, reason)),
+            None => list.push(Candidate {
+                id: None,
+                repo: r.repo.clone(),
+                title: title_of(&statement),
+                statement,
+                reason: reason.clone(),
+                globs: Vec::new(),
+                confidence: 0.0,
+                evidence: 0,
+                reviewers: 0,
+                new: true,
+                tokens: toks,
+                rows: vec![(r, reason)],
+            }),
+        }
+    }
+    let tx = conn.unchecked_transaction()?;
+    for (repo_key, list) in by_repo {
+        for mut c in list {
+            let reviewers: BTreeSet<&str> = c
+                .rows
+                .iter()
+                .filter_map(|(r, _)| r.author.as_deref())
+                .collect();
+            let resolved = c.rows.iter().any(|(r, _)| r.resolved == Some(true));
+            let reactions: i64 = c.rows.iter().map(|(r, _)| r.reactions).sum();
+            let globs: BTreeSet<String> = c
+                .rows
+                .iter()
+                .filter_map(|(r, _)| r.path.as_deref().and_then(globs::narrow))
+                .collect();
+            c.globs = globs.into_iter().collect();
+            c.evidence = c.rows.len();
+            c.reviewers = reviewers.len();
+            c.confidence = confidence(c.evidence, c.reviewers, resolved, reactions);
+            if c.evidence > 1 {
+                c.reason = format!(
+                    "{} — said {} times by {} reviewer{}",
+                    c.reason,
+                    c.evidence,
+                    c.reviewers,
+                    if c.reviewers == 1 { "" } else { "s" }
+                );
+            }
+            // An existing rule holding any of this evidence, or a close statement, absorbs it.
+            let sig = cluster::signature(&c.statement);
+            let existing = find_existing(&tx, &repo_key, &c)?;
+            let (rule_id, status) = match existing {
+                Some((id, status)) => {
+                    c.new = false;
+                    (id, status)
+                }
+                None => (uuid::Uuid::now_v7().to_string(), "pending".to_string()),
+            };
+            c.id = Some(rule_id.clone());
+            if status != "pending" {
+                // A person decided on this rule: evidence may grow, nothing else changes.
+                if !dry_run {
+                    add_evidence(&tx, &rule_id, &c)?;
+                }
+                continue;
+            }
+            if !dry_run {
+                let now = now_ms();
+                if c.new {
+                    tx.execute(
+                        "INSERT INTO rules (id, title, statement, globs, repo, status, severity, confidence, origin, reason, signature, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 'context', ?6, 'review_import', ?7, ?8, ?9, ?9)",
+                        params![rule_id, c.title, c.statement, serde_json::to_string(&c.globs).unwrap_or_default(), repo_key, c.confidence, c.reason, sig, now],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO rule_audit (rule_id, from_status, to_status, actor, reason, at) VALUES (?1, NULL, 'pending', 'extract', ?2, ?3)",
+                        params![rule_id, c.reason, now],
+                    )?;
+                }
+                add_evidence(&tx, &rule_id, &c)?;
+                // Confidence and globs from all the evidence the rule now has.
+                refresh(&tx, &rule_id)?;
+            }
+            if c.new {
+                report.candidates_new += 1;
+            } else {
+                report.candidates_updated += 1;
+            }
+            report.candidates.push(c);
+        }
+    }
+    if dry_run {
+        tx.rollback()?;
+    } else {
+        tx.commit()?;
+    }
+    report
+        .candidates
+        .sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    Ok(report)
+}
+
+fn find_existing(
+    conn: &Connection,
+    repo: &str,
+    c: &Candidate,
+) -> rusqlite::Result<Option<(String, String)>> {
+    for (r, _) in &c.rows {
+        let hit: Option<(String, String)> = conn
+            .query_row(
+                "SELECT e.rule_id, x.status FROM rule_evidence e JOIN rules x ON x.id = e.rule_id
+                 WHERE e.source = ?1 AND e.comment_id = ?2 AND x.repo = ?3",
+                params![r.source, r.id, repo],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        if hit.is_some() {
+            return Ok(hit);
+        }
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT id, status, statement FROM rules WHERE repo = ?1 AND origin = 'review_import'",
+    )?;
+    let rows = st.query_map([repo], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, status, statement) = row?;
+        if cluster::jaccard(&cluster::tokens(&statement), &c.tokens) >= SAME_RULE {
+            return Ok(Some((id, status)));
+        }
+    }
+    Ok(None)
+}
+
+fn add_evidence(conn: &Connection, rule_id: &str, c: &Candidate) -> rusqlite::Result<()> {
+    let mut st = conn.prepare_cached(
+        "INSERT OR IGNORE INTO rule_evidence (rule_id, source, comment_id, pr_number, url, author, path, line, excerpt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (r, _) in &c.rows {
+        let excerpt: String = r.body.chars().take(400).collect();
+        st.execute(params![
+            rule_id, r.source, r.id, r.pr, r.url, r.author, r.path, r.line, excerpt
+        ])?;
+        let _ = &r.created_at;
+    }
+    Ok(())
+}
+
+fn refresh(conn: &Connection, rule_id: &str) -> rusqlite::Result<()> {
+    let (n, reviewers): (i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COUNT(DISTINCT author) FROM rule_evidence WHERE rule_id = ?1",
+        [rule_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (resolved, reactions): (bool, i64) = conn.query_row(
+        "SELECT COALESCE(MAX(m.resolved), 0), COALESCE(SUM(COALESCE(json_extract(m.reactions, '$.\"+1\"'), 0)), 0)
+         FROM rule_evidence e JOIN review_comments m ON m.source = e.source AND m.platform_id = e.comment_id
+         WHERE e.rule_id = ?1",
+        [rule_id],
+        |r| Ok((r.get::<_, i64>(0)? == 1, r.get(1)?)),
+    )?;
+    let mut st = conn.prepare_cached("SELECT DISTINCT path FROM rule_evidence WHERE rule_id = ?1 AND path IS NOT NULL ORDER BY path")?;
+    let globs: BTreeSet<String> = st
+        .query_map([rule_id], |r| r.get::<_, String>(0))?
+        .filter_map(|p| p.ok().and_then(|p| globs::narrow(&p)))
+        .collect();
+    conn.execute(
+        "UPDATE rules SET confidence = ?2, globs = ?3, updated_at = ?4 WHERE id = ?1",
+        params![
+            rule_id,
+            confidence(n as usize, reviewers as usize, resolved, reactions),
+            serde_json::to_string(&globs.into_iter().collect::<Vec<_>>()).unwrap_or_default(),
+            now_ms()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Tombstones a comment (`source:id`) or a signature so extraction never proposes it again.
+pub fn tombstone(
+    conn: &Connection,
+    kind: &str,
+    repo: &str,
+    key: &str,
+    reason: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO tombstones (kind, repo, key, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![kind, repo, key, reason, now_ms()],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! Rules from review history.
+//!
+//! [`classify`] decides, per review comment, whether it states a reusable team convention —
+//! and says why either way — and rewrites a kept comment into an imperative statement;
+//! [`globs`] derives the files a rule governs from the commented path; [`cluster`] groups
+//! near-duplicate statements across pull requests; [`extract`] runs the pipeline over the
+//! imported comments and writes *pending* candidates with all their evidence, skipping
+//! everything tombstoned. Nothing here ever activates a rule: only a person does.
+#![forbid(unsafe_code)]
+
+pub mod classify;
+pub mod cluster;
+pub mod extract;
+pub mod globs;
