@@ -37,6 +37,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Review rules: list, show, approve, reject, pause, resume, edit, add.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
     /// Connect to a team server: login, logout, status, drain now.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -243,5 +246,81 @@ pub enum ImportCommand {
         /// Do not run extraction after the import.
         #[arg(long)]
         no_extract: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// List rules (every status unless --status), pending first, best first.
+    List {
+        /// pending, active, paused or rejected.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this repo key.
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one rule with every piece of evidence (id or unique prefix).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make rules active (a no-op for rules already active).
+    Approve {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Reject rules: never served, and their source comments never proposed again.
+    Reject {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Stop serving an active rule for now.
+    Pause { id: String },
+    /// Serve a paused rule again.
+    Resume { id: String },
+    /// Change a rule's title, statement, globs or severity.
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        statement: Option<String>,
+        /// Comma-separated repo-relative globs, e.g. 'src/billing/**/*.rs,src/invoice/*.rs'.
+        #[arg(long, value_delimiter = ',')]
+        globs: Option<Vec<String>>,
+        /// Severity `enforce`: eligible for the gate.
+        #[arg(long, conflicts_with = "no_enforce")]
+        enforce: bool,
+        /// Severity `context`.
+        #[arg(long)]
+        no_enforce: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add your own rule; it is active at once.
+    Add {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        statement: String,
+        /// A glob the rule governs (repeatable).
+        #[arg(long = "glob")]
+        globs: Vec<String>,
+        /// Repo key (default: the current checkout's).
+        #[arg(long, conflicts_with = "global")]
+        repo: Option<String>,
+        /// A rule for every repository.
+        #[arg(long)]
+        global: bool,
+        #[arg(long)]
+        enforce: bool,
+        #[arg(long)]
+        json: bool,
     },
 }

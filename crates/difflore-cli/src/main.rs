@@ -6,6 +6,7 @@
 mod cli;
 mod daemon_cmd;
 mod import_cmd;
+mod memory_cmd;
 mod outbox_cmd;
 mod render;
 mod status_cmd;
@@ -30,6 +31,7 @@ fn main() {
         Command::Outbox(o) => outbox_cmd::run(o),
         Command::Sync(s) => sync_cmd::run(s),
         Command::Import(i) => import_cmd::run(i),
+        Command::Memory(m) => memory_cmd::run(m),
         Command::Extract {
             repo,
             dry_run,

@@ -12,3 +12,4 @@ pub mod classify;
 pub mod cluster;
 pub mod extract;
 pub mod globs;
+pub mod memory;

@@ -1,0 +1,245 @@
+//! `difflore memory list|show|approve|reject|pause|resume|edit|add`.
+
+use crate::cli::MemoryCommand;
+use crate::render;
+use crate::status_cmd::home;
+use anyhow::{Context, bail};
+use difflore_core::{repo, store};
+use difflore_rules::memory::{self, Edit, Rule};
+use serde_json::json;
+
+fn refuse_agents(cmd: &str) -> anyhow::Result<()> {
+    if let Some(m) = memory::agent_marker() {
+        bail!(
+            "`difflore memory {cmd}` changes what agents are told, so an agent may not run it ({m} is set). Run it yourself in your own terminal."
+        );
+    }
+    Ok(())
+}
+
+fn rule_json(r: &Rule) -> serde_json::Value {
+    json!({
+        "id": r.id, "title": r.title, "statement": r.statement, "status": r.status, "severity": r.severity,
+        "globs": r.globs, "repo": r.repo, "confidence": r.confidence, "origin": r.origin, "reason": r.reason,
+        "evidence": r.evidence,
+    })
+}
+
+fn print_rule(conn: &rusqlite::Connection, r: &Rule) {
+    println!(
+        "{}  [{}{}]  {}",
+        memory::short_id(conn, &r.id),
+        r.status,
+        if r.severity == "enforce" {
+            ", enforce"
+        } else {
+            ""
+        },
+        r.title
+    );
+    println!("  {}", r.statement);
+    println!(
+        "  scope: {}  globs: {}  confidence {:.2}  origin {}",
+        r.repo.as_deref().unwrap_or("global"),
+        if r.globs.is_empty() {
+            "(all files)".to_string()
+        } else {
+            r.globs.join(", ")
+        },
+        r.confidence,
+        r.origin
+    );
+    if let Some(why) = &r.reason {
+        println!("  why: {why}");
+    }
+}
+
+pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
+    let home = home()?;
+    let conn = store::open_for_write(&home)?;
+    match cmd {
+        MemoryCommand::List { status, repo, json } => {
+            let rules = memory::list(&conn, status.as_deref(), repo.as_deref())?;
+            if json {
+                return render::json(
+                    &json!({"schema_version": 1, "rules": rules.iter().map(rule_json).collect::<Vec<_>>()}),
+                );
+            }
+            if rules.is_empty() {
+                println!(
+                    "no rules{}",
+                    status
+                        .map(|s| format!(" with status {s}"))
+                        .unwrap_or_default()
+                );
+                return Ok(());
+            }
+            let mut t = render::table(&["id", "status", "conf", "evidence", "scope", "title"]);
+            for r in &rules {
+                t.add_row(vec![
+                    memory::short_id(&conn, &r.id),
+                    r.status.clone(),
+                    format!("{:.2}", r.confidence),
+                    r.evidence.len().to_string(),
+                    r.repo.clone().unwrap_or_else(|| "global".into()),
+                    r.title.clone(),
+                ]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+        MemoryCommand::Show { id, json } => {
+            let r = memory::get(&conn, &id)?;
+            if json {
+                let mut v = rule_json(&r);
+                v["schema_version"] = json!(1);
+                return render::json(&v);
+            }
+            print_rule(&conn, &r);
+            println!("  id: {}", r.id);
+            if r.evidence.is_empty() {
+                println!("  evidence: none (a person's own rule)");
+            }
+            for e in &r.evidence {
+                println!(
+                    "  - {} on {}:{}{}",
+                    e.author.as_deref().unwrap_or("?"),
+                    e.path.as_deref().unwrap_or("-"),
+                    e.line.map(|l| l.to_string()).unwrap_or_default(),
+                    e.url.as_ref().map(|u| format!("  {u}")).unwrap_or_default()
+                );
+                println!("    \"{}\"", e.excerpt.replace('\n', " "));
+            }
+            Ok(())
+        }
+        MemoryCommand::Approve { ids } => {
+            refuse_agents("approve")?;
+            for id in ids {
+                let (r, changed) = memory::set_status(&conn, &id, "active", None)?;
+                println!(
+                    "{} {}: {}",
+                    if changed {
+                        "approved"
+                    } else {
+                        "already active"
+                    },
+                    memory::short_id(&conn, &r.id),
+                    r.title
+                );
+            }
+            Ok(())
+        }
+        MemoryCommand::Reject { ids, reason } => {
+            refuse_agents("reject")?;
+            for id in ids {
+                let (r, changed) = memory::set_status(&conn, &id, "rejected", reason.as_deref())?;
+                println!(
+                    "{} {}: {}",
+                    if changed {
+                        "rejected"
+                    } else {
+                        "already rejected"
+                    },
+                    memory::short_id(&conn, &r.id),
+                    r.title
+                );
+            }
+            Ok(())
+        }
+        MemoryCommand::Pause { id } => {
+            refuse_agents("pause")?;
+            let (r, changed) = memory::set_status(&conn, &id, "paused", None)?;
+            println!(
+                "{} {}: {}",
+                if changed { "paused" } else { "already paused" },
+                memory::short_id(&conn, &r.id),
+                r.title
+            );
+            Ok(())
+        }
+        MemoryCommand::Resume { id } => {
+            refuse_agents("resume")?;
+            let r = memory::get(&conn, &id)?;
+            if r.status != "paused" {
+                bail!(
+                    "rule {} is {}, not paused",
+                    memory::short_id(&conn, &r.id),
+                    r.status
+                );
+            }
+            let (r, _) = memory::set_status(&conn, &id, "active", None)?;
+            println!("resumed {}: {}", memory::short_id(&conn, &r.id), r.title);
+            Ok(())
+        }
+        MemoryCommand::Edit {
+            id,
+            title,
+            statement,
+            globs,
+            enforce,
+            no_enforce,
+            json,
+        } => {
+            refuse_agents("edit")?;
+            let e = Edit {
+                title,
+                statement,
+                globs,
+                enforce: if enforce {
+                    Some(true)
+                } else if no_enforce {
+                    Some(false)
+                } else {
+                    None
+                },
+            };
+            if e.title.is_none()
+                && e.statement.is_none()
+                && e.globs.is_none()
+                && e.enforce.is_none()
+            {
+                bail!(
+                    "nothing to change: give --title, --statement, --globs, --enforce or --no-enforce"
+                );
+            }
+            let r = memory::edit(&conn, &id, &e)?;
+            if json {
+                return render::json(&rule_json(&r));
+            }
+            print_rule(&conn, &r);
+            Ok(())
+        }
+        MemoryCommand::Add {
+            title,
+            statement,
+            globs,
+            repo: r,
+            global,
+            enforce,
+            json,
+        } => {
+            refuse_agents("add")?;
+            let key =
+                if global {
+                    None
+                } else {
+                    match r {
+                        Some(k) => Some(k.trim().to_ascii_lowercase()),
+                        None => {
+                            let cwd = std::env::current_dir()?;
+                            Some(repo::discover(&cwd).map(|x| x.key).context(
+                                "not inside a git checkout: pass --repo KEY or --global",
+                            )?)
+                        }
+                    }
+                };
+            let rule = memory::add(&conn, &title, &statement, &globs, key.as_deref(), enforce)?;
+            if json {
+                return render::json(&rule_json(&rule));
+            }
+            println!("added (active):");
+            print_rule(&conn, &rule);
+            Ok(())
+        }
+    }
+}

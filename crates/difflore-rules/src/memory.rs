@@ -1,0 +1,354 @@
+//! The rule store as people review it: list and show (with evidence), status changes with the
+//! rules of DESIGN §9 (audited, tombstoning on reject), edits, and a person's own rules. Ids are
+//! UUIDv7, accepted by unique prefix. Agents never change status: [`agent_marker`] finds the
+//! environment markers the agents set, and the CLI refuses to run these commands under them.
+
+use crate::cluster;
+use crate::extract::tombstone;
+use difflore_core::clock::now_ms;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// One piece of evidence (DESIGN §9 shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub url: Option<String>,
+    pub comment_id: String,
+    pub author: Option<String>,
+    pub path: Option<String>,
+    pub line: Option<i64>,
+    pub excerpt: String,
+}
+
+/// One rule (DESIGN §9 shape, plus `reason` and timestamps).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub statement: String,
+    pub status: String,
+    pub severity: String,
+    pub globs: Vec<String>,
+    pub repo: Option<String>,
+    pub confidence: f64,
+    pub origin: String,
+    pub reason: Option<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("no rule with id {0}")]
+    NotFound(String),
+    #[error("id prefix {0} matches several rules; give more characters")]
+    Ambiguous(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+}
+
+/// The agent environment variable present, if any (Claude Code, Codex, Gemini CLI, Cursor).
+pub fn agent_marker() -> Option<String> {
+    const MARKERS: &[&str] = &[
+        "CLAUDECODE",
+        "CLAUDE_CODE_SESSION_ID",
+        "CLAUDE_CODE_ENTRYPOINT",
+        "CODEX_SESSION_ID",
+        "CODEX_THREAD_ID",
+        "CODEX_SANDBOX",
+        "CODEX_SANDBOX_NETWORK_DISABLED",
+        "GEMINI_SESSION_ID",
+        "GEMINI_CLI",
+        "CURSOR_AGENT",
+        "CURSOR_SESSION_ID",
+    ];
+    MARKERS
+        .iter()
+        .find(|m| std::env::var_os(m).is_some_and(|v| !v.is_empty()))
+        .map(|m| m.to_string())
+}
+
+const COLS: &str =
+    "id, title, statement, status, severity, globs, repo, confidence, origin, reason";
+
+fn rule_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rule> {
+    let globs: String = r.get(5)?;
+    Ok(Rule {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        statement: r.get(2)?,
+        status: r.get(3)?,
+        severity: r.get(4)?,
+        globs: serde_json::from_str(&globs).unwrap_or_default(),
+        repo: r.get(6)?,
+        confidence: r.get(7)?,
+        origin: r.get(8)?,
+        reason: r.get(9)?,
+        evidence: Vec::new(),
+    })
+}
+
+fn evidence(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Evidence>> {
+    let mut st = conn.prepare_cached(
+        "SELECT url, comment_id, author, path, line, excerpt FROM rule_evidence WHERE rule_id = ?1 ORDER BY comment_id",
+    )?;
+    let rows = st.query_map([id], |r| {
+        Ok(Evidence {
+            url: r.get(0)?,
+            comment_id: r.get(1)?,
+            author: r.get(2)?,
+            path: r.get(3)?,
+            line: r.get(4)?,
+            excerpt: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Rules, best first, optionally of one status and one repo.
+pub fn list(
+    conn: &Connection,
+    status: Option<&str>,
+    repo: Option<&str>,
+) -> Result<Vec<Rule>, MemoryError> {
+    if let Some(s) = status
+        && !matches!(s, "pending" | "active" | "paused" | "rejected")
+    {
+        return Err(MemoryError::Invalid(format!(
+            "unknown status {s:?}: expected pending, active, paused or rejected"
+        )));
+    }
+    let mut st = conn.prepare(&format!(
+        "SELECT {COLS} FROM rules WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR repo = ?2)
+         ORDER BY status = 'pending' DESC, confidence DESC, created_at"
+    ))?;
+    let mut rules: Vec<Rule> = st
+        .query_map(params![status, repo], rule_from)?
+        .collect::<Result<_, _>>()?;
+    for r in &mut rules {
+        r.evidence = evidence(conn, &r.id)?;
+    }
+    Ok(rules)
+}
+
+/// The full id for a unique prefix.
+pub fn resolve(conn: &Connection, prefix: &str) -> Result<String, MemoryError> {
+    let p = prefix.trim().to_ascii_lowercase();
+    if p.len() < 4 || !p.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(MemoryError::Invalid(format!(
+            "{prefix:?} is not a rule id or a prefix of at least 4 hex digits"
+        )));
+    }
+    let mut st = conn.prepare_cached("SELECT id FROM rules WHERE id LIKE ?1 || '%' LIMIT 2")?;
+    let ids: Vec<String> = st
+        .query_map([&p], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    match ids.len() {
+        0 => Err(MemoryError::NotFound(p)),
+        1 => Ok(ids.into_iter().next().unwrap_or_default()),
+        _ => Err(MemoryError::Ambiguous(p)),
+    }
+}
+
+pub fn get(conn: &Connection, prefix: &str) -> Result<Rule, MemoryError> {
+    let id = resolve(conn, prefix)?;
+    let mut r = conn
+        .query_row(
+            &format!("SELECT {COLS} FROM rules WHERE id = ?1"),
+            [&id],
+            rule_from,
+        )
+        .optional()?
+        .ok_or(MemoryError::NotFound(id.clone()))?;
+    r.evidence = evidence(conn, &id)?;
+    Ok(r)
+}
+
+/// A status change by a person. Returns the rule and whether anything changed.
+pub fn set_status(
+    conn: &Connection,
+    prefix: &str,
+    to: &str,
+    reason: Option<&str>,
+) -> Result<(Rule, bool), MemoryError> {
+    let rule = get(conn, prefix)?;
+    let from = rule.status.as_str();
+    let allowed = match to {
+        "active" => matches!(from, "pending" | "paused" | "rejected" | "active"),
+        "rejected" => matches!(from, "pending" | "active" | "paused" | "rejected"),
+        "paused" => matches!(from, "active" | "paused"),
+        _ => false,
+    };
+    if !allowed {
+        return Err(MemoryError::Invalid(format!(
+            "rule {} is {from}; it cannot become {to}",
+            &rule.id[..8]
+        )));
+    }
+    if from == to {
+        return Ok((rule, false));
+    }
+    let tx = conn.unchecked_transaction()?;
+    let now = now_ms();
+    tx.execute(
+        "UPDATE rules SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        params![rule.id, to, now],
+    )?;
+    tx.execute(
+        "INSERT INTO rule_audit (rule_id, from_status, to_status, actor, reason, at) VALUES (?1, ?2, ?3, 'person', ?4, ?5)",
+        params![rule.id, from, to, reason, now],
+    )?;
+    let repo = rule.repo.clone().unwrap_or_default();
+    let sig = cluster::signature(&rule.statement);
+    let sources: Vec<(String, String)> = {
+        let mut st =
+            tx.prepare("SELECT source, comment_id FROM rule_evidence WHERE rule_id = ?1")?;
+        st.query_map([&rule.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    if to == "rejected" {
+        let why = reason.unwrap_or("rejected");
+        tombstone(&tx, "signature", &repo, &sig, why)?;
+        for (s, c) in &sources {
+            tombstone(&tx, "comment", &repo, &format!("{s}:{c}"), why)?;
+        }
+    } else if from == "rejected" {
+        tx.execute(
+            "DELETE FROM tombstones WHERE kind = 'signature' AND repo = ?1 AND key = ?2",
+            params![repo, sig],
+        )?;
+        for (s, c) in &sources {
+            tx.execute(
+                "DELETE FROM tombstones WHERE kind = 'comment' AND repo = ?1 AND key = ?2",
+                params![repo, format!("{s}:{c}")],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok((get(conn, &rule.id)?, true))
+}
+
+/// What `edit` may change.
+#[derive(Debug, Default)]
+pub struct Edit {
+    pub title: Option<String>,
+    pub statement: Option<String>,
+    pub globs: Option<Vec<String>>,
+    pub enforce: Option<bool>,
+}
+
+fn check_text(what: &str, s: &str) -> Result<(), MemoryError> {
+    if s.trim().is_empty() || s.chars().count() > 1000 {
+        return Err(MemoryError::Invalid(format!(
+            "{what} must be 1–1000 characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks globs: repo-relative, valid syntax.
+pub fn check_globs(globs: &[String]) -> Result<(), MemoryError> {
+    for g in globs {
+        if g.trim().is_empty()
+            || g.starts_with('/')
+            || g.contains('\\')
+            || g.split('/').any(|s| s == "..")
+        {
+            return Err(MemoryError::Invalid(format!(
+                "glob {g:?} must be repo-relative with / (no leading /, no ..)"
+            )));
+        }
+        let (open, close) = (
+            g.matches('[').count() + g.matches('{').count(),
+            g.matches(']').count() + g.matches('}').count(),
+        );
+        if open != close {
+            return Err(MemoryError::Invalid(format!(
+                "glob {g:?} has unbalanced brackets"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn edit(conn: &Connection, prefix: &str, e: &Edit) -> Result<Rule, MemoryError> {
+    let rule = get(conn, prefix)?;
+    if let Some(t) = &e.title {
+        check_text("--title", t)?;
+    }
+    if let Some(s) = &e.statement {
+        check_text("--statement", s)?;
+    }
+    if let Some(g) = &e.globs {
+        check_globs(g)?;
+    }
+    conn.execute(
+        "UPDATE rules SET title = COALESCE(?2, title), statement = COALESCE(?3, statement),
+                globs = COALESCE(?4, globs), severity = COALESCE(?5, severity), updated_at = ?6 WHERE id = ?1",
+        params![
+            rule.id,
+            e.title,
+            e.statement,
+            e.globs.as_ref().map(|g| serde_json::to_string(g).unwrap_or_default()),
+            e.enforce.map(|x| if x { "enforce" } else { "context" }),
+            now_ms()
+        ],
+    )?;
+    get(conn, &rule.id)
+}
+
+/// A person's own rule: `active` at once.
+pub fn add(
+    conn: &Connection,
+    title: &str,
+    statement: &str,
+    globs: &[String],
+    repo: Option<&str>,
+    enforce: bool,
+) -> Result<Rule, MemoryError> {
+    check_text("--title", title)?;
+    check_text("--statement", statement)?;
+    check_globs(globs)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = now_ms();
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
+        "INSERT INTO rules (id, title, statement, globs, repo, status, severity, confidence, origin, reason, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, 1.0, 'manual', 'added by a person', ?7, ?7)",
+        params![id, title.trim(), statement.trim(), serde_json::to_string(globs).unwrap_or_default(), repo, if enforce { "enforce" } else { "context" }, now],
+    )?;
+    tx.execute(
+        "INSERT INTO rule_audit (rule_id, from_status, to_status, actor, reason, at) VALUES (?1, NULL, 'active', 'person', 'memory add', ?2)",
+        params![id, now],
+    )?;
+    tx.commit()?;
+    get(conn, &id)
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
+}
+
+/// The shortest prefix (at least 8 characters) that names this rule alone, like git.
+pub fn short_id(conn: &Connection, id: &str) -> String {
+    let near = |sql: &str| -> Option<String> {
+        conn.query_row(sql, [id], |r| r.get(0))
+            .optional()
+            .ok()
+            .flatten()
+    };
+    let before = near("SELECT id FROM rules WHERE id < ?1 ORDER BY id DESC LIMIT 1");
+    let after = near("SELECT id FROM rules WHERE id > ?1 ORDER BY id LIMIT 1");
+    let shared = [before, after]
+        .iter()
+        .flatten()
+        .map(|o| common_prefix(id, o))
+        .max()
+        .unwrap_or(0);
+    let mut n = (shared + 1).max(8).min(id.len());
+    if id.as_bytes().get(n - 1) == Some(&b'-') {
+        n = (n + 1).min(id.len());
+    }
+    id[..n].to_string()
+}
