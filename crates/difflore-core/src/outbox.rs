@@ -12,7 +12,8 @@
 //!
 //! Every terminal write names the lease owner (fencing): a daemon whose lease expired and was
 //! taken over cannot complete or fail rows it no longer holds. Time is passed in explicitly
-//! (`now`, Unix ms) so the state machine is deterministic under test.
+//! (`now`, Unix ms) so the state machine is deterministic under test. It stays in one file on
+//! purpose: it is the one state machine of the queue, and every transition is read side by side.
 
 use difflore_proto::EventEnvelope;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};

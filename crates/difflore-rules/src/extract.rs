@@ -29,7 +29,6 @@ struct Row {
     thread: Option<String>,
     resolved: Option<bool>,
     reactions: i64,
-    created_at: Option<String>,
 }
 
 /// A candidate being built.
@@ -68,7 +67,7 @@ pub struct Report {
 fn load(conn: &Connection, repo: Option<&str>) -> rusqlite::Result<Vec<Row>> {
     let mut st = conn.prepare(
         "SELECT source, repo, platform_id, pr_number, url, author, author_is_bot, COALESCE(author_is_pr_author, 0),
-                path, line, body, thread_id, resolved, reactions, created_at
+                path, line, body, thread_id, resolved, reactions
          FROM review_comments WHERE (?1 IS NULL OR repo = ?1) ORDER BY repo, created_at, id",
     )?;
     let rows = st.query_map([repo], |r| {
@@ -93,7 +92,6 @@ fn load(conn: &Connection, repo: Option<&str>) -> rusqlite::Result<Vec<Row>> {
             thread: r.get(11)?,
             resolved: r.get(12)?,
             reactions: plus,
-            created_at: r.get(14)?,
         })
     })?;
     rows.collect()
@@ -327,7 +325,6 @@ fn add_evidence(conn: &Connection, rule_id: &str, c: &Candidate) -> rusqlite::Re
         st.execute(params![
             rule_id, r.source, r.id, r.pr, r.url, r.author, r.path, r.line, excerpt
         ])?;
-        let _ = &r.created_at;
     }
     Ok(())
 }
