@@ -38,9 +38,19 @@ fn twenty_thousand_hook_events_arrive_exactly_once(b: &Backend) {
         }
     });
     let read = server.token("reader", "read");
-    wait_for(120, "all 20 000 events on the server", || {
-        server.ids(&read).len() >= total
-    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while server.ids(&read).len() < total {
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "timed out: server holds {} of {total}; queue {}; daemon {}; daemon log:\n{}",
+                server.ids(&read).len(),
+                e.counts(),
+                e.daemon_status(),
+                e.run(&["daemon", "logs", "-n", "20"]).0
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let ids = server.ids(&read);
     let distinct: HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), total, "exactly once");

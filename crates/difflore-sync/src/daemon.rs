@@ -186,7 +186,17 @@ fn worker_loop(
         }
     };
     while !term.load(Ordering::SeqCst) {
-        if store::schema_version(&conn).map_err(|e| e.to_string())? != schema {
+        // A transient database error (a lock held too long, a full disk) must not kill the
+        // daemon: log it, wait, try again. Only a schema change ends the loop.
+        let current = match store::schema_version(&conn) {
+            Ok(v) => v,
+            Err(e) => {
+                log(home, "WARN", &format!("database error, retrying: {e}"));
+                idle(&conn, term, poll, Duration::from_secs(1));
+                continue;
+            }
+        };
+        if current != schema {
             log(
                 home,
                 "INFO",
@@ -223,9 +233,17 @@ fn worker_loop(
                 continue;
             }
         };
-        if parked_and_unchanged(&conn, home).map_err(|e| e.to_string())? {
-            idle(&conn, term, poll, Duration::from_secs(1));
-            continue;
+        match parked_and_unchanged(&conn, home) {
+            Ok(false) => {}
+            Ok(true) => {
+                idle(&conn, term, poll, Duration::from_secs(1));
+                continue;
+            }
+            Err(e) => {
+                log(home, "WARN", &format!("database error, retrying: {e}"));
+                idle(&conn, term, poll, Duration::from_secs(1));
+                continue;
+            }
         }
         let fp = creds::fingerprint(home);
         if client.as_ref().is_none_or(|(f, _)| *f != fp) {
@@ -249,7 +267,23 @@ fn worker_loop(
         // Drain back-to-back while there is backlog.
         let mut pass;
         loop {
-            pass = drainer.pass().map_err(|e| e.to_string())?;
+            pass = match drainer.pass() {
+                Ok(p) => p,
+                Err(e) => {
+                    // Give this pass's leases back at once (best effort; otherwise they are
+                    // re-claimed when they expire): nothing is lost, at worst sent twice.
+                    let _ = Outbox::new(&conn).release_leases_of(&owner);
+                    log(
+                        home,
+                        "WARN",
+                        &format!("database error during a drain, retrying: {e}"),
+                    );
+                    Pass {
+                        last_error: Some(e.to_string()),
+                        ..Pass::default()
+                    }
+                }
+            };
             report(home, &pass);
             if term.load(Ordering::SeqCst)
                 || pass.claimed == 0
