@@ -124,6 +124,20 @@ pub enum StorageError {
     Unavailable(String),
 }
 
+impl StorageError {
+    /// The database failed (any displayable cause).
+    pub fn unavailable(e: impl std::fmt::Display) -> StorageError {
+        StorageError::Unavailable(e.to_string())
+    }
+}
+
+/// The current time as RFC 3339 (UTC), as every backend stores it.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// What a `difflore-server` backend provides. All methods are team-scoped.
 pub trait Storage: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.

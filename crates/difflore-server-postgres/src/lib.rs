@@ -11,7 +11,6 @@
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use difflore_server_db::*;
 use std::collections::{BTreeMap, HashSet};
-use time::format_description::well_known::Rfc3339;
 use tokio_postgres::NoTls;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
@@ -42,23 +41,13 @@ pub fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Unavailable(e.to_string())
-}
-
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 impl PgStorage {
     /// Connects to `url` (`postgres://user:pass@host:port/db`), checks it, applies migrations.
     pub async fn connect(url: &str, max_connections: usize) -> Result<PgStorage, StorageError> {
         let redacted = redact_url(url);
-        let pg: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| unavailable(format!("bad PostgreSQL URL {redacted}: {e}")))?;
+        let pg: tokio_postgres::Config = url.parse().map_err(|e| {
+            StorageError::unavailable(format!("bad PostgreSQL URL {redacted}: {e}"))
+        })?;
         let mgr = Manager::from_config(
             pg,
             NoTls,
@@ -70,7 +59,7 @@ impl PgStorage {
             .max_size(max_connections.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         let s = PgStorage {
             pool,
             url_redacted: redacted,
@@ -81,7 +70,7 @@ impl PgStorage {
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
         self.pool.get().await.map_err(|e| {
-            unavailable(format!(
+            StorageError::unavailable(format!(
                 "cannot reach PostgreSQL at {}: {e}",
                 self.url_redacted
             ))
@@ -90,37 +79,39 @@ impl PgStorage {
 
     async fn migrate(&self) -> Result<(), StorageError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(unavailable)?;
+        let tx = c.transaction().await.map_err(StorageError::unavailable)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS difflore_schema (
                  version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
         )
         .await
-        .map_err(unavailable)?;
+        .map_err(StorageError::unavailable)?;
         let v: i32 = tx
             .query_one("SELECT COALESCE(MAX(version), 0) FROM difflore_schema", &[])
             .await
-            .map_err(unavailable)?
+            .map_err(StorageError::unavailable)?
             .get(0);
         if v as usize > MIGRATIONS.len() {
-            return Err(unavailable(format!(
+            return Err(StorageError::unavailable(format!(
                 "database schema version {v} is newer than this difflore-server ({}); upgrade the server",
                 MIGRATIONS.len()
             )));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
-            tx.batch_execute(sql).await.map_err(unavailable)?;
+            tx.batch_execute(sql)
+                .await
+                .map_err(StorageError::unavailable)?;
             tx.execute(
                 "INSERT INTO difflore_schema (version) VALUES ($1)",
                 &[&(i as i32 + 1)],
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         }
-        tx.commit().await.map_err(unavailable)
+        tx.commit().await.map_err(StorageError::unavailable)
     }
 }
 
@@ -156,7 +147,9 @@ impl Storage for PgStorage {
 
     async fn ping(&self) -> Result<(), StorageError> {
         let c = self.client().await?;
-        c.query_one("SELECT 1", &[]).await.map_err(unavailable)?;
+        c.query_one("SELECT 1", &[])
+            .await
+            .map_err(StorageError::unavailable)?;
         Ok(())
     }
 
@@ -183,11 +176,11 @@ impl Storage for PgStorage {
                  RETURNING id::text",
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         let rows = c
             .query(&st, &[&team, &ids, &kinds, &at, &payloads])
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         let inserted: HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
         Ok(events.iter().map(|e| inserted.contains(&e.id)).collect())
     }
@@ -217,11 +210,11 @@ impl Storage for PgStorage {
                  LIMIT $4",
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         let rows = c
             .query(&st, &[&team, &txid, &seq, &(limit as i64)])
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         let mut next = None;
         let events = rows
             .iter()
@@ -253,7 +246,7 @@ impl Storage for PgStorage {
                 &[&team],
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         let by_kind: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         let r = c
             .query_one(
@@ -263,7 +256,7 @@ impl Storage for PgStorage {
                 &[&team],
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         Ok(Stats {
             events: by_kind.values().sum(),
             by_kind,
@@ -296,7 +289,7 @@ impl Storage for PgStorage {
                     name: record.name,
                 })
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(StorageError::unavailable(e)),
         }
     }
 
@@ -307,8 +300,11 @@ impl Storage for PgStorage {
                 "SELECT {TOKEN_COLS} FROM tokens WHERE id = $1 AND revoked_at IS NULL"
             ))
             .await
-            .map_err(unavailable)?;
-        let row = c.query_opt(&st, &[&id]).await.map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
+        let row = c
+            .query_opt(&st, &[&id])
+            .await
+            .map_err(StorageError::unavailable)?;
         Ok(row.as_ref().map(token_from_row))
     }
 
@@ -323,7 +319,7 @@ impl Storage for PgStorage {
                 &[&team],
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         Ok(rows.iter().map(token_from_row).collect())
     }
 
@@ -337,10 +333,10 @@ impl Storage for PgStorage {
             .execute(
                 "UPDATE tokens SET revoked_at = $3 WHERE revoked_at IS NULL
                  AND (id = $1 OR ($2::text IS NOT NULL AND team = $2 AND name = $1))",
-                &[&id_or_name, &team, &now()],
+                &[&id_or_name, &team, &now_rfc3339()],
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         Ok(n as usize)
     }
 }

@@ -11,7 +11,6 @@ use difflore_server_db::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use time::format_description::well_known::Rfc3339;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
@@ -27,31 +26,23 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Unavailable(e.to_string())
-}
-
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 impl SqliteStorage {
     /// Opens (creating) the database at `path` and applies pending migrations.
     pub fn open(path: &Path) -> Result<SqliteStorage, StorageError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StorageError::unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let conn = Connection::open(path).map_err(|e| {
+            StorageError::unavailable(format!("cannot open {}: {e}", path.display()))
+        })?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
         migrate(&conn)?;
         Ok(SqliteStorage {
             conn: Arc::new(Mutex::new(conn)),
@@ -66,30 +57,32 @@ impl SqliteStorage {
         tokio::task::spawn_blocking(move || {
             let mut c = conn
                 .lock()
-                .map_err(|_| unavailable("connection poisoned"))?;
+                .map_err(|_| StorageError::unavailable("connection poisoned"))?;
             f(&mut c)
         })
         .await
-        .map_err(unavailable)?
+        .map_err(StorageError::unavailable)?
     }
 }
 
 fn migrate(conn: &Connection) -> Result<(), StorageError> {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(unavailable)?;
+        .map_err(StorageError::unavailable)?;
     if v > MIGRATIONS.len() as i64 {
-        return Err(unavailable(format!(
+        return Err(StorageError::unavailable(format!(
             "database schema version {v} is newer than this difflore-server ({}); upgrade the server",
             MIGRATIONS.len()
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
-        let tx = conn.unchecked_transaction().map_err(unavailable)?;
-        tx.execute_batch(sql).map_err(unavailable)?;
+        let tx = conn
+            .unchecked_transaction()
+            .map_err(StorageError::unavailable)?;
+        tx.execute_batch(sql).map_err(StorageError::unavailable)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)
-            .map_err(unavailable)?;
-        tx.commit().map_err(unavailable)?;
+            .map_err(StorageError::unavailable)?;
+        tx.commit().map_err(StorageError::unavailable)?;
     }
     Ok(())
 }
@@ -115,8 +108,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
-        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(unavailable))
-            .await
+        self.with(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(StorageError::unavailable)
+        })
+        .await
     }
 
     async fn insert_events(
@@ -128,8 +124,8 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            let received = now();
+                .map_err(StorageError::unavailable)?;
+            let received = now_rfc3339();
             let mut out = Vec::with_capacity(events.len());
             {
                 let mut st = tx
@@ -137,7 +133,7 @@ impl Storage for SqliteStorage {
                         "INSERT INTO events (team, id, kind, occurred_at, payload, received_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (team, id) DO NOTHING",
                     )
-                    .map_err(unavailable)?;
+                    .map_err(StorageError::unavailable)?;
                 for e in &events {
                     let n = st
                         .execute(params![
@@ -148,11 +144,11 @@ impl Storage for SqliteStorage {
                             e.payload,
                             received
                         ])
-                        .map_err(unavailable)?;
+                        .map_err(StorageError::unavailable)?;
                     out.push(n == 1);
                 }
             }
-            tx.commit().map_err(unavailable)?;
+            tx.commit().map_err(StorageError::unavailable)?;
             Ok(out)
         })
         .await
@@ -178,7 +174,7 @@ impl Storage for SqliteStorage {
                     "SELECT seq, id, kind, occurred_at, payload, received_at FROM events
                      WHERE team = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
                 )
-                .map_err(unavailable)?;
+                .map_err(StorageError::unavailable)?;
             let mut last = None;
             let events = st
                 .query_map(params![team, after, limit as i64], |r| {
@@ -195,7 +191,7 @@ impl Storage for SqliteStorage {
                         },
                     ))
                 })
-                .map_err(unavailable)?
+                .map_err(StorageError::unavailable)?
                 .map(|r| {
                     r.map(|(seq, e)| {
                         last = Some(seq);
@@ -203,7 +199,7 @@ impl Storage for SqliteStorage {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
+                .map_err(StorageError::unavailable)?;
             Ok(Page {
                 events,
                 next_cursor: last.map(|s| format!("s{s}")),
@@ -218,14 +214,14 @@ impl Storage for SqliteStorage {
             let mut by_kind = std::collections::BTreeMap::new();
             let mut st = c
                 .prepare_cached("SELECT kind, COUNT(*) FROM events WHERE team = ?1 GROUP BY kind")
-                .map_err(unavailable)?;
+                .map_err(StorageError::unavailable)?;
             let rows = st
                 .query_map([&team], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
                 })
-                .map_err(unavailable)?;
+                .map_err(StorageError::unavailable)?;
             for r in rows {
-                let (k, n) = r.map_err(unavailable)?;
+                let (k, n) = r.map_err(StorageError::unavailable)?;
                 by_kind.insert(k, n);
             }
             let (first, last): (Option<String>, Option<String>) = c
@@ -234,7 +230,7 @@ impl Storage for SqliteStorage {
                     [&team],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .map_err(unavailable)?;
+                .map_err(StorageError::unavailable)?;
             Ok(Stats {
                 events: by_kind.values().sum(),
                 by_kind,
@@ -269,7 +265,7 @@ impl Storage for SqliteStorage {
                         name: record.name,
                     })
                 }
-                Err(e) => Err(unavailable(e)),
+                Err(e) => Err(StorageError::unavailable(e)),
             }
         })
         .await
@@ -284,7 +280,7 @@ impl Storage for SqliteStorage {
                 token_from_row,
             )
             .optional()
-            .map_err(unavailable)
+            .map_err(StorageError::unavailable)
         })
         .await
     }
@@ -295,11 +291,11 @@ impl Storage for SqliteStorage {
                 .prepare_cached(&format!(
                     "SELECT {TOKEN_COLS} FROM tokens WHERE (?1 IS NULL OR team = ?1) ORDER BY created_at, id"
                 ))
-                .map_err(unavailable)?;
+                .map_err(StorageError::unavailable)?;
             st.query_map([&team], token_from_row)
-                .map_err(unavailable)?
+                .map_err(StorageError::unavailable)?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)
+                .map_err(StorageError::unavailable)
         })
         .await
     }
@@ -314,9 +310,9 @@ impl Storage for SqliteStorage {
             c.execute(
                 "UPDATE tokens SET revoked_at = ?3 WHERE revoked_at IS NULL
                  AND (id = ?1 OR (?2 IS NOT NULL AND team = ?2 AND name = ?1))",
-                params![key, team, now()],
+                params![key, team, now_rfc3339()],
             )
-            .map_err(unavailable)
+            .map_err(StorageError::unavailable)
         })
         .await
     }

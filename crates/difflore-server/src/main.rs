@@ -206,10 +206,8 @@ async fn token(store: backend::AnyStorage, cmd: TokenCommand) -> anyhow::Result<
             valid_name("--team", &team)?;
             valid_name("--name", &name)?;
             let role = api::parse_role(&role).map_err(anyhow::Error::msg)?;
-            let now = time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            let (text, record) = auth::new_token(&team, &name, role, now)?;
+            let (text, record) =
+                auth::new_token(&team, &name, role, difflore_server_db::now_rfc3339())?;
             let rec = store.create_token(record).await?;
             println!("{text}");
             eprintln!(

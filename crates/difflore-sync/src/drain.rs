@@ -236,14 +236,7 @@ impl<'a> Drainer<'a> {
                     "the server refused the credentials ({status}: {msg}); log in again with `difflore sync login`"
                 );
                 ob.fail(&self.owner, &ids, FailClass::Auth, None, &why, now)?;
-                ob.park_all(&why)?;
-                state::set(
-                    self.conn,
-                    state::PARKED_FINGERPRINT,
-                    &creds::fingerprint(self.home),
-                )?;
-                state::set(self.conn, state::STATUS, &format!("parked: {why}"))?;
-                p.parked = Some(why.clone());
+                self.park(&why, p)?;
                 p.last_error = Some(why);
             }
             PostOutcome::TooLarge(named) => {
@@ -326,14 +319,7 @@ impl<'a> Drainer<'a> {
                     self.client.server()
                 );
                 if self.config_errors() >= CONFIG_ERROR_STREAK {
-                    ob.park_all(&why)?;
-                    state::set(
-                        self.conn,
-                        state::PARKED_FINGERPRINT,
-                        &creds::fingerprint(self.home),
-                    )?;
-                    state::set(self.conn, state::STATUS, &format!("parked: {why}"))?;
-                    p.parked = Some(why.clone());
+                    self.park(&why, p)?;
                 }
                 p.last_error = Some(why);
             }
@@ -367,6 +353,19 @@ impl<'a> Drainer<'a> {
                 self.fail_transient(&Self::ids(&x), &why, p)
             }
         }
+    }
+
+    /// Parks the whole queue until the credentials change, and says why.
+    fn park(&self, why: &str, p: &mut Pass) -> rusqlite::Result<()> {
+        self.outbox().park_all(why)?;
+        state::set(
+            self.conn,
+            state::PARKED_FINGERPRINT,
+            &creds::fingerprint(self.home),
+        )?;
+        state::set(self.conn, state::STATUS, &format!("parked: {why}"))?;
+        p.parked = Some(why.to_string());
+        Ok(())
     }
 
     /// Consecutive "other 4xx" answers, shared by every drainer.
