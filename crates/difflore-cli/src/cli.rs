@@ -40,6 +40,48 @@ pub enum Command {
     /// Review rules: list, show, approve, reject, pause, resume, edit, add.
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// The rules that apply to the current change or to one file, ranked, with why.
+    ///
+    /// `--diff` takes every uncommitted change (plus untracked files); `--staged` only what is
+    /// staged; `--base REV` everything since the branch left REV. `--file PATH` asks for one
+    /// file, optionally with `--text` standing for the change.
+    #[command(group = clap::ArgGroup::new("what").required(true).args(["diff", "file"]))]
+    Recall {
+        /// Rules for the files of the current git change.
+        #[arg(long)]
+        diff: bool,
+        /// With --diff: only staged changes.
+        #[arg(long, requires = "diff", conflicts_with = "base")]
+        staged: bool,
+        /// With --diff: changes since the merge base with this revision (e.g. main).
+        #[arg(long, requires = "diff", value_name = "REV")]
+        base: Option<String>,
+        /// Rules for this file (relative to the current directory).
+        #[arg(long, value_name = "PATH")]
+        file: Option<String>,
+        /// With --file: the changed text, for relevance.
+        #[arg(long, requires = "file", value_name = "T")]
+        text: Option<String>,
+        /// At most this many rules per file.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
+        top_k: u16,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the active rules into a marked section of AGENTS.md or CLAUDE.md.
+    ///
+    /// Only the section between `<!-- difflore:begin -->` and `<!-- difflore:end -->` is
+    /// rewritten; the rest of the file stays byte-for-byte as it was. Running it again with the
+    /// same rules changes nothing.
+    Export {
+        /// agents-md (AGENTS.md: Codex, Cursor, Gemini CLI…) or claude-md (CLAUDE.md).
+        #[arg(long, value_parser = ["agents-md", "claude-md"])]
+        format: String,
+        /// The file to write (default: AGENTS.md / CLAUDE.md at the repository root); `-` prints
+        /// the section instead.
+        #[arg(long, value_name = "PATH")]
+        output: Option<std::path::PathBuf>,
+    },
     /// Connect to a team server: login, logout, status, drain now.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -261,6 +303,12 @@ pub enum MemoryCommand {
         repo: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Review pending candidates one at a time in the terminal: approve, reject, edit, skip.
+    Review {
+        /// Only this repo key.
+        #[arg(long)]
+        repo: Option<String>,
     },
     /// Show one rule with every piece of evidence (id or unique prefix).
     Show {

@@ -5,10 +5,13 @@
 
 mod cli;
 mod daemon_cmd;
+mod export_cmd;
 mod import_cmd;
 mod memory_cmd;
 mod outbox_cmd;
+mod recall_cmd;
 mod render;
+mod review_cmd;
 mod status_cmd;
 mod sync_cmd;
 
@@ -37,6 +40,24 @@ fn main() {
             dry_run,
             json,
         } => import_cmd::extract(repo.as_deref(), dry_run, json),
+        Command::Recall {
+            diff,
+            staged,
+            base,
+            file,
+            text,
+            top_k,
+            json,
+        } => recall_cmd::run(recall_cmd::RecallArgs {
+            diff,
+            staged,
+            base,
+            file,
+            text,
+            top_k: usize::from(top_k),
+            json,
+        }),
+        Command::Export { format, output } => export_cmd::run(&format, output.as_deref()),
         Command::Daemon(d) => daemon_cmd::run(d),
         Command::Hook(_) => unreachable_hook(),
     };

@@ -1,4 +1,5 @@
-//! `difflore memory list|show|approve|reject|pause|resume|edit|add`.
+//! `difflore memory list|show|approve|reject|pause|resume|edit|add` (the interactive `review`
+//! lives in `review_cmd`).
 
 use crate::cli::MemoryCommand;
 use crate::render;
@@ -8,7 +9,7 @@ use difflore_core::{repo, store};
 use difflore_rules::memory::{self, Edit, Rule};
 use serde_json::json;
 
-fn refuse_agents(cmd: &str) -> anyhow::Result<()> {
+pub(crate) fn refuse_agents(cmd: &str) -> anyhow::Result<()> {
     if let Some(m) = memory::agent_marker() {
         bail!(
             "`difflore memory {cmd}` changes what agents are told, so an agent may not run it ({m} is set). Run it yourself in your own terminal."
@@ -25,7 +26,7 @@ fn rule_json(r: &Rule) -> serde_json::Value {
     })
 }
 
-fn print_rule(conn: &rusqlite::Connection, r: &Rule) {
+pub(crate) fn print_rule(conn: &rusqlite::Connection, r: &Rule) {
     println!(
         "{}  [{}{}]  {}",
         memory::short_id(conn, &r.id),
@@ -51,6 +52,23 @@ fn print_rule(conn: &rusqlite::Connection, r: &Rule) {
     );
     if let Some(why) = &r.reason {
         println!("  why: {why}");
+    }
+}
+
+/// Every piece of evidence of a rule, with its link.
+pub(crate) fn print_evidence(r: &Rule) {
+    if r.evidence.is_empty() {
+        println!("  evidence: none (a person's own rule)");
+    }
+    for e in &r.evidence {
+        println!(
+            "  - {} on {}:{}{}",
+            e.author.as_deref().unwrap_or("?"),
+            e.path.as_deref().unwrap_or("-"),
+            e.line.map(|l| l.to_string()).unwrap_or_default(),
+            e.url.as_ref().map(|u| format!("  {u}")).unwrap_or_default()
+        );
+        println!("    \"{}\"", e.excerpt.replace('\n', " "));
     }
 }
 
@@ -88,6 +106,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             println!("{t}");
             Ok(())
         }
+        MemoryCommand::Review { repo } => crate::review_cmd::run(&conn, repo.as_deref()),
         MemoryCommand::Show { id, json } => {
             let r = memory::get(&conn, &id)?;
             if json {
@@ -97,19 +116,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             }
             print_rule(&conn, &r);
             println!("  id: {}", r.id);
-            if r.evidence.is_empty() {
-                println!("  evidence: none (a person's own rule)");
-            }
-            for e in &r.evidence {
-                println!(
-                    "  - {} on {}:{}{}",
-                    e.author.as_deref().unwrap_or("?"),
-                    e.path.as_deref().unwrap_or("-"),
-                    e.line.map(|l| l.to_string()).unwrap_or_default(),
-                    e.url.as_ref().map(|u| format!("  {u}")).unwrap_or_default()
-                );
-                println!("    \"{}\"", e.excerpt.replace('\n', " "));
-            }
+            print_evidence(&r);
             Ok(())
         }
         MemoryCommand::Approve { ids } => {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_outbox.sql"),
     include_str!("migrations/0002_reviews.sql"),
     include_str!("migrations/0003_rules.sql"),
+    include_str!("migrations/0004_rule_index.sql"),
 ];
 
 /// The schema version this binary reads and writes.
@@ -293,5 +294,48 @@ mod tests {
             open_for_hook(&home).unwrap_err(),
             StoreError::Corrupt { .. }
         ));
+    }
+
+    #[test]
+    fn schema_4_indexes_rules_that_already_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        home.ensure_dirs().unwrap();
+        let c = Connection::open(home.db_path()).unwrap();
+        for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+            c.execute_batch(sql).unwrap();
+            c.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+        }
+        c.execute(
+            "INSERT INTO rules (id, title, statement, globs, repo, status, origin, created_at, updated_at)
+             VALUES ('r1', 'Money', 'Use Money for cents', '[\"src/billing/*.rs\", \"**\"]', 'h/o/r', 'active', 'manual', 1, 1)",
+            [],
+        )
+        .unwrap();
+        drop(c);
+        let c = open_for_write(&home).unwrap();
+        let globs: Vec<(String, String, String, String)> = c
+            .prepare("SELECT glob, scope, prefix, ext FROM rule_globs ORDER BY glob")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let row = |g: &str, p: &str, e: &str| (g.into(), "h/o/r".into(), p.into(), e.into());
+        assert_eq!(
+            globs,
+            vec![
+                row("**", "", ""),
+                row("src/billing/*.rs", "src/billing/", "rs")
+            ]
+        );
+        let hits: i64 = c
+            .query_row(
+                "SELECT count(*) FROM rules_fts WHERE rules_fts MATCH 'cent'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hits, 1, "porter stemming finds 'cents' for 'cent'");
     }
 }

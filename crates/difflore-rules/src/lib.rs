@@ -10,6 +10,8 @@
 
 pub mod classify;
 pub mod cluster;
+pub mod export;
 pub mod extract;
 pub mod globs;
+pub mod matching;
 pub mod memory;

@@ -259,13 +259,10 @@ pub fn check_globs(globs: &[String]) -> Result<(), MemoryError> {
                 "glob {g:?} must be repo-relative with / (no leading /, no ..)"
             )));
         }
-        let (open, close) = (
-            g.matches('[').count() + g.matches('{').count(),
-            g.matches(']').count() + g.matches('}').count(),
-        );
-        if open != close {
+        if let Err(e) = globset::GlobBuilder::new(g).literal_separator(true).build() {
             return Err(MemoryError::Invalid(format!(
-                "glob {g:?} has unbalanced brackets"
+                "glob {g:?} is not valid: {}",
+                e.kind()
             )));
         }
     }

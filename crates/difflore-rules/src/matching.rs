@@ -1,0 +1,442 @@
+//! The matching engine: which active rules apply to an edit, ranked, with why.
+//!
+//! A query is (repo key, repo-relative path, optional text — the changed lines, a prompt, a
+//! search). Rules are scoped first (the repo's own rules and global ones; never another repo's),
+//! then matched by glob, then ranked by text relevance (SQLite FTS5 `bm25` in the same
+//! database), cut by a relevance floor — nothing relevant means nothing returned — then by
+//! top-k and a token budget. It is built for a fresh process (the hook): glob candidates come
+//! from an index of each glob's literal directory prefix and extension (schema 4, kept by
+//! triggers), so a call compiles only the handful of globs that could match, never all of them.
+//!
+//! Scoring, in plain terms:
+//! - A glob's *specificity*: a literal path 1.0; otherwise 0.4, +0.15 per literal directory
+//!   (up to 3), +0.1 for a literal extension (`src/billing/*.rs` 0.8, `**/*.rs` 0.5, `**` 0.4).
+//! - *Relevance* of the text to the rule: `s / (s + h)` with `s = -bm25` (title weighs 3,
+//!   statement 2, rationale 1), in [0, 1); `h = max(0.5, ln(N + 1) / 2)` for N rules, because
+//!   bm25's term weights grow with the size of the collection — a team with 30 rules and one
+//!   with 10 000 get comparable relevance for comparable matches.
+//! - Path, no text (a read): keep rules whose best glob has specificity ≥ 0.5; score = it.
+//! - Path and text (an edit, a prompt naming a file): keep a glob-matched rule when relevance ≥
+//!   0.2 or its glob names the file itself; a rule without globs when relevance ≥ 0.4; score =
+//!   (specificity + relevance) / 2.
+//! - Text, no path (a search): keep rules with relevance ≥ 0.4; score = relevance.
+
+use globset::{GlobBuilder, GlobSetBuilder};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Relevance a glob-matched rule needs when text is given.
+pub const REL_FLOOR: f64 = 0.2;
+/// Relevance a rule needs when no glob ties it to the file.
+pub const REL_FLOOR_UNSCOPED: f64 = 0.4;
+/// Specificity a glob needs to apply on path alone.
+pub const SPEC_FLOOR: f64 = 0.5;
+/// Default number of rules returned.
+pub const DEFAULT_TOP_K: usize = 5;
+/// Default token budget of the returned rules' text.
+pub const DEFAULT_TOKEN_BUDGET: usize = 1000;
+/// How many query terms are kept from a long text.
+const MAX_TERMS: usize = 48;
+
+/// What to match.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    /// Repo key of the working tree; `None` outside a repository (then only global rules).
+    pub repo: Option<&'a str>,
+    /// Repo-relative path with `/`.
+    pub path: Option<&'a str>,
+    /// Changed text, prompt or search words.
+    pub text: Option<&'a str>,
+    pub top_k: usize,
+    /// Approximate tokens (4 characters each) of title + statement across the returned rules.
+    pub token_budget: usize,
+    /// Only rules with severity `enforce` (the gate).
+    pub enforce_only: bool,
+}
+
+impl<'a> Query<'a> {
+    pub fn new(repo: Option<&'a str>) -> Query<'a> {
+        Query {
+            repo,
+            path: None,
+            text: None,
+            top_k: DEFAULT_TOP_K,
+            token_budget: DEFAULT_TOKEN_BUDGET,
+            enforce_only: false,
+        }
+    }
+    pub fn path(mut self, p: &'a str) -> Self {
+        self.path = Some(p);
+        self
+    }
+    pub fn text(mut self, t: &'a str) -> Self {
+        self.text = Some(t).filter(|t| !t.trim().is_empty());
+        self
+    }
+}
+
+/// One applicable rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct Match {
+    pub id: String,
+    pub title: String,
+    pub statement: String,
+    pub globs: Vec<String>,
+    pub repo: Option<String>,
+    pub severity: String,
+    pub confidence: f64,
+    pub score: f64,
+    /// Why it applies, for people: "glob src/billing/*.rs; terms: round, cents".
+    pub why: String,
+    pub matched_glob: Option<String>,
+    pub terms: Vec<String>,
+    /// One link to the review comment it came from, when there is one.
+    pub evidence_url: Option<String>,
+}
+
+impl Match {
+    /// Approximate tokens this rule costs when shown.
+    pub fn tokens(&self) -> usize {
+        (self.title.len() + self.statement.len()).div_ceil(4) + 12
+    }
+}
+
+const STOPWORDS: &[&str] = &[
+    "the", "and", "for", "not", "but", "are", "was", "this", "that", "with", "from", "you", "your",
+    "our", "its", "has", "have", "had", "will", "would", "should", "can", "could", "into", "than",
+    "then", "there", "their", "they", "them", "what", "when", "where", "which", "who", "why",
+    "how", "all", "any", "each", "use", "used", "using", "via", "let", "mut", "pub", "self",
+    "return", "const", "var", "def", "else", "true", "false", "null", "none", "new", "please",
+    "also", "just", "like", "here", "these", "those", "some", "more", "only", "other",
+];
+
+/// Query terms from free text or code: words split at non-alphanumerics and camelCase,
+/// lower-cased, ≥ 3 letters, no stopwords or numbers, first occurrence order, at most 48.
+pub fn terms(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |w: &str| {
+        let w = w.to_lowercase();
+        if w.chars().count() >= 3
+            && !w.chars().all(|c| c.is_ascii_digit())
+            && !STOPWORDS.contains(&w.as_str())
+            && !out.contains(&w)
+            && out.len() < MAX_TERMS
+        {
+            out.push(w);
+        }
+    };
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        let mut start = 0;
+        let chars: Vec<(usize, char)> = word.char_indices().collect();
+        for i in 1..chars.len() {
+            let (pos, c) = chars[i];
+            let prev = chars[i - 1].1;
+            if c.is_uppercase() && prev.is_lowercase() {
+                push(&word[start..pos]);
+                start = pos;
+            }
+        }
+        push(&word[start..]);
+    }
+    out
+}
+
+/// A glob's specificity (see the module doc).
+pub fn specificity(glob: &str, prefix: &str, ext: &str) -> f64 {
+    if !glob.contains(['*', '?', '[', '{']) {
+        return 1.0;
+    }
+    let depth = prefix.matches('/').count().min(3) as f64;
+    0.4 + 0.15 * depth + if ext.is_empty() { 0.0 } else { 0.1 }
+}
+
+/// The directory prefixes the index may hold for a path: "", "src/", "src/billing/".
+fn path_prefixes(path: &str) -> Vec<String> {
+    let mut v = vec![String::new()];
+    for (i, c) in path.char_indices() {
+        if c == '/' {
+            v.push(path[..=i].to_string());
+        }
+    }
+    v
+}
+
+/// The literal extension of a path's last segment, as the index computes it for globs.
+fn path_ext(path: &str) -> &str {
+    let seg = path.rsplit('/').next().unwrap_or(path);
+    seg.rsplit_once('.').map_or("", |(_, e)| e)
+}
+
+fn stem_match(term: &str, word: &str) -> bool {
+    let common = term
+        .chars()
+        .zip(word.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    common >= 3 && common >= term.chars().count().min(word.chars().count()).min(5)
+}
+
+/// The FTS5 query for some terms: each term quoted (so nothing in it is syntax), OR-ed.
+fn fts_query(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "")))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+struct Candidate {
+    spec: f64,
+    glob: Option<String>,
+    rel: f64,
+}
+
+/// Active rules for this query, best first, within top-k and the token budget.
+pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Match>> {
+    let scope = q.repo.unwrap_or("");
+    let mut cands: HashMap<String, Candidate> = HashMap::new();
+
+    if let Some(path) = q.path {
+        glob_candidates(conn, scope, path, &mut cands)?;
+    }
+    let qterms = q.text.map(terms).unwrap_or_default();
+    if !qterms.is_empty() {
+        let n: f64 = conn
+            .prepare_cached("SELECT COALESCE(max(seq), 0) FROM rule_keys")?
+            .query_row([], |r| r.get(0))?;
+        let half = ((n + 1.0).ln() / 2.0).max(0.5);
+        let mut st = conn.prepare_cached(
+            "SELECT k.rule_id, bm25(rules_fts, 3.0, 2.0, 1.0), r.globs
+             FROM rules_fts JOIN rule_keys k ON k.seq = rules_fts.rowid
+             JOIN rules r ON r.id = k.rule_id
+             WHERE rules_fts MATCH ?1 AND r.status = 'active' AND (r.repo = ?2 OR r.repo IS NULL)
+             ORDER BY 2 LIMIT 1000",
+        )?;
+        let rows = st.query_map(params![fts_query(&qterms), scope], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, f64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, bm25, globs) = row?;
+            let s = (-bm25).max(0.0);
+            let rel = s / (s + half);
+            match cands.get_mut(&id) {
+                Some(c) => c.rel = rel,
+                // With a path, a rule with globs that did not match the file does not apply.
+                None if q.path.is_some() && globs.trim() != "[]" => {}
+                None => {
+                    cands.insert(
+                        id,
+                        Candidate {
+                            spec: 0.0,
+                            glob: None,
+                            rel,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    let has_text = !qterms.is_empty();
+    let mut kept: Vec<(String, f64, Candidate)> = cands
+        .into_iter()
+        .filter_map(|(id, c)| {
+            let score = match (q.path.is_some(), has_text) {
+                (true, false) => (c.spec >= SPEC_FLOOR).then_some(c.spec)?,
+                (true, true) if c.glob.is_some() => {
+                    (c.rel >= REL_FLOOR || c.spec >= 1.0).then_some((c.spec + c.rel) / 2.0)?
+                }
+                (true, true) => (c.rel >= REL_FLOOR_UNSCOPED).then_some((0.3 + c.rel) / 2.0)?,
+                (false, true) => (c.rel >= REL_FLOOR_UNSCOPED).then_some(c.rel)?,
+                (false, false) => return None,
+            };
+            Some((id, score, c))
+        })
+        .collect();
+    kept.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+
+    let mut out = Vec::new();
+    let mut spent = 0usize;
+    let mut st = conn.prepare_cached(
+        "SELECT title, statement, globs, repo, severity, confidence,
+                (SELECT url FROM rule_evidence e WHERE e.rule_id = r.id AND url IS NOT NULL ORDER BY comment_id LIMIT 1)
+         FROM rules r WHERE id = ?1",
+    )?;
+    for (id, score, c) in kept {
+        if out.len() >= q.top_k {
+            break;
+        }
+        let Some(mut m) = st
+            .query_row([&id], |r| {
+                Ok(Match {
+                    id: id.clone(),
+                    title: r.get(0)?,
+                    statement: r.get(1)?,
+                    globs: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+                    repo: r.get(3)?,
+                    severity: r.get(4)?,
+                    confidence: r.get(5)?,
+                    score: (score * 1000.0).round() / 1000.0,
+                    why: String::new(),
+                    matched_glob: c.glob.clone(),
+                    terms: Vec::new(),
+                    evidence_url: r.get(6)?,
+                })
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        if q.enforce_only && m.severity != "enforce" {
+            continue;
+        }
+        let cost = m.tokens();
+        if spent + cost > q.token_budget {
+            continue;
+        }
+        spent += cost;
+        if c.rel > 0.0 {
+            let words = terms(&format!("{} {}", m.title, m.statement));
+            m.terms = qterms
+                .iter()
+                .filter(|t| words.iter().any(|w| stem_match(t, w)))
+                .take(6)
+                .cloned()
+                .collect();
+        }
+        m.why = why(&m);
+        out.push(m);
+    }
+    Ok(out)
+}
+
+fn why(m: &Match) -> String {
+    let mut parts = Vec::new();
+    match &m.matched_glob {
+        Some(g) => parts.push(format!("glob {g}")),
+        None if m.globs.is_empty() => parts.push("applies to any file".to_string()),
+        None => {}
+    }
+    if m.repo.is_none() {
+        parts.push("global rule".to_string());
+    }
+    if !m.terms.is_empty() {
+        parts.push(format!("terms: {}", m.terms.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// Rules whose globs match `path`: index lookup by prefix and extension, then only those globs
+/// are compiled.
+fn glob_candidates(
+    conn: &Connection,
+    scope: &str,
+    path: &str,
+    cands: &mut HashMap<String, Candidate>,
+) -> rusqlite::Result<()> {
+    let prefixes = serde_json::to_string(&path_prefixes(path)).unwrap_or_else(|_| "[]".into());
+    let mut st = conn.prepare_cached(
+        "SELECT k.rule_id, g.glob, g.prefix, g.ext FROM rule_globs g
+         JOIN rule_keys k ON k.seq = g.seq JOIN rules r ON r.id = k.rule_id
+         WHERE g.scope IN (?1, '') AND g.prefix IN (SELECT value FROM json_each(?2))
+           AND g.ext IN (?3, '') AND r.status = 'active'",
+    )?;
+    let rows = st.query_map(params![scope, prefixes, path_ext(path)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    // Distinct globs → the rules carrying them.
+    let mut by_glob: BTreeMap<String, (f64, Vec<String>)> = BTreeMap::new();
+    for row in rows {
+        let (id, glob, prefix, ext) = row?;
+        let spec = specificity(&glob, &prefix, &ext);
+        by_glob.entry(glob).or_insert((spec, Vec::new())).1.push(id);
+    }
+    if by_glob.is_empty() {
+        return Ok(());
+    }
+    let mut set = GlobSetBuilder::new();
+    let mut order = Vec::new();
+    for glob in by_glob.keys() {
+        // A glob that does not compile matches nothing (memory add/edit validate them).
+        if let Ok(g) = GlobBuilder::new(glob).literal_separator(true).build() {
+            set.add(g);
+            order.push(glob.as_str());
+        }
+    }
+    let Ok(set) = set.build() else {
+        return Ok(());
+    };
+    for i in set.matches(path) {
+        let glob = order[i];
+        let (spec, ids) = &by_glob[glob];
+        for id in ids {
+            let c = cands.entry(id.clone()).or_insert(Candidate {
+                spec: 0.0,
+                glob: None,
+                rel: 0.0,
+            });
+            if *spec > c.spec {
+                c.spec = *spec;
+                c.glob = Some(glob.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_split_code_and_prose() {
+        assert_eq!(
+            terms("let totalCents = parseFloat(amount_cents); // Round the CENTS"),
+            vec!["total", "cents", "parse", "float", "amount", "round"]
+        );
+        assert!(terms("a an to 42 the").is_empty());
+    }
+
+    #[test]
+    fn specificity_orders_globs() {
+        assert_eq!(specificity("src/a.rs", "src/", "rs"), 1.0);
+        let narrow = specificity("src/billing/*.rs", "src/billing/", "rs");
+        let broad = specificity("**/*.rs", "", "rs");
+        let any = specificity("**", "", "");
+        assert!(narrow > broad && broad > any);
+        assert!(broad >= SPEC_FLOOR && any < SPEC_FLOOR);
+    }
+
+    #[test]
+    fn prefixes_and_ext() {
+        assert_eq!(path_prefixes("src/b/x.rs"), vec!["", "src/", "src/b/"]);
+        assert_eq!(path_ext("src/b/x.test.js"), "js");
+        assert_eq!(path_ext("Makefile"), "");
+        assert_eq!(path_ext("a.d/Makefile"), "");
+    }
+
+    #[test]
+    fn fts_query_quotes_everything() {
+        assert_eq!(
+            fts_query(&["near".into(), "or\"x".into()]),
+            "\"near\" OR \"orx\""
+        );
+    }
+
+    #[test]
+    fn stems() {
+        assert!(stem_match("rounding", "round"));
+        assert!(stem_match("cents", "cent"));
+        assert!(!stem_match("cache", "cast"));
+    }
+}
