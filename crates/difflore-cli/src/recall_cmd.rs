@@ -25,6 +25,9 @@ pub struct RecallArgs {
     pub json: bool,
 }
 
+/// Matches per file, in the order of the files.
+type PerFile = Vec<(String, Vec<Match>)>;
+
 /// One changed file: repo-relative path and its added and removed lines.
 #[derive(Debug, PartialEq)]
 pub struct Changed {
@@ -128,6 +131,56 @@ fn changed_files(root: &Path, staged: bool, base: Option<&str>) -> anyhow::Resul
     Ok(files)
 }
 
+/// Matches every file, spread over the machine's cores (one read connection per worker) when
+/// the change is large; results keep the order of `files`.
+fn match_all(
+    home: &difflore_core::home::Home,
+    conn: &rusqlite::Connection,
+    key: Option<&str>,
+    files: &[Changed],
+    top_k: usize,
+) -> anyhow::Result<PerFile> {
+    let one = |c: &rusqlite::Connection, f: &Changed| -> rusqlite::Result<(String, Vec<Match>)> {
+        let mut q = Query::new(key).path(&f.path).text(&f.text);
+        q.top_k = top_k;
+        Ok((f.path.clone(), matching::match_rules(c, &q)?))
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len() / 8)
+        .max(1);
+    if workers == 1 {
+        return Ok(files
+            .iter()
+            .map(|f| one(conn, f))
+            .collect::<Result<_, _>>()?);
+    }
+    let chunk = files.len().div_ceil(workers);
+    let parts: Vec<anyhow::Result<PerFile>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || -> anyhow::Result<PerFile> {
+                    let c = store::open_read_only(home)?;
+                    Ok(part.iter().map(|f| one(&c, f)).collect::<Result<_, _>>()?)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a matching worker failed")))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(files.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
 pub fn run(a: RecallArgs) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let found = repo::discover(&cwd);
@@ -150,14 +203,10 @@ pub fn run(a: RecallArgs) -> anyhow::Result<()> {
     } else {
         bail!("say what to recall for: --diff (the current change) or --file PATH");
     };
-    let conn = store::open_for_write(&home()?)?;
+    let home = home()?;
+    let conn = store::open_for_write(&home)?;
     let key = found.as_ref().map(|r| r.key.as_str());
-    let mut results: Vec<(String, Vec<Match>)> = Vec::new();
-    for f in &files {
-        let mut q = Query::new(key).path(&f.path).text(&f.text);
-        q.top_k = a.top_k;
-        results.push((f.path.clone(), matching::match_rules(&conn, &q)?));
-    }
+    let results = match_all(&home, &conn, key, &files, a.top_k)?;
     if a.json {
         let files: Vec<_> = results
             .iter()

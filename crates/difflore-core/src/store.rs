@@ -315,7 +315,7 @@ mod tests {
         drop(c);
         let c = open_for_write(&home).unwrap();
         let globs: Vec<(String, String, String, String)> = c
-            .prepare("SELECT glob, scope, prefix, ext FROM rule_globs ORDER BY glob")
+            .prepare("SELECT glob, scope, prefix, ext FROM glob_ids ORDER BY glob")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
@@ -337,5 +337,9 @@ mod tests {
             )
             .unwrap();
         assert_eq!(hits, 1, "porter stemming finds 'cents' for 'cent'");
+        let tags: String = c
+            .query_row("SELECT tags FROM rules_fts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tags.split(' ').count(), 3, "scope and two globs: {tags}");
     }
 }

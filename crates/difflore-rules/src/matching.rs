@@ -4,9 +4,11 @@
 //! search). Rules are scoped first (the repo's own rules and global ones; never another repo's),
 //! then matched by glob, then ranked by text relevance (SQLite FTS5 `bm25` in the same
 //! database), cut by a relevance floor — nothing relevant means nothing returned — then by
-//! top-k and a token budget. It is built for a fresh process (the hook): glob candidates come
-//! from an index of each glob's literal directory prefix and extension (schema 4, kept by
-//! triggers), so a call compiles only the handful of globs that could match, never all of them.
+//! top-k and a token budget. It is built for a fresh process (the hook): candidate globs come
+//! from an index of each distinct glob's literal directory prefix and extension (schema 4, kept
+//! by triggers), so a call compiles only the handful of globs that could match; the full-text
+//! index holds only active rules, tagged with their scope and glob ids, so one FTS query limited
+//! to the globs that matched scores only the rules that govern the file.
 //!
 //! Scoring, in plain terms:
 //! - A glob's *specificity*: a literal path 1.0; otherwise 0.4, +0.15 per literal directory
@@ -24,7 +26,7 @@
 use globset::{GlobBuilder, GlobSetBuilder};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Relevance a glob-matched rule needs when text is given.
 pub const REL_FLOOR: f64 = 0.2;
@@ -109,6 +111,11 @@ const STOPWORDS: &[&str] = &[
     "how", "all", "any", "each", "use", "used", "using", "via", "let", "mut", "pub", "self",
     "return", "const", "var", "def", "else", "true", "false", "null", "none", "new", "please",
     "also", "just", "like", "here", "these", "those", "some", "more", "only", "other",
+    // Words every piece of code is full of: they say nothing about which rule applies.
+    "impl", "struct", "enum", "string", "str", "vec", "usize", "isize", "i32", "i64", "u32", "u64",
+    "u8", "f32", "bool", "async", "await", "match", "iter", "map", "sum", "collect", "into",
+    "clone", "function", "class", "import", "export", "public", "private", "static", "void", "int",
+    "this", "value", "len", "err", "args", "arg", "fmt", "get", "set",
 ];
 
 /// Query terms from free text or code: words split at non-alphanumerics and camelCase,
@@ -192,60 +199,106 @@ struct Candidate {
     rel: f64,
 }
 
+/// The scope ids (`scopes.id`) of the repo and of global rules, as FTS tags.
+fn scope_tags(conn: &Connection, repo: &str) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare_cached("SELECT id FROM scopes WHERE key IN (?1, '')")?;
+    let ids = st.query_map([repo], |r| r.get::<_, i64>(0))?;
+    ids.map(|id| id.map(|id| format!("zs{id}"))).collect()
+}
+
 /// Active rules for this query, best first, within top-k and the token budget.
 pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Match>> {
-    let scope = q.repo.unwrap_or("");
-    let mut cands: HashMap<String, Candidate> = HashMap::new();
-
-    if let Some(path) = q.path {
-        glob_candidates(conn, scope, path, &mut cands)?;
+    // One read transaction for the dozen statements of a match: outside one, SQLite takes its
+    // locks and checks the journal afresh for every statement.
+    let _read = if conn.is_autocommit() {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    };
+    let scopes = scope_tags(conn, q.repo.unwrap_or(""))?;
+    if scopes.is_empty() {
+        return Ok(Vec::new());
     }
     let qterms = q.text.map(terms).unwrap_or_default();
-    if !qterms.is_empty() {
+    let has_text = !qterms.is_empty();
+    // seq → candidate
+    let mut cands: HashMap<i64, Candidate> = HashMap::new();
+    let mut tags: Vec<String> = Vec::new();
+    let mut globs: HashMap<i64, (String, f64)> = HashMap::new();
+    if let Some(path) = q.path {
+        let found = matching_globs(conn, q.repo.unwrap_or(""), path)?;
+        let mut st = conn.prepare_cached("SELECT rowid FROM rules_fts WHERE rules_fts MATCH ?1")?;
+        // Without text a glob alone must be specific enough; with text only a glob naming the
+        // file itself applies without relevance. Most specific first: a rule keeps the best glob.
+        let alone = if has_text { 1.0 } else { SPEC_FLOOR };
+        for (id, glob, spec) in &found {
+            tags.push(format!("zg{id}"));
+            globs.insert(*id, (glob.clone(), *spec));
+            if *spec < alone {
+                continue;
+            }
+            let rows = st.query_map([format!("tags : zg{id}")], |r| r.get::<_, i64>(0))?;
+            for seq in rows {
+                cands.entry(seq?).or_insert_with(|| Candidate {
+                    spec: *spec,
+                    glob: Some(glob.clone()),
+                    rel: 0.0,
+                });
+            }
+        }
+        // Rules without globs may apply to any file, by text alone.
+        tags.extend(scopes.iter().map(|s| format!("{s}any")));
+    } else {
+        tags.extend(scopes.iter().cloned());
+    }
+    if has_text {
         let n: f64 = conn
             .prepare_cached("SELECT COALESCE(max(seq), 0) FROM rule_keys")?
             .query_row([], |r| r.get(0))?;
         let half = ((n + 1.0).ln() / 2.0).max(0.5);
         let mut st = conn.prepare_cached(
-            "SELECT k.rule_id, bm25(rules_fts, 3.0, 2.0, 1.0), r.globs
-             FROM rules_fts JOIN rule_keys k ON k.seq = rules_fts.rowid
-             JOIN rules r ON r.id = k.rule_id
-             WHERE rules_fts MATCH ?1 AND r.status = 'active' AND (r.repo = ?2 OR r.repo IS NULL)
-             ORDER BY 2 LIMIT 1000",
+            "SELECT rowid, bm25(rules_fts, 3.0, 2.0, 1.0, 0.0) FROM rules_fts WHERE rules_fts MATCH ?1",
         )?;
-        let rows = st.query_map(params![fts_query(&qterms), scope], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, f64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, bm25, globs) = row?;
+        let mut rule_globs =
+            conn.prepare_cached("SELECT glob_id FROM rule_globs WHERE seq = ?1")?;
+        let fts = format!(
+            "{{title statement rationale}} : ({}) AND tags : ({})",
+            fts_query(&qterms),
+            tags.join(" OR ")
+        );
+        let rows: Vec<(i64, f64)> = st
+            .query_map([fts], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (seq, bm25) in rows {
             let s = (-bm25).max(0.0);
             let rel = s / (s + half);
-            match cands.get_mut(&id) {
-                Some(c) => c.rel = rel,
-                // With a path, a rule with globs that did not match the file does not apply.
-                None if q.path.is_some() && globs.trim() != "[]" => {}
-                None => {
-                    cands.insert(
-                        id,
-                        Candidate {
-                            spec: 0.0,
-                            glob: None,
-                            rel,
-                        },
-                    );
+            if let Some(c) = cands.get_mut(&seq) {
+                c.rel = rel;
+                continue;
+            }
+            // The best of this rule's globs that matched the file, if any.
+            let mut best: Option<&(String, f64)> = None;
+            for id in rule_globs.query_map([seq], |r| r.get::<_, i64>(0))? {
+                if let Some(g) = globs.get(&id?)
+                    && best.is_none_or(|b| g.1 > b.1)
+                {
+                    best = Some(g);
                 }
             }
+            cands.insert(
+                seq,
+                Candidate {
+                    spec: best.map_or(0.0, |b| b.1),
+                    glob: best.map(|b| b.0.clone()),
+                    rel,
+                },
+            );
         }
     }
 
-    let has_text = !qterms.is_empty();
-    let mut kept: Vec<(String, f64, Candidate)> = cands
+    let mut kept: Vec<(i64, f64, Candidate)> = cands
         .into_iter()
-        .filter_map(|(id, c)| {
+        .filter_map(|(seq, c)| {
             let score = match (q.path.is_some(), has_text) {
                 (true, false) => (c.spec >= SPEC_FLOOR).then_some(c.spec)?,
                 (true, true) if c.glob.is_some() => {
@@ -255,7 +308,7 @@ pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mat
                 (false, true) => (c.rel >= REL_FLOOR_UNSCOPED).then_some(c.rel)?,
                 (false, false) => return None,
             };
-            Some((id, score, c))
+            Some((seq, score, c))
         })
         .collect();
     kept.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -263,29 +316,29 @@ pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mat
     let mut out = Vec::new();
     let mut spent = 0usize;
     let mut st = conn.prepare_cached(
-        "SELECT title, statement, globs, repo, severity, confidence,
+        "SELECT r.id, title, statement, globs, repo, severity, confidence,
                 (SELECT url FROM rule_evidence e WHERE e.rule_id = r.id AND url IS NOT NULL ORDER BY comment_id LIMIT 1)
-         FROM rules r WHERE id = ?1",
+         FROM rule_keys k JOIN rules r ON r.id = k.rule_id WHERE k.seq = ?1 AND r.status = 'active'",
     )?;
-    for (id, score, c) in kept {
+    for (seq, score, c) in kept {
         if out.len() >= q.top_k {
             break;
         }
         let Some(mut m) = st
-            .query_row([&id], |r| {
+            .query_row([seq], |r| {
                 Ok(Match {
-                    id: id.clone(),
-                    title: r.get(0)?,
-                    statement: r.get(1)?,
-                    globs: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
-                    repo: r.get(3)?,
-                    severity: r.get(4)?,
-                    confidence: r.get(5)?,
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    statement: r.get(2)?,
+                    globs: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                    repo: r.get(4)?,
+                    severity: r.get(5)?,
+                    confidence: r.get(6)?,
                     score: (score * 1000.0).round() / 1000.0,
                     why: String::new(),
                     matched_glob: c.glob.clone(),
                     terms: Vec::new(),
-                    evidence_url: r.get(6)?,
+                    evidence_url: r.get(7)?,
                 })
             })
             .optional()?
@@ -331,67 +384,48 @@ fn why(m: &Match) -> String {
     parts.join("; ")
 }
 
-/// Rules whose globs match `path`: index lookup by prefix and extension, then only those globs
-/// are compiled.
-fn glob_candidates(
+/// The globs (id, text, specificity) of this repo and of global rules that match `path`, most
+/// specific first: an index lookup by literal prefix and extension, then only those globs are
+/// compiled.
+fn matching_globs(
     conn: &Connection,
     scope: &str,
     path: &str,
-    cands: &mut HashMap<String, Candidate>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<(i64, String, f64)>> {
     let prefixes = serde_json::to_string(&path_prefixes(path)).unwrap_or_else(|_| "[]".into());
     let mut st = conn.prepare_cached(
-        "SELECT k.rule_id, g.glob, g.prefix, g.ext FROM rule_globs g
-         JOIN rule_keys k ON k.seq = g.seq JOIN rules r ON r.id = k.rule_id
-         WHERE g.scope IN (?1, '') AND g.prefix IN (SELECT value FROM json_each(?2))
-           AND g.ext IN (?3, '') AND r.status = 'active'",
+        "SELECT id, glob, prefix, ext FROM glob_ids
+         WHERE scope IN (?1, '') AND prefix IN (SELECT value FROM json_each(?2)) AND ext IN (?3, '')",
     )?;
     let rows = st.query_map(params![scope, prefixes, path_ext(path)], |r| {
         Ok((
-            r.get::<_, String>(0)?,
+            r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
         ))
     })?;
-    // Distinct globs → the rules carrying them.
-    let mut by_glob: BTreeMap<String, (f64, Vec<String>)> = BTreeMap::new();
+    let mut found = Vec::new();
+    let mut set = GlobSetBuilder::new();
     for row in rows {
         let (id, glob, prefix, ext) = row?;
-        let spec = specificity(&glob, &prefix, &ext);
-        by_glob.entry(glob).or_insert((spec, Vec::new())).1.push(id);
-    }
-    if by_glob.is_empty() {
-        return Ok(());
-    }
-    let mut set = GlobSetBuilder::new();
-    let mut order = Vec::new();
-    for glob in by_glob.keys() {
         // A glob that does not compile matches nothing (memory add/edit validate them).
-        if let Ok(g) = GlobBuilder::new(glob).literal_separator(true).build() {
+        if let Ok(g) = GlobBuilder::new(&glob).literal_separator(true).build() {
             set.add(g);
-            order.push(glob.as_str());
+            let spec = specificity(&glob, &prefix, &ext);
+            found.push((id, glob, spec));
         }
+    }
+    if found.is_empty() {
+        return Ok(found);
     }
     let Ok(set) = set.build() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    for i in set.matches(path) {
-        let glob = order[i];
-        let (spec, ids) = &by_glob[glob];
-        for id in ids {
-            let c = cands.entry(id.clone()).or_insert(Candidate {
-                spec: 0.0,
-                glob: None,
-                rel: 0.0,
-            });
-            if *spec > c.spec {
-                c.spec = *spec;
-                c.glob = Some(glob.to_string());
-            }
-        }
-    }
-    Ok(())
+    let hits = set.matches(path);
+    let mut out: Vec<(i64, String, f64)> = hits.into_iter().map(|i| found[i].clone()).collect();
+    out.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+    Ok(out)
 }
 
 #[cfg(test)]
