@@ -25,7 +25,7 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("hook")
         && !args[2..].iter().any(|a| a == "--help" || a == "-h")
     {
-        difflore_core::hook::run_process(&args[2..]);
+        difflore_hook::run_process(&args[2..]);
     }
     let cli = Cli::parse();
     let result = match cli.command {

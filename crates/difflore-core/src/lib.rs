@@ -1,11 +1,10 @@
 //! difflore's local core: everything the client processes (`difflore` CLI, `difflore hook`, the
-//! daemon, the MCP server) share.
+//! daemon, the MCP server) share. The hook itself lives in `difflore-hook`.
 //!
 //! - [`home::Home`] locates `DIFFLORE_HOME` and its files; [`store`] opens `difflore.db` (the CLI
 //!   migrates it, the hook only checks its version) and names every failure.
 //! - [`outbox::Outbox`] is the one queue state machine: the hook appends, a drainer claims,
 //!   settles and retries (DESIGN §4).
-//! - [`hook`] is the agent hot path: bounded stdin read → [`hook::normalize`] → outbox.
 //! - [`repo`] derives the repo key and repo-relative paths from `.git` files alone;
 //!   [`redact`] masks secrets in anything captured; [`config`] reads `config.toml` and the
 //!   kill switches; [`logfile`] keeps bounded logs; [`status`] gathers `difflore status`.
@@ -14,7 +13,6 @@
 pub mod clock;
 pub mod config;
 pub mod home;
-pub mod hook;
 pub mod logfile;
 pub mod outbox;
 pub mod redact;

@@ -2,10 +2,10 @@
 //! phase, session, tool, repo key, repo-relative files and sizes — and content (prompt, tool
 //! input and output, redacted and truncated) only when the user enabled it.
 
-use super::agent::{Agent, Phase, ToolKind};
-use super::patch::patch_paths;
-use crate::redact::redact_truncated;
-use crate::repo::{self, Repo};
+use crate::agent::{Agent, Phase, ToolKind};
+use crate::patch::patch_paths;
+use difflore_core::redact::redact_truncated;
+use difflore_core::repo::{self, Repo};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -10,17 +10,19 @@
 //! (agent payload → `hook.event`), [`patch`] (Codex `apply_patch` paths), [`eventid`] (stable
 //! UUIDv8 ids).
 
+#![forbid(unsafe_code)]
+
 pub mod agent;
 pub mod eventid;
 pub mod normalize;
 pub mod patch;
 pub mod stdin;
 
-use crate::config::{self, Config};
-use crate::home::Home;
-use crate::outbox::{EnqueuePolicy, Enqueued, Outbox};
-use crate::store::{self, StoreError};
-use crate::{clock, logfile, repo};
+use difflore_core::config::{self, Config};
+use difflore_core::home::Home;
+use difflore_core::outbox::{EnqueuePolicy, Enqueued, Outbox};
+use difflore_core::store::{self, StoreError};
+use difflore_core::{clock, logfile, repo};
 use agent::Agent;
 use difflore_proto::{EventEnvelope, kinds};
 use serde_json::Value;
