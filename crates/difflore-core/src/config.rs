@@ -43,12 +43,15 @@ impl Default for CaptureConfig {
 pub struct ServingConfig {
     /// `context` (default), `gate` or `off`.
     pub mode: String,
+    /// Approximate tokens of rule text one hook answer may carry (default 1 000).
+    pub token_budget: usize,
 }
 
 impl Default for ServingConfig {
     fn default() -> Self {
         ServingConfig {
             mode: "context".into(),
+            token_budget: 1000,
         }
     }
 }

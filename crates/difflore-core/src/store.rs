@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_reviews.sql"),
     include_str!("migrations/0003_rules.sql"),
     include_str!("migrations/0004_rule_index.sql"),
+    include_str!("migrations/0005_serving.sql"),
 ];
 
 /// The schema version this binary reads and writes.

@@ -71,6 +71,22 @@ pub fn event_id(key: &[u8], agent: &str, event: &Value, raw: &[u8]) -> uuid::Uui
     uuid::Builder::from_custom_bytes(b).into_uuid()
 }
 
+/// A stable id for an event derived from a hook event (e.g. its `rules.served`): the same
+/// firing seen twice derives the same id, so a retried hook never records twice.
+pub fn derived_id(key: &[u8], base: &uuid::Uuid, label: &str) -> uuid::Uuid {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return uuid::Uuid::now_v7();
+    };
+    mac.update(b"difflore.derived.v1\0");
+    mac.update(base.as_bytes());
+    mac.update(b"\0");
+    mac.update(label.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(b).into_uuid()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,15 @@
 //! `difflore hook --agent A`: the agent's hot path. Read one event from stdin within the bounds
-//! of DESIGN §9, normalise it, append it to the outbox, and answer the agent's no-op — in a few
-//! milliseconds, and always with exit 0: any failure (bad input, unknown agent, locked or
-//! missing database, full disk, read-only home, a panic, a hang past the deadline) becomes the
-//! no-op answer plus one line in `logs/hook.log`.
+//! of DESIGN §9, normalise it, append it to the outbox, serve the rules that apply at this moment
+//! ([`serve`]: context, or a deny in gate mode) and answer — in a few milliseconds, and always
+//! with exit 0: any failure (bad input, unknown agent, locked or missing database, full disk,
+//! read-only home, a panic, a hang past the deadline) becomes the no-op answer plus one line in
+//! `logs/hook.log`. A deny is only ever the result of a complete, successful serving step.
 //!
 //! No async runtime, no `git` process, no network, no socket, no migrations on this path.
 //!
 //! Modules: [`stdin`] (bounded read), [`agent`] (agents, phases, no-op answers), [`normalize`]
 //! (agent payload → `hook.event`), [`patch`] (Codex `apply_patch` paths), [`eventid`] (stable
-//! UUIDv8 ids).
+//! UUIDv8 ids), [`serve`] (moments, matching, per-session state, answers).
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod agent;
 pub mod eventid;
 pub mod normalize;
 pub mod patch;
+pub mod serve;
 pub mod stdin;
 
 use difflore_core::config::{self, Config};
@@ -38,11 +40,18 @@ const LOG: &str = "hook.log";
 static ANSWERED: Mutex<bool> = Mutex::new(false);
 /// The event name, once known (Cursor's no-op answer depends on it).
 static EVENT_NAME: OnceLock<String> = OnceLock::new();
+/// The answer that serves rules, once it is complete; otherwise the no-op is printed.
+static REPLY: OnceLock<Value> = OnceLock::new();
 
 /// What happened to the event; returned for tests and the benchmark, not shown to the agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Captured(Enqueued),
+    /// Rules were served (the answer carries them); the event was captured if capture is on.
+    Served {
+        rules: usize,
+        captured: Option<Enqueued>,
+    },
     /// Not an event difflore records (Stop, PreCompress, …).
     NotCaptured,
     /// `DIFFLORE_CAPTURE=off` or `capture.enabled = false`.
@@ -119,7 +128,10 @@ fn answer(agent: Option<Agent>) {
         return;
     }
     *done = true;
-    let body = Agent::noop(agent, EVENT_NAME.get().map(String::as_str));
+    let body = REPLY
+        .get()
+        .cloned()
+        .unwrap_or_else(|| Agent::noop(agent, EVENT_NAME.get().map(String::as_str)));
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{body}");
     let _ = out.flush();
@@ -172,7 +184,9 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
         return Outcome::Ignored("no hook_event_name".into());
     };
     let _ = EVENT_NAME.set(event.to_string());
-    if !config::switch_on("DIFFLORE_CAPTURE") {
+    let capture_on = config::switch_on("DIFFLORE_CAPTURE");
+    let serve_on = config::switch_on("DIFFLORE_SERVE");
+    if !capture_on && !serve_on {
         return Outcome::Disabled;
     }
     if agent.phase(event).is_none() {
@@ -194,22 +208,31 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
             Config::default()
         }
     };
-    if !cfg.capture.enabled {
+    let capture_on = capture_on && cfg.capture.enabled;
+    let mode = match (serve_on, cfg.serving.mode.as_str()) {
+        (true, "context") => Some(serve::Mode::Context),
+        (true, "gate") => Some(serve::Mode::Gate),
+        _ => None,
+    };
+    if !capture_on && mode.is_none() {
         return Outcome::Disabled;
     }
     let repo = normalize::event_cwd(&v)
         .or_else(|| std::env::current_dir().ok())
         .and_then(|cwd| repo::discover(&cwd));
-    let Some(norm) =
+    let norm = if capture_on {
         normalize::normalize(agent, &v, input.total, repo.as_ref(), cfg.capture.content)
-    else {
-        return Outcome::NotCaptured;
+    } else {
+        None
     };
-    match enqueue(home, agent, &v, raw, norm, &cfg) {
-        Ok(e) => Outcome::Captured(e),
+    if norm.is_none() && mode.is_none() {
+        return Outcome::NotCaptured;
+    }
+    match record_and_serve(home, agent, &v, raw, norm, mode, repo.as_ref(), &cfg) {
+        Ok(o) => o,
         Err(StoreError::TooOld { found, .. }) | Err(StoreError::TooNew { found, .. }) => {
             let msg = format!(
-                "database schema version {found} does not match this difflore ({}); events are not captured until `difflore init` (or an upgrade) fixes it",
+                "database schema version {found} does not match this difflore ({}); events are not captured and rules not served until `difflore init` (or an upgrade) fixes it",
                 store::SCHEMA_VERSION
             );
             logfile::append_once(home, LOG, &format!("schema-{found}"), "ERROR", &msg);
@@ -219,21 +242,96 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
     }
 }
 
-fn enqueue(
+/// One connection for the whole step: append the `hook.event`, serve the rules that apply and
+/// append their `rules.served` (only while capture is on).
+#[allow(clippy::too_many_arguments)]
+fn record_and_serve(
     home: &Home,
     agent: Agent,
     v: &Value,
     raw: &[u8],
-    norm: normalize::HookEvent,
+    norm: Option<normalize::HookEvent>,
+    mode: Option<serve::Mode>,
+    repo: Option<&repo::Repo>,
     cfg: &Config,
-) -> Result<Enqueued, StoreError> {
+) -> Result<Outcome, StoreError> {
     let path = home.db_path();
+    let sql = |e| StoreError::from_sqlite(&path, e);
     let conn = store::open_for_hook(home)?;
     let key = store::setting(&conn, "event_id_key")
-        .map_err(|e| StoreError::from_sqlite(&path, e))?
+        .map_err(sql)?
         .unwrap_or_default();
     let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
     let now = clock::now_ms();
+    let policy = EnqueuePolicy {
+        cap: cfg.capture.queue_cap,
+        logged_in: home.token_path().exists(),
+    };
+    let captured = match norm {
+        Some(norm) => Some(enqueue(&conn, id, norm, policy, now).map_err(sql)?),
+        None => None,
+    };
+    let mut outcome = match &captured {
+        Some(c) => Outcome::Captured(c.clone()),
+        None => Outcome::NotCaptured,
+    };
+    if let Some(mode) = mode {
+        let event = v
+            .get("hook_event_name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let served = serve::serve(
+            &conn,
+            agent,
+            event,
+            v,
+            repo,
+            mode,
+            cfg.serving.token_budget,
+            now,
+        )
+        .map_err(sql)?;
+        if let Some(s) = served {
+            if captured.is_some() {
+                let payload = serde_json::json!({
+                    "agent": agent.as_str(),
+                    "event": event,
+                    "session": v.get("session_id").and_then(Value::as_str),
+                    "repo": repo.map(|r| r.key.as_str()),
+                    "file": s.files.first(),
+                    "files": s.files,
+                    "rule_ids": s.rule_ids,
+                    "mode": mode.as_str(),
+                    "moment": s.moment,
+                });
+                let env = EventEnvelope {
+                    id: eventid::derived_id(key.as_bytes(), &id, kinds::RULES_SERVED).to_string(),
+                    kind: kinds::RULES_SERVED.into(),
+                    occurred_at: clock::rfc3339(now),
+                    payload,
+                };
+                Outbox::new(&conn)
+                    .enqueue(&env, policy, now)
+                    .map_err(sql)?;
+            }
+            outcome = Outcome::Served {
+                rules: s.rule_ids.len(),
+                captured,
+            };
+            let _ = REPLY.set(s.reply);
+        }
+    }
+    store::hook_trim_wal(&conn, &path);
+    Ok(outcome)
+}
+
+fn enqueue(
+    conn: &rusqlite::Connection,
+    id: uuid::Uuid,
+    norm: normalize::HookEvent,
+    policy: EnqueuePolicy,
+    now: i64,
+) -> rusqlite::Result<Enqueued> {
     let mut payload = serde_json::to_value(&norm).unwrap_or_default();
     let mut env = EventEnvelope {
         id: id.to_string(),
@@ -249,15 +347,7 @@ fn enqueue(
         }
         env.payload = payload;
     }
-    let policy = EnqueuePolicy {
-        cap: cfg.capture.queue_cap,
-        logged_in: home.token_path().exists(),
-    };
-    let done = Outbox::new(&conn)
-        .enqueue(&env, policy, now)
-        .map_err(|e| StoreError::from_sqlite(&path, e))?;
-    store::hook_trim_wal(&conn, &path);
-    Ok(done)
+    Outbox::new(conn).enqueue(&env, policy, now)
 }
 
 /// Finds `"hook_event_name":"<name>"` in raw (possibly truncated) bytes.

@@ -175,13 +175,50 @@ fn path_ext(path: &str) -> &str {
     seg.rsplit_once('.').map_or("", |(_, e)| e)
 }
 
+/// A light English stem, for comparing words: `retries` → `retry`, `amounts` → `amount`,
+/// `rounding` → `round`.
+fn stem(w: &str) -> &str {
+    for suffix in ["ies", "ing", "ed", "es", "s"] {
+        if let Some(base) = w.strip_suffix(suffix)
+            && base.chars().count() >= 3
+        {
+            return base;
+        }
+    }
+    w
+}
+
 fn stem_match(term: &str, word: &str) -> bool {
+    let (term, word) = (stem(term), stem(word));
     let common = term
         .chars()
         .zip(word.chars())
         .take_while(|(a, b)| a == b)
         .count();
     common >= 3 && common >= term.chars().count().min(word.chars().count()).min(5)
+}
+
+/// Below this many rules bm25's inverse document frequency says little (with two rules, a term
+/// in one of them weighs nothing), so relevance is at least the rule's term coverage.
+const SMALL_COLLECTION: f64 = 500.0;
+
+/// The share of a rule's distinct terms (title and statement) that the query contains, counting
+/// at most four: a short rule fully named by the change scores 1.
+fn coverage(
+    text_of: &mut rusqlite::CachedStatement<'_>,
+    seq: i64,
+    qterms: &[String],
+) -> rusqlite::Result<f64> {
+    let text: Option<String> = text_of.query_row([seq], |r| r.get(0)).optional()?;
+    let words = terms(&text.unwrap_or_default());
+    if words.is_empty() {
+        return Ok(0.0);
+    }
+    let hit = words
+        .iter()
+        .filter(|w| qterms.iter().any(|t| stem_match(t, w)))
+        .count();
+    Ok((hit as f64 / words.len().min(4) as f64).min(1.0) * 0.6)
 }
 
 /// The FTS5 query for some terms: each term quoted (so nothing in it is syntax), OR-ed.
@@ -261,6 +298,9 @@ pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mat
         )?;
         let mut rule_globs =
             conn.prepare_cached("SELECT glob_id FROM rule_globs WHERE seq = ?1")?;
+        let mut rule_text = conn.prepare_cached(
+            "SELECT r.title || ' ' || r.statement FROM rule_keys k JOIN rules r ON r.id = k.rule_id WHERE k.seq = ?1",
+        )?;
         let fts = format!(
             "{{title statement rationale}} : ({}) AND tags : ({})",
             fts_query(&qterms),
@@ -271,7 +311,10 @@ pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mat
             .collect::<Result<_, _>>()?;
         for (seq, bm25) in rows {
             let s = (-bm25).max(0.0);
-            let rel = s / (s + half);
+            let mut rel = s / (s + half);
+            if n < SMALL_COLLECTION {
+                rel = rel.max(coverage(&mut rule_text, seq, &qterms)?);
+            }
             if let Some(c) = cands.get_mut(&seq) {
                 c.rel = rel;
                 continue;
