@@ -151,4 +151,65 @@ fn main() {
         &format!("process: recall --diff, 50 files ({governed} governed)"),
         &mut proc_diff,
     );
+
+    // The hook serving rules: Claude Code fixtures on a governed file, a new session per run so
+    // every run really matches, renders and records (context on the Read; the gate on the Edit).
+    let target = format!("{}/{}", shop.display(), path_of(3));
+    let fixture = |name: &str, n: usize| -> Vec<u8> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/hooks/claude-code")
+            .join(name);
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        v["session_id"] = format!("bench-{n}").into();
+        v["cwd"] = shop.display().to_string().into();
+        v["tool_input"]["file_path"] = target.clone().into();
+        serde_json::to_vec(&v).unwrap()
+    };
+    let hook_runs = (runs / 2).max(100);
+    for (label, name, gate) in [
+        (
+            "hook: PostToolUse Read, context served",
+            "PostToolUse-Read.json",
+            false,
+        ),
+        (
+            "hook: PreToolUse Edit, gate denies",
+            "PreToolUse-Edit.json",
+            true,
+        ),
+    ] {
+        let cfg = if gate {
+            "[serving]\nmode = \"gate\"\n"
+        } else {
+            ""
+        };
+        std::fs::write(home.config_path(), cfg).unwrap();
+        let mut times = Vec::with_capacity(hook_runs);
+        for i in 0..hook_runs {
+            let input = fixture(name, i + if gate { 1_000_000 } else { 0 });
+            let t = Instant::now();
+            let mut child = Command::new(bin)
+                .args(["hook", "--agent", "claude-code"])
+                .env("DIFFLORE_HOME", home.root())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            {
+                use std::io::Write;
+                let mut sin = child.stdin.take().unwrap();
+                sin.write_all(&input).unwrap();
+            }
+            let out = child.wait_with_output().unwrap();
+            times.push(t.elapsed());
+            let text = String::from_utf8_lossy(&out.stdout);
+            let want = if gate {
+                "permissionDecision"
+            } else {
+                "additionalContext"
+            };
+            assert!(text.contains(want), "run {i}: {text}");
+        }
+        report(label, &mut times);
+    }
 }

@@ -20,12 +20,12 @@ pub mod patch;
 pub mod serve;
 pub mod stdin;
 
+use agent::Agent;
 use difflore_core::config::{self, Config};
 use difflore_core::home::Home;
 use difflore_core::outbox::{EnqueuePolicy, Enqueued, Outbox};
 use difflore_core::store::{self, StoreError};
 use difflore_core::{clock, logfile, repo};
-use agent::Agent;
 use difflore_proto::{EventEnvelope, kinds};
 use serde_json::Value;
 use std::io::Write;
@@ -310,9 +310,7 @@ fn record_and_serve(
                     occurred_at: clock::rfc3339(now),
                     payload,
                 };
-                Outbox::new(&conn)
-                    .enqueue(&env, policy, now)
-                    .map_err(sql)?;
+                Outbox::new(&conn).enqueue(&env, policy, now).map_err(sql)?;
             }
             outcome = Outcome::Served {
                 rules: s.rule_ids.len(),

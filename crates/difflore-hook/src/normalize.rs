@@ -211,7 +211,12 @@ fn tool_input(agent: Agent, event: &str, v: &Value) -> Option<Value> {
 }
 
 /// Paths an event names, as the agent wrote them (absolute, or relative to `cwd`).
-pub(crate) fn named_files(agent: Agent, event: &str, v: &Value, kind: Option<ToolKind>) -> Vec<String> {
+pub(crate) fn named_files(
+    agent: Agent,
+    event: &str,
+    v: &Value,
+    kind: Option<ToolKind>,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |s: &str| {
         if !s.is_empty() && !out.iter().any(|o| o == s) {

@@ -95,7 +95,10 @@ pub fn shell_reads(cmd: &str) -> Vec<String> {
     let Some(prog) = words.next() else {
         return Vec::new();
     };
-    if !matches!(prog, "cat" | "head" | "tail" | "sed" | "nl" | "less" | "bat" | "more") {
+    if !matches!(
+        prog,
+        "cat" | "head" | "tail" | "sed" | "nl" | "less" | "bat" | "more"
+    ) {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -122,11 +125,17 @@ pub fn shell_reads(cmd: &str) -> Vec<String> {
 /// Paths named in a prompt: words that look like repo paths (a `/` or a file extension).
 fn prompt_paths(prompt: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for w in prompt.split(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | '\'' | ',' | '(' | ')')) {
-        let w = w.trim_end_matches(['.', ':', ';', '!', '?']).trim_start_matches("./");
+    for w in
+        prompt.split(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | '\'' | ',' | '(' | ')'))
+    {
+        let w = w
+            .trim_end_matches(['.', ':', ';', '!', '?'])
+            .trim_start_matches("./");
         let looks = w.contains('/')
             || w.rsplit_once('.').is_some_and(|(stem, ext)| {
-                stem.len() >= 2 && (1..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric())
+                stem.len() >= 2
+                    && (1..=5).contains(&ext.len())
+                    && ext.chars().all(|c| c.is_ascii_alphanumeric())
             });
         if looks && !w.contains("://") && w.len() < 256 && !out.iter().any(|o| o == w) {
             out.push(w.to_string());
@@ -210,7 +219,11 @@ pub fn serve(
         }
         out
     };
-    let st = State { conn, session: &session, now };
+    let st = State {
+        conn,
+        session: &session,
+        now,
+    };
     let tx = conn.unchecked_transaction()?;
     let served = match &m {
         Moment::SessionStart => session_summary(conn, key, now)?.map(|text| Served {
@@ -222,7 +235,9 @@ pub fn serve(
         Moment::Read { paths } => {
             let files = rel(paths);
             let groups = st.fresh_for_files(key, &files, budget, false)?;
-            render(event, &m, groups, |f| format!("difflore — team rules for {f} (from past code review):"))
+            render(event, &m, groups, |f| {
+                format!("difflore — team rules for {f} (from past code review):")
+            })
         }
         Moment::AfterEdit { paths } => {
             let files = rel(paths);
@@ -233,7 +248,9 @@ pub fn serve(
             // of the change, decides.
             let groups = st.fresh_for_files(key, &files, budget, false)?;
             render(event, &m, groups, |f| {
-                format!("difflore — this edit touched {f}; check it against the team's rules for that file:")
+                format!(
+                    "difflore — this edit touched {f}; check it against the team's rules for that file:"
+                )
             })
         }
         Moment::Prompt { text, paths } => {
@@ -242,8 +259,10 @@ pub fn serve(
             let spent: usize = groups.iter().flat_map(|(_, r)| r).map(Match::tokens).sum();
             let mut q = Query::new(key).text(text);
             q.token_budget = budget.saturating_sub(spent);
-            let shown: HashSet<String> =
-                groups.iter().flat_map(|(_, r)| r.iter().map(|m| m.id.clone())).collect();
+            let shown: HashSet<String> = groups
+                .iter()
+                .flat_map(|(_, r)| r.iter().map(|m| m.id.clone()))
+                .collect();
             let topic: Vec<Match> = matching::match_rules(conn, &q)?
                 .into_iter()
                 .filter(|m| !shown.contains(&m.id))
@@ -254,7 +273,8 @@ pub fn serve(
             }
             render(event, &m, groups, |f| {
                 if f.is_empty() {
-                    "difflore — team rules about what this prompt asks (from past code review):".to_string()
+                    "difflore — team rules about what this prompt asks (from past code review):"
+                        .to_string()
                 } else {
                     format!("difflore — team rules for {f}, which this prompt names:")
                 }
@@ -362,12 +382,23 @@ fn deny(agent: Agent, event: &str, reason: &str) -> Value {
 
 /// The session-start summary: active rules in scope, and how many became active since the last
 /// session started here.
-fn session_summary(conn: &Connection, key: Option<&str>, now: i64) -> rusqlite::Result<Option<String>> {
+fn session_summary(
+    conn: &Connection,
+    key: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<Option<String>> {
     let scope = key.unwrap_or("");
     conn.execute("DELETE FROM served WHERE at < ?1", [now - STATE_TTL_MS])?;
-    conn.execute("DELETE FROM session_edits WHERE at < ?1", [now - STATE_TTL_MS])?;
+    conn.execute(
+        "DELETE FROM session_edits WHERE at < ?1",
+        [now - STATE_TTL_MS],
+    )?;
     let last: Option<i64> = conn
-        .query_row("SELECT last_at FROM session_starts WHERE repo = ?1", [scope], |r| r.get(0))
+        .query_row(
+            "SELECT last_at FROM session_starts WHERE repo = ?1",
+            [scope],
+            |r| r.get(0),
+        )
         .ok();
     conn.execute(
         "INSERT INTO session_starts (repo, last_at) VALUES (?1, ?2)
@@ -480,7 +511,10 @@ mod tests {
     fn plain_shell_reads_only() {
         assert_eq!(shell_reads("cat src/billing.rs"), vec!["src/billing.rs"]);
         assert_eq!(shell_reads("sed -n '1,80p' src/a.rs"), vec!["src/a.rs"]);
-        assert_eq!(shell_reads("bash -lc 'head -n 20 README.md'"), vec!["README.md"]);
+        assert_eq!(
+            shell_reads("bash -lc 'head -n 20 README.md'"),
+            vec!["README.md"]
+        );
         assert!(shell_reads("cat a.rs | grep x").is_empty());
         assert!(shell_reads("cargo test").is_empty());
         assert!(shell_reads("cat $(ls)").is_empty());
@@ -492,8 +526,10 @@ mod tests {
             prompt_paths("Use Money instead of f64 in src/billing.rs and add a changelog entry."),
             vec!["src/billing.rs"]
         );
-        assert_eq!(prompt_paths("fix `Cargo.toml`, see https://x.io/a.html"), vec!["Cargo.toml"]);
+        assert_eq!(
+            prompt_paths("fix `Cargo.toml`, see https://x.io/a.html"),
+            vec!["Cargo.toml"]
+        );
         assert!(prompt_paths("make it faster, e.g. by caching").is_empty());
     }
-
 }
