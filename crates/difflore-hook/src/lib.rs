@@ -272,7 +272,7 @@ fn record_and_serve(
         None => None,
     };
     let mut outcome = match &captured {
-        Some(c) => Outcome::Captured(c.clone()),
+        Some(c) => Outcome::Captured(*c),
         None => Outcome::NotCaptured,
     };
     if let Some(mode) = mode {
@@ -280,17 +280,13 @@ fn record_and_serve(
             .get("hook_event_name")
             .and_then(Value::as_str)
             .unwrap_or("");
-        let served = serve::serve(
-            &conn,
+        let ev = serve::Event {
             agent,
-            event,
-            v,
+            name: event,
+            payload: v,
             repo,
-            mode,
-            cfg.serving.token_budget,
-            now,
-        )
-        .map_err(sql)?;
+        };
+        let served = serve::serve(&conn, &ev, mode, cfg.serving.token_budget, now).map_err(sql)?;
         if let Some(s) = served {
             if captured.is_some() {
                 let payload = serde_json::json!({

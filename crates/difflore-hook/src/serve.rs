@@ -187,17 +187,26 @@ fn moment(agent: Agent, event: &str, v: &Value, mode: Mode) -> Option<Moment> {
     }
 }
 
+/// The agent event being answered.
+pub struct Event<'a> {
+    pub agent: Agent,
+    /// `hook_event_name`.
+    pub name: &'a str,
+    /// The agent's payload.
+    pub payload: &'a Value,
+    /// The repository of the event's working directory.
+    pub repo: Option<&'a Repo>,
+}
+
 /// Serves the rules for one agent event, recording what was shown. `None` = answer the no-op.
 pub fn serve(
     conn: &Connection,
-    agent: Agent,
-    event: &str,
-    v: &Value,
-    repo: Option<&Repo>,
+    ev: &Event<'_>,
     mode: Mode,
     budget: usize,
     now: i64,
 ) -> rusqlite::Result<Option<Served>> {
+    let (agent, event, v, repo) = (ev.agent, ev.name, ev.payload, ev.repo);
     let Some(m) = moment(agent, event, v, mode) else {
         return Ok(None);
     };
