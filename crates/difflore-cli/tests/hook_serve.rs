@@ -307,3 +307,43 @@ fn kill_switches_budget_and_abstention() {
     );
     assert_eq!(hook(&a, "claude-code", "PostToolUse-Read.json"), json!({}));
 }
+
+#[test]
+fn a_prompt_about_a_rules_topic_gets_it_without_naming_a_file() {
+    let e = Env::init();
+    let (out, err, code) = e.run(&[
+        "memory",
+        "add",
+        "--json",
+        "--global",
+        "--title",
+        "Changelog entries",
+        "--statement",
+        "Add a changelog entry for every user-visible change.",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_str::<Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut v: Value =
+        serde_json::from_slice(&e.fixture("claude-code", "UserPromptSubmit.json")).unwrap();
+    v["prompt"] = "Please write the changelog entry for this release.".into();
+    let (o, _) = e.hook(&["--agent", "claude-code"], v.to_string().as_bytes());
+    let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        got,
+        ctx(
+            "UserPromptSubmit",
+            &format!(
+                "difflore — team rules about what this prompt asks (from past code review):\n- Add a changelog entry for every user-visible change. (all repositories; rule {})",
+                &id[..8]
+            )
+        )
+    );
+    // A prompt about something else: nothing.
+    v["prompt"] = "Rename the variable in the parser.".into();
+    v["prompt_id"] = "another".into();
+    let (o, _) = e.hook(&["--agent", "claude-code"], v.to_string().as_bytes());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "{}");
+}
