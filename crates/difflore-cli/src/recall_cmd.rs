@@ -112,16 +112,14 @@ fn changed_files(root: &Path, staged: bool, base: Option<&str>) -> anyhow::Resul
             &["ls-files", "-z", "--others", "--exclude-standard", "--"],
         )?;
         for p in others.split('\0').filter(|p| !p.is_empty()) {
-            let mut text = std::fs::read(root.join(p))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            if text.len() > MAX_TEXT {
-                let mut cut = MAX_TEXT;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
+            // Only the head of a (possibly huge) new file is read.
+            let mut bytes = Vec::new();
+            if let Ok(f) = std::fs::File::open(root.join(p)) {
+                use std::io::Read;
+                let _ = f.take(MAX_TEXT as u64).read_to_end(&mut bytes);
             }
+            let text = String::from_utf8_lossy(&bytes);
+            let text = difflore_core::redact::prefix_at_most(&text, MAX_TEXT).to_string();
             files.push(Changed {
                 path: p.to_string(),
                 text,

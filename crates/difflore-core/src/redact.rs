@@ -58,16 +58,20 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// The longest prefix of `text` of at most `max_bytes` that ends on a char boundary.
+pub fn prefix_at_most(text: &str, max_bytes: usize) -> &str {
+    let mut cut = max_bytes.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 /// Redacts, then truncates to at most `max_bytes` (on a char boundary), marking the cut.
 pub fn redact_truncated(text: &str, max_bytes: usize) -> String {
-    let mut r = redact(text);
+    let r = redact(text);
     if r.len() > max_bytes {
-        let mut cut = max_bytes;
-        while !r.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        r.truncate(cut);
-        r.push_str("…[truncated]");
+        return format!("{}…[truncated]", prefix_at_most(&r, max_bytes));
     }
     r
 }

@@ -13,6 +13,7 @@
 
 use crate::agent::{Agent, Phase, ToolKind};
 use crate::normalize::{event_cwd, named_files};
+use difflore_core::redact::prefix_at_most;
 use difflore_core::repo::{self, Repo};
 use difflore_rules::matching::{self, Match, Query};
 use rusqlite::{Connection, params};
@@ -69,14 +70,6 @@ pub struct Served {
     pub rule_ids: Vec<String>,
     pub files: Vec<String>,
     pub moment: &'static str,
-}
-
-fn cut(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
 }
 
 /// Files a shell command plainly reads (`cat F`, `sed -n 1,80p F`, `head -n 20 F`, `nl -ba F`…):
@@ -163,7 +156,7 @@ fn moment(agent: Agent, event: &str, v: &Value, mode: Mode) -> Option<Moment> {
         Phase::Prompt => {
             let text = v.get("prompt").and_then(Value::as_str)?;
             Some(Moment::Prompt {
-                text: cut(text, TEXT_MAX),
+                text: prefix_at_most(text, TEXT_MAX).to_string(),
                 paths: prompt_paths(text),
             })
         }

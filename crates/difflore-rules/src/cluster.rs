@@ -12,7 +12,9 @@ const STOP: &[&str] = &[
     "so", "if", "into", "also", "its", "these", "those", "them", "they", "i", "me", "my", "your",
 ];
 
-fn stem(w: &str) -> String {
+/// A light English stem (`rounding` → `round`, `retries` → `retr`), shared by clustering and
+/// the matching engine's term comparisons.
+pub fn stem(w: &str) -> String {
     for suf in ["ing", "ies", "es", "ed", "s"] {
         if w.len() > suf.len() + 3
             && let Some(s) = w.strip_suffix(suf)

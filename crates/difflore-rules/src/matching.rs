@@ -175,21 +175,8 @@ fn path_ext(path: &str) -> &str {
     seg.rsplit_once('.').map_or("", |(_, e)| e)
 }
 
-/// A light English stem, for comparing words: `retries` → `retry`, `amounts` → `amount`,
-/// `rounding` → `round`.
-fn stem(w: &str) -> &str {
-    for suffix in ["ies", "ing", "ed", "es", "s"] {
-        if let Some(base) = w.strip_suffix(suffix)
-            && base.chars().count() >= 3
-        {
-            return base;
-        }
-    }
-    w
-}
-
 fn stem_match(term: &str, word: &str) -> bool {
-    let (term, word) = (stem(term), stem(word));
+    let (term, word) = (crate::cluster::stem(term), crate::cluster::stem(word));
     let common = term
         .chars()
         .zip(word.chars())
