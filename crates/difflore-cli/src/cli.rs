@@ -82,6 +82,13 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         output: Option<std::path::PathBuf>,
     },
+    /// The MCP server on stdio, for agents that ask for rules themselves.
+    ///
+    /// Register it in the agent's MCP configuration as the command `difflore mcp` (run in the
+    /// project: the repository of the working directory scopes the rules). Tools:
+    /// search_rules, rules_for_files, get_rule, propose_rule (pending only); resource:
+    /// difflore://rules/active. stdout is the protocol; logs go to stderr.
+    Mcp,
     /// Connect to a team server: login, logout, status, drain now.
     #[command(subcommand)]
     Sync(SyncCommand),

@@ -97,7 +97,7 @@ fn load(conn: &Connection, repo: Option<&str>) -> rusqlite::Result<Vec<Row>> {
     rows.collect()
 }
 
-fn tombstoned(conn: &Connection, kind: &str, repo: &str, key: &str) -> rusqlite::Result<bool> {
+pub fn tombstoned(conn: &Connection, kind: &str, repo: &str, key: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM tombstones WHERE kind = ?1 AND repo = ?2 AND key = ?3)",
         params![kind, repo, key],

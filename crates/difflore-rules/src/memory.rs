@@ -323,6 +323,69 @@ pub fn add(
     get(conn, &id)
 }
 
+/// What [`propose`] did.
+#[derive(Debug, Clone)]
+pub enum Proposed {
+    /// A new pending candidate.
+    New(Rule),
+    /// The same statement is already a rule here (any status but rejected): that rule.
+    Existing(Rule),
+}
+
+/// An agent's proposal: always a *pending* candidate (origin `agent_proposal`) that only a
+/// person can activate. A statement rejected before (tombstoned) is refused.
+pub fn propose(
+    conn: &Connection,
+    repo: Option<&str>,
+    title: &str,
+    statement: &str,
+    globs: &[String],
+    rationale: Option<&str>,
+) -> Result<Proposed, MemoryError> {
+    check_text("title", title)?;
+    check_text("statement", statement)?;
+    if let Some(r) = rationale {
+        check_text("rationale", r)?;
+    }
+    check_globs(globs)?;
+    let sig = cluster::signature(statement);
+    if sig.is_empty() {
+        return Err(MemoryError::Invalid(
+            "statement has no words a rule could be matched by".into(),
+        ));
+    }
+    let scope = repo.unwrap_or("");
+    if crate::extract::tombstoned(conn, "signature", scope, &sig)? {
+        return Err(MemoryError::Invalid(
+            "a person rejected this rule before; it is not proposed again".into(),
+        ));
+    }
+    let existing: Option<String> = conn
+        .query_row(
+            "SELECT id FROM rules WHERE repo IS ?1 AND signature = ?2",
+            params![repo, sig],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(Proposed::Existing(get(conn, &id)?));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = now_ms();
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
+        "INSERT INTO rules (id, title, statement, rationale, globs, repo, status, severity, confidence, origin, reason, signature, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 'context', 0.3, 'agent_proposal', 'proposed by an agent', ?7, ?8, ?8)",
+        params![id, title.trim(), statement.trim(), rationale.map(str::trim), serde_json::to_string(globs).unwrap_or_default(), repo, sig, now],
+    )?;
+    tx.execute(
+        "INSERT INTO rule_audit (rule_id, from_status, to_status, actor, reason, at) VALUES (?1, NULL, 'pending', 'agent', 'proposed over MCP', ?2)",
+        params![id, now],
+    )?;
+    tx.commit()?;
+    Ok(Proposed::New(get(conn, &id)?))
+}
+
 fn common_prefix(a: &str, b: &str) -> usize {
     a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
 }
