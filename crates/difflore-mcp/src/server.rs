@@ -120,9 +120,7 @@ impl ServerHandler for Server {
             .with_title("Active team rules")
             .with_description("This repository's active rules (and global ones) as Markdown")
             .with_mime_type("text/markdown");
-        let mut out = ListResourcesResult::default();
-        out.resources = vec![r];
-        Ok(out)
+        Ok(ListResourcesResult::with_all_items(vec![r]))
     }
 
     async fn read_resource(
