@@ -212,4 +212,49 @@ fn main() {
         }
         report(label, &mut times);
     }
+
+    // The MCP server: process start → answer to `initialize`, then search_rules round trips.
+    std::fs::write(home.config_path(), "").unwrap();
+    let mut starts = Vec::new();
+    let mut calls = Vec::new();
+    for round in 0..10 {
+        use std::io::{BufRead, BufReader, Write};
+        let t = Instant::now();
+        let mut child = Command::new(bin)
+            .arg("mcp")
+            .env("DIFFLORE_HOME", home.root())
+            .current_dir(&shop)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut sin = child.stdin.take().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        writeln!(sin, r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"bench","version":"1"}}}}}}"#).unwrap();
+        out.read_line(&mut line).unwrap();
+        starts.push(t.elapsed());
+        assert!(line.contains("\"id\":0"), "{line}");
+        writeln!(
+            sin,
+            r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+        )
+        .unwrap();
+        for i in 0..100 {
+            let id = i + 1;
+            let args = serde_json::json!({"path": path_of(round * 100 + i), "query": "round the amounts with Money"});
+            let msg = serde_json::json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"search_rules","arguments":args}});
+            let t = Instant::now();
+            writeln!(sin, "{msg}").unwrap();
+            line.clear();
+            out.read_line(&mut line).unwrap();
+            calls.push(t.elapsed());
+            assert!(line.contains("structuredContent"), "{line}");
+        }
+        drop(sin);
+        let _ = child.wait();
+    }
+    report("mcp: start → first answer (initialize)", &mut starts);
+    report("mcp: search_rules round trip (path + query)", &mut calls);
 }
