@@ -82,6 +82,9 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         output: Option<std::path::PathBuf>,
     },
+    /// Connect difflore to your agents (hooks + MCP server), undo it, or show how they are wired.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
     /// The MCP server on stdio, for agents that ask for rules themselves.
     ///
     /// Register it in the agent's MCP configuration as the command `difflore mcp` (run in the
@@ -375,6 +378,39 @@ pub enum MemoryCommand {
         global: bool,
         #[arg(long)]
         enforce: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsTarget {
+    /// Only this agent: claude-code, codex, gemini or cursor (repeatable; default: the agents
+    /// found on this machine).
+    #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor"])]
+    pub agents: Vec<String>,
+    /// user (default: your own config files) or project (the repository's, shared with the team).
+    #[arg(long, default_value = "user", value_parser = ["user", "project"])]
+    pub scope: String,
+    /// Show the changes as a diff; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Register difflore's hooks and MCP server in each agent's own config files.
+    ///
+    /// Keeps everything you wrote (order, formatting), backs each file up before its first
+    /// change, refuses files it cannot rewrite byte-for-byte, and records what it added so
+    /// `uninstall` removes exactly that. Running it again changes nothing.
+    Install(AgentsTarget),
+    /// Remove exactly what `install` added.
+    Uninstall(AgentsTarget),
+    /// Per agent: detected, MCP registered, hooks registered, current or stale, installed twice.
+    Status {
+        #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor"])]
+        agents: Vec<String>,
         #[arg(long)]
         json: bool,
     },

@@ -3,6 +3,7 @@
 //! that no argument, however wrong, can make the agent's hook exit non-zero.
 #![forbid(unsafe_code)]
 
+mod agents_cmd;
 mod cli;
 mod daemon_cmd;
 mod export_cmd;
@@ -59,6 +60,7 @@ fn main() {
         }),
         Command::Export { format, output } => export_cmd::run(&format, output.as_deref()),
         Command::Daemon(d) => daemon_cmd::run(d),
+        Command::Agents(a) => agents_cmd::run(a),
         Command::Mcp => difflore_mcp::run().map_err(anyhow::Error::msg),
         Command::Hook(_) => unreachable_hook(),
     };

@@ -1,0 +1,646 @@
+//! `difflore agents install|uninstall|status`: connect difflore's hooks and MCP server to the
+//! agents a user has, in each agent's own config files, and undo it exactly.
+//!
+//! - [`spec`] says what goes where for each agent (events, matchers, timeout units, files).
+//! - [`edit`] edits JSON and TOML files without disturbing anything else, or refuses.
+//! - This module plans the changes, applies them (backup first, atomic writes), keeps a
+//!   manifest in `DIFFLORE_HOME/agents.json` of exactly what it added — so `uninstall` removes
+//!   that and nothing else — and reports the state of every agent.
+#![forbid(unsafe_code)]
+
+pub mod edit;
+pub mod spec;
+
+use edit::{Doc, EditError, File};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+pub use spec::{Agent, Scope};
+use std::path::{Path, PathBuf};
+
+/// Where things are: the user's home, the project, the binary and `DIFFLORE_HOME`.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The user's home directory (agents' user-scope files live under it).
+    pub home: PathBuf,
+    /// The project root (repository root, or the working directory).
+    pub project: PathBuf,
+    /// The absolute path of the `difflore` binary.
+    pub bin: String,
+    /// `DIFFLORE_HOME`, only when it is not the default `~/.difflore`.
+    pub difflore_home: Option<String>,
+    /// Where the manifest and backups live.
+    pub state_dir: PathBuf,
+}
+
+/// One entry difflore added to a file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub agent: String,
+    pub scope: String,
+    pub file: PathBuf,
+    /// "hook" or "mcp".
+    pub kind: String,
+    /// Keys to the array (hooks) or to the value (MCP, `version`).
+    pub path: Vec<String>,
+    /// The exact value added (an array element for hooks).
+    pub value: Value,
+    /// Containers that did not exist before (removed again when empty).
+    #[serde(default)]
+    pub created: Vec<Vec<String>>,
+    /// The file did not exist before.
+    #[serde(default)]
+    pub created_file: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub entries: Vec<Entry>,
+    /// file → its backup taken before difflore first changed it.
+    #[serde(default)]
+    pub backups: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentsError {
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error("cannot use {0}: {1}")]
+    State(PathBuf, String),
+}
+
+impl Manifest {
+    fn path(ctx: &Ctx) -> PathBuf {
+        ctx.state_dir.join("agents.json")
+    }
+    pub fn load(ctx: &Ctx) -> Result<Manifest, AgentsError> {
+        let p = Manifest::path(ctx);
+        match std::fs::read_to_string(&p) {
+            Ok(t) => serde_json::from_str(&t).map_err(|e| AgentsError::State(p, e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+                schema_version: 1,
+                ..Default::default()
+            }),
+            Err(e) => Err(AgentsError::State(p, e.to_string())),
+        }
+    }
+    fn save(&self, ctx: &Ctx) -> Result<(), AgentsError> {
+        let p = Manifest::path(ctx);
+        let err = |e: std::io::Error| AgentsError::State(p.clone(), e.to_string());
+        std::fs::create_dir_all(&ctx.state_dir).map_err(err)?;
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(&p, text + "\n").map_err(err)
+    }
+}
+
+/// What one command did or would do to one file.
+#[derive(Debug, Serialize)]
+pub struct FileChange {
+    pub file: PathBuf,
+    /// Unified diff (empty when nothing changes).
+    pub diff: String,
+    pub added: usize,
+    pub replaced: usize,
+    pub removed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn matches_agent(v: &Value, agent: Agent) -> bool {
+    match v {
+        Value::String(s) => spec::is_our_command(s, agent),
+        Value::Object(m) => m.values().any(|x| matches_agent(x, agent)),
+        Value::Array(a) => a.iter().any(|x| matches_agent(x, agent)),
+        _ => false,
+    }
+}
+
+/// The entries an (agent, scope) should have, per file.
+fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
+    let cmd = spec::hook_command(&ctx.bin, ctx.difflore_home.as_deref(), agent);
+    let hooks_file = agent.hooks_file(&ctx.home, &ctx.project, scope);
+    let mut out = Vec::new();
+    let entry = |file: &Path, kind: &str, path: Vec<String>, value: Value| Entry {
+        agent: agent.as_str().into(),
+        scope: scope.as_str().into(),
+        file: file.to_path_buf(),
+        kind: kind.into(),
+        path,
+        value,
+        created: Vec::new(),
+        created_file: false,
+    };
+    if agent == Agent::Cursor {
+        out.push(entry(
+            &hooks_file,
+            "version",
+            vec!["version".into()],
+            Value::from(1),
+        ));
+    }
+    for (event, matcher) in agent.hook_events() {
+        out.push(entry(
+            &hooks_file,
+            "hook",
+            vec!["hooks".into(), event.to_string()],
+            agent.hook_entry(&cmd, *matcher),
+        ));
+    }
+    let env: Vec<(String, String)> = ctx
+        .difflore_home
+        .iter()
+        .map(|h| ("DIFFLORE_HOME".to_string(), h.clone()))
+        .collect();
+    let mcp_file = agent.mcp_file(&ctx.home, &ctx.project, scope);
+    let key = if agent == Agent::Codex {
+        "mcp_servers"
+    } else {
+        "mcpServers"
+    };
+    out.push(entry(
+        &mcp_file,
+        "mcp",
+        vec![key.into(), "difflore".into()],
+        agent.mcp_entry(&ctx.bin, &env),
+    ));
+    out
+}
+
+/// Applies one desired entry to a loaded file; returns (added, replaced) and records what it
+/// created in `e`.
+fn apply(f: &mut File, agent: Agent, e: &mut Entry) -> Result<(usize, usize), EditError> {
+    let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
+    let file = f.path.clone();
+    match &mut f.doc {
+        Doc::Json { value, .. } => match e.kind.as_str() {
+            "hook" => {
+                let arr = edit::array_at(&file, value, &path, &mut e.created)?;
+                if arr.contains(&e.value) {
+                    return Ok((0, 0));
+                }
+                if let Some(i) = arr.iter().position(|x| matches_agent(x, agent)) {
+                    arr[i] = e.value.clone();
+                    return Ok((0, 1));
+                }
+                arr.push(e.value.clone());
+                Ok((1, 0))
+            }
+            _ => {
+                let (last, parents) = path.split_last().unwrap_or((&"", &[]));
+                let obj = edit::object_at(&file, value, parents, &mut e.created)?;
+                match obj.get(*last) {
+                    Some(v) if *v == e.value => Ok((0, 0)),
+                    Some(_) if e.kind == "version" => Ok((0, 0)),
+                    Some(_) => {
+                        obj.insert(last.to_string(), e.value.clone());
+                        Ok((0, 1))
+                    }
+                    None => {
+                        obj.insert(last.to_string(), e.value.clone());
+                        e.created.push(e.path.clone());
+                        Ok((1, 0))
+                    }
+                }
+            }
+        },
+        Doc::Toml(doc) => {
+            let table = toml_table(&e.value);
+            let servers = match doc.get_mut("mcp_servers") {
+                Some(item) => item.as_table_mut().ok_or_else(|| {
+                    EditError::Shape(file.clone(), "mcp_servers".into(), "a table")
+                })?,
+                None => {
+                    let mut t = toml_edit::Table::new();
+                    t.set_implicit(true);
+                    doc.insert("mcp_servers", toml_edit::Item::Table(t));
+                    e.created.push(vec!["mcp_servers".into()]);
+                    doc["mcp_servers"].as_table_mut().ok_or_else(|| {
+                        EditError::Shape(file.clone(), "mcp_servers".into(), "a table")
+                    })?
+                }
+            };
+            let same = servers
+                .get("difflore")
+                .and_then(|i| i.as_table())
+                .is_some_and(|t| toml_value(t) == e.value);
+            if same {
+                return Ok((0, 0));
+            }
+            let existed = servers.contains_key("difflore");
+            servers.insert("difflore", toml_edit::Item::Table(table));
+            if !existed {
+                e.created.push(e.path.clone());
+            }
+            Ok(if existed { (0, 1) } else { (1, 0) })
+        }
+    }
+}
+
+fn toml_table(v: &Value) -> toml_edit::Table {
+    let mut t = toml_edit::Table::new();
+    if let Some(c) = v.get("command").and_then(Value::as_str) {
+        t.insert("command", toml_edit::value(c));
+    }
+    let mut args = toml_edit::Array::new();
+    for a in v
+        .get("args")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(s) = a.as_str() {
+            args.push(s);
+        }
+    }
+    t.insert("args", toml_edit::value(args));
+    if let Some(env) = v.get("env").and_then(Value::as_object) {
+        let mut it = toml_edit::InlineTable::new();
+        for (k, x) in env {
+            it.insert(k, x.as_str().unwrap_or_default().into());
+        }
+        t.insert("env", toml_edit::value(it));
+    }
+    t
+}
+
+fn toml_value(t: &toml_edit::Table) -> Value {
+    let mut m = serde_json::Map::new();
+    if let Some(c) = t.get("command").and_then(|i| i.as_str()) {
+        m.insert("command".into(), c.into());
+    }
+    if let Some(a) = t.get("args").and_then(|i| i.as_array()) {
+        m.insert(
+            "args".into(),
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .map(Value::from)
+                .collect(),
+        );
+    }
+    if let Some(env) = t.get("env").and_then(|i| i.as_inline_table()) {
+        let e: serde_json::Map<String, Value> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().into()))
+            .collect();
+        m.insert("env".into(), Value::Object(e));
+    }
+    Value::Object(m)
+}
+
+fn backup(ctx: &Ctx, m: &mut Manifest, f: &File) -> Result<Option<String>, AgentsError> {
+    let key = f.path.display().to_string();
+    let (Some(original), None) = (&f.original, m.backups.get(&key)) else {
+        return Ok(None);
+    };
+    let dir = ctx.state_dir.join("backups");
+    let err = |e: std::io::Error| AgentsError::State(dir.clone(), e.to_string());
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let name = key.trim_start_matches('/').replace('/', "__");
+    let dest = dir.join(format!("{}.{}", name, difflore_core::clock::now_ms()));
+    std::fs::write(&dest, original).map_err(err)?;
+    let dest = dest.display().to_string();
+    m.backups.insert(key, dest.clone());
+    Ok(Some(dest))
+}
+
+fn group_by_file(entries: Vec<Entry>) -> Vec<(PathBuf, Vec<Entry>)> {
+    let mut out: Vec<(PathBuf, Vec<Entry>)> = Vec::new();
+    for e in entries {
+        match out.iter_mut().find(|(f, _)| *f == e.file) {
+            Some((_, v)) => v.push(e),
+            None => out.push((e.file.clone(), vec![e])),
+        }
+    }
+    out
+}
+
+/// Installs (or, with `dry_run`, shows) difflore's entries for one agent and scope.
+pub fn install(
+    ctx: &Ctx,
+    agent: Agent,
+    scope: Scope,
+    dry_run: bool,
+) -> Result<Vec<FileChange>, AgentsError> {
+    let mut manifest = Manifest::load(ctx)?;
+    let mut changes = Vec::new();
+    // Load and check every file first: nothing is written if any of them is refused.
+    let mut plans = Vec::new();
+    for (path, entries) in group_by_file(desired(ctx, agent, scope)) {
+        let mut f = File::load(&path)?;
+        let mut applied = Vec::new();
+        let (mut added, mut replaced) = (0, 0);
+        for mut e in entries {
+            e.created_file = f.original.is_none();
+            let (a, r) = apply(&mut f, agent, &mut e)?;
+            added += a;
+            replaced += r;
+            applied.push(e);
+        }
+        plans.push((f, applied, added, replaced));
+    }
+    for (f, applied, added, replaced) in plans {
+        let old = f.original.clone().unwrap_or_default();
+        let diff = edit::diff(&f.path, &old, &f.render());
+        let mut change = FileChange {
+            file: f.path.clone(),
+            diff,
+            added,
+            replaced,
+            removed: 0,
+            backup: None,
+            note: None,
+        };
+        if f.changed() && !dry_run {
+            change.backup = backup(ctx, &mut manifest, &f)?;
+            f.write()?;
+            for e in applied {
+                // Keep what the first install recorded as created; update the value.
+                match manifest.entries.iter_mut().find(|m| {
+                    m.file == e.file && m.path == e.path && m.agent == e.agent && m.kind == e.kind
+                }) {
+                    Some(m) => m.value = e.value,
+                    None if added + replaced > 0 => manifest.entries.push(e),
+                    None => {}
+                }
+            }
+            manifest.save(ctx)?;
+        }
+        changes.push(change);
+    }
+    Ok(changes)
+}
+
+/// Removes exactly what `install` added for one agent and scope (per the manifest).
+pub fn uninstall(
+    ctx: &Ctx,
+    agent: Agent,
+    scope: Scope,
+    dry_run: bool,
+) -> Result<Vec<FileChange>, AgentsError> {
+    let mut manifest = Manifest::load(ctx)?;
+    let (mine, rest): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut manifest.entries)
+        .into_iter()
+        .partition(|e| e.agent == agent.as_str() && e.scope == scope.as_str());
+    let mut changes = Vec::new();
+    let mut kept = rest;
+    for (path, entries) in group_by_file(mine) {
+        let mut f = File::load(&path)?;
+        let mut removed = 0;
+        let mut note = None;
+        let created_file = entries.iter().any(|e| e.created_file);
+        let mut created: Vec<Vec<String>> = Vec::new();
+        for e in &entries {
+            created.extend(e.created.iter().cloned());
+            let gone = match &mut f.doc {
+                Doc::Json { value, .. } => {
+                    let parent_path = if e.kind == "hook" {
+                        &e.path[..]
+                    } else {
+                        &e.path[..e.path.len() - 1]
+                    };
+                    match e.kind.as_str() {
+                        "hook" => match edit::get(value, parent_path).cloned() {
+                            Some(Value::Array(mut a)) => {
+                                let before = a.len();
+                                a.retain(|x| *x != e.value);
+                                let n = before - a.len();
+                                set_at(value, parent_path, Value::Array(a));
+                                n
+                            }
+                            _ => 0,
+                        },
+                        _ => {
+                            if edit::get(value, &e.path) == Some(&e.value)
+                                && (e.kind != "version" || e.created.contains(&e.path))
+                            {
+                                remove_at(value, &e.path);
+                                1
+                            } else {
+                                0
+                            }
+                        }
+                    }
+                }
+                Doc::Toml(doc) => {
+                    let same = doc
+                        .get("mcp_servers")
+                        .and_then(|i| i.get("difflore"))
+                        .and_then(|i| i.as_table())
+                        .is_some_and(|t| toml_value(t) == e.value);
+                    if same {
+                        if let Some(t) = doc.get_mut("mcp_servers").and_then(|i| i.as_table_mut()) {
+                            t.remove("difflore");
+                        }
+                        1
+                    } else {
+                        0
+                    }
+                }
+            };
+            if gone == 0 && e.kind != "version" {
+                note = Some("an entry was changed since install and was left in place".to_string());
+            }
+            removed += gone;
+        }
+        // Containers difflore created, deepest first, if now empty.
+        created.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        match &mut f.doc {
+            Doc::Json { value, .. } => {
+                for c in &created {
+                    edit::remove_if_empty(value, c);
+                }
+            }
+            Doc::Toml(doc) => {
+                if created.iter().any(|c| c == &["mcp_servers".to_string()])
+                    && doc
+                        .get("mcp_servers")
+                        .and_then(|i| i.as_table())
+                        .is_some_and(|t| t.is_empty())
+                {
+                    doc.remove("mcp_servers");
+                }
+            }
+        }
+        let now_empty = match &f.doc {
+            Doc::Json { value, .. } => value.is_empty(),
+            Doc::Toml(d) => d.to_string().trim().is_empty(),
+        };
+        let old = f.original.clone().unwrap_or_default();
+        let delete = created_file && now_empty;
+        let new = if delete { String::new() } else { f.render() };
+        let change = FileChange {
+            file: path.clone(),
+            diff: edit::diff(&path, &old, &new),
+            added: 0,
+            replaced: 0,
+            removed,
+            backup: None,
+            note,
+        };
+        if !dry_run {
+            if delete {
+                std::fs::remove_file(&path).map_err(|e| EditError::Write(path.clone(), e))?;
+            } else if new != old {
+                f.write()?;
+            }
+        }
+        changes.push(change);
+    }
+    if !dry_run {
+        if kept.is_empty() {
+            manifest.backups.clear();
+        }
+        manifest.entries = std::mem::take(&mut kept);
+        manifest.save(ctx)?;
+    }
+    Ok(changes)
+}
+
+fn set_at(root: &mut serde_json::Map<String, Value>, path: &[String], v: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = root;
+    for k in parents {
+        match cur.get_mut(k) {
+            Some(Value::Object(m)) => cur = m,
+            _ => return,
+        }
+    }
+    cur.insert(last.clone(), v);
+}
+
+fn remove_at(root: &mut serde_json::Map<String, Value>, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = root;
+    for k in parents {
+        match cur.get_mut(k) {
+            Some(Value::Object(m)) => cur = m,
+            _ => return,
+        }
+    }
+    cur.shift_remove(last);
+}
+
+/// The state of one agent in one scope.
+#[derive(Debug, Serialize)]
+pub struct ScopeStatus {
+    pub scope: &'static str,
+    pub hooks_file: PathBuf,
+    pub mcp_file: PathBuf,
+    /// "current", "stale" (another binary or an old entry), "missing" or "unreadable: …".
+    pub mcp: String,
+    /// Hook events registered with the current command, out of those difflore uses.
+    pub hooks_current: usize,
+    pub hooks_stale: usize,
+    pub hooks_expected: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentStatus {
+    pub agent: &'static str,
+    pub detected: bool,
+    pub scopes: Vec<ScopeStatus>,
+    /// Hooks registered in both scopes: every event would run the hook twice.
+    pub installed_twice: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn on_path(exe: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(exe).is_file()))
+}
+
+/// Reports, without changing anything, how each agent is wired.
+pub fn status(ctx: &Ctx, agent: Agent) -> AgentStatus {
+    let detected = agent
+        .config_dir(&ctx.home, &ctx.project, Scope::User)
+        .is_dir()
+        || agent.executables().iter().any(|e| on_path(e));
+    let want = desired(ctx, agent, Scope::User);
+    let mut scopes = Vec::new();
+    for scope in [Scope::User, Scope::Project] {
+        let hooks_file = agent.hooks_file(&ctx.home, &ctx.project, scope);
+        let mcp_file = agent.mcp_file(&ctx.home, &ctx.project, scope);
+        let mut st = ScopeStatus {
+            scope: scope.as_str(),
+            hooks_file: hooks_file.clone(),
+            mcp_file: mcp_file.clone(),
+            mcp: "missing".into(),
+            hooks_current: 0,
+            hooks_stale: 0,
+            hooks_expected: agent.hook_events().len(),
+            error: None,
+        };
+        match File::load(&hooks_file) {
+            Ok(File {
+                doc: Doc::Json { value, .. },
+                ..
+            }) => {
+                for e in want.iter().filter(|e| e.kind == "hook") {
+                    if let Some(Value::Array(a)) = edit::get(&value, &e.path) {
+                        if a.contains(&e.value) {
+                            st.hooks_current += 1;
+                        } else if a.iter().any(|x| matches_agent(x, agent)) {
+                            st.hooks_stale += 1;
+                        }
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => st.error = Some(e.to_string()),
+        }
+        let mcp_want = want
+            .iter()
+            .find(|e| e.kind == "mcp")
+            .map(|e| e.value.clone());
+        st.mcp = match File::load(&mcp_file) {
+            Ok(File {
+                doc: Doc::Json { value, .. },
+                ..
+            }) => {
+                let key = vec!["mcpServers".to_string(), "difflore".to_string()];
+                match edit::get(&value, &key) {
+                    Some(v) if Some(v) == mcp_want.as_ref() => "current".into(),
+                    Some(_) => "stale".into(),
+                    None => "missing".into(),
+                }
+            }
+            Ok(File {
+                doc: Doc::Toml(doc),
+                ..
+            }) => {
+                match doc
+                    .get("mcp_servers")
+                    .and_then(|i| i.get("difflore"))
+                    .and_then(|i| i.as_table())
+                {
+                    Some(t) if Some(toml_value(t)) == mcp_want => "current".into(),
+                    Some(_) => "stale".into(),
+                    None => "missing".into(),
+                }
+            }
+            Err(e) => format!("unreadable: {e}"),
+        };
+        scopes.push(st);
+    }
+    let has_hooks = |s: &ScopeStatus| s.hooks_current + s.hooks_stale > 0;
+    let installed_twice = scopes.iter().all(has_hooks);
+    let note = (agent == Agent::Codex && scopes.iter().any(has_hooks)).then(|| {
+        "Codex runs only hooks you trusted: open Codex and review them with /hooks (difflore cannot read Codex's trust state)".to_string()
+    });
+    AgentStatus {
+        agent: agent.as_str(),
+        detected,
+        scopes,
+        installed_twice,
+        note,
+    }
+}

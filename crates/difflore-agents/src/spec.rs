@@ -1,0 +1,193 @@
+//! What difflore registers in each agent, and where (DESIGN §6, the fixtures README and each
+//! agent's documentation): the hook events serving uses, with matchers and the agent's timeout
+//! unit, and the MCP server entry — per agent and scope.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// An agent difflore can wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    ClaudeCode,
+    Codex,
+    Gemini,
+    Cursor,
+}
+
+/// Where the entries go: the user's own config (default) or the project's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    User,
+    Project,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::User => "user",
+            Scope::Project => "project",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "user" => Some(Scope::User),
+            "project" => Some(Scope::Project),
+            _ => None,
+        }
+    }
+}
+
+impl Agent {
+    pub const ALL: [Agent; 4] = [
+        Agent::ClaudeCode,
+        Agent::Codex,
+        Agent::Gemini,
+        Agent::Cursor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "claude-code",
+            Agent::Codex => "codex",
+            Agent::Gemini => "gemini",
+            Agent::Cursor => "cursor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Agent> {
+        Agent::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The agent's own directory under the user's home.
+    fn dir_name(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => ".claude",
+            Agent::Codex => ".codex",
+            Agent::Gemini => ".gemini",
+            Agent::Cursor => ".cursor",
+        }
+    }
+
+    /// Executables whose presence on PATH means the agent is installed.
+    pub fn executables(self) -> &'static [&'static str] {
+        match self {
+            Agent::ClaudeCode => &["claude"],
+            Agent::Codex => &["codex"],
+            Agent::Gemini => &["gemini"],
+            Agent::Cursor => &["cursor", "cursor-agent"],
+        }
+    }
+
+    /// The agent's config directory for a scope.
+    pub fn config_dir(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
+        match scope {
+            Scope::User => home.join(self.dir_name()),
+            Scope::Project => project.join(self.dir_name()),
+        }
+    }
+
+    /// The file holding its hooks.
+    pub fn hooks_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
+        let dir = self.config_dir(home, project, scope);
+        match self {
+            Agent::ClaudeCode | Agent::Gemini => dir.join("settings.json"),
+            Agent::Codex | Agent::Cursor => dir.join("hooks.json"),
+        }
+    }
+
+    /// The file holding its MCP servers.
+    pub fn mcp_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
+        match (self, scope) {
+            (Agent::ClaudeCode, Scope::User) => home.join(".claude.json"),
+            (Agent::ClaudeCode, Scope::Project) => project.join(".mcp.json"),
+            (Agent::Codex, _) => self.config_dir(home, project, scope).join("config.toml"),
+            (Agent::Gemini, _) => self.config_dir(home, project, scope).join("settings.json"),
+            (Agent::Cursor, _) => self.config_dir(home, project, scope).join("mcp.json"),
+        }
+    }
+
+    /// (event, matcher) pairs: only the moments serving uses (see `difflore-hook`'s `serve`).
+    pub fn hook_events(self) -> &'static [(&'static str, Option<&'static str>)] {
+        match self {
+            Agent::ClaudeCode => &[
+                ("SessionStart", None),
+                ("UserPromptSubmit", None),
+                ("PreToolUse", Some("Edit|Write")),
+                ("PostToolUse", Some("Read|Edit|Write")),
+            ],
+            Agent::Codex => &[
+                ("SessionStart", None),
+                ("UserPromptSubmit", None),
+                ("PreToolUse", Some("apply_patch|Bash")),
+                ("PostToolUse", Some("apply_patch|Bash")),
+            ],
+            Agent::Gemini => &[
+                ("SessionStart", None),
+                ("BeforeAgent", None),
+                ("BeforeTool", Some("replace|write_file")),
+                ("AfterTool", Some("read_file|replace|write_file")),
+            ],
+            // Cursor's hooks cannot carry context: capture only (DESIGN §6).
+            Agent::Cursor => &[
+                ("beforeSubmitPrompt", None),
+                ("beforeReadFile", None),
+                ("afterFileEdit", None),
+            ],
+        }
+    }
+
+    /// One hook entry (the element appended to the event's array).
+    pub fn hook_entry(self, command: &str, matcher: Option<&str>) -> Value {
+        match self {
+            Agent::Cursor => json!({"command": command}),
+            _ => {
+                // Claude Code and Codex count seconds, Gemini CLI milliseconds.
+                let timeout = if self == Agent::Gemini { 3000 } else { 3 };
+                let hook = json!({"type": "command", "command": command, "timeout": timeout});
+                match matcher {
+                    Some(m) => json!({"matcher": m, "hooks": [hook]}),
+                    None => json!({"hooks": [hook]}),
+                }
+            }
+        }
+    }
+
+    /// The MCP server entry (JSON agents; Codex's TOML table is built from the same parts).
+    pub fn mcp_entry(self, bin: &str, env: &[(String, String)]) -> Value {
+        let mut v = json!({"command": bin, "args": ["mcp"]});
+        if self == Agent::ClaudeCode {
+            v = json!({"type": "stdio", "command": bin, "args": ["mcp"]});
+        }
+        if !env.is_empty() {
+            let m: serde_json::Map<String, Value> = env
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            v["env"] = Value::Object(m);
+        }
+        v
+    }
+}
+
+/// The hook command line: the absolute binary, with `DIFFLORE_HOME` when it is not the default.
+pub fn hook_command(bin: &str, difflore_home: Option<&str>, agent: Agent) -> String {
+    let quote = |s: &str| {
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', r"'\''"))
+        }
+    };
+    let run = format!("{} hook --agent {}", quote(bin), agent.as_str());
+    match difflore_home {
+        Some(h) => format!("DIFFLORE_HOME={} {run}", quote(h)),
+        None => run,
+    }
+}
+
+/// True when a hook command is one of difflore's for this agent (current or stale).
+pub fn is_our_command(command: &str, agent: Agent) -> bool {
+    command.contains("difflore") && command.contains(&format!("hook --agent {}", agent.as_str()))
+}
