@@ -16,6 +16,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// See the whole idea in a minute: a demo in a temporary home, offline, nothing to set up.
+    ///
+    /// Imports a bundled review history, shows the candidate rules and why they were kept,
+    /// approves some, replays an agent reading and editing a governed file through the real
+    /// hook, and shows what the agent receives. Writes nothing outside a temporary directory.
+    Try {
+        /// Keep the temporary directory (its DIFFLORE_HOME) to look around afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Create DIFFLORE_HOME and its database (or migrate an existing one).
     Init,
     /// Show the local installation: database, schema version, queue, last error.

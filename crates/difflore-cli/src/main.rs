@@ -15,6 +15,7 @@ mod render;
 mod review_cmd;
 mod status_cmd;
 mod sync_cmd;
+mod try_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -30,6 +31,7 @@ fn main() {
     }
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Try { keep } => try_cmd::run(keep),
         Command::Init => status_cmd::init(),
         Command::Status(a) => status_cmd::status(a.json),
         Command::Outbox(o) => outbox_cmd::run(o),

@@ -288,7 +288,8 @@ fn record_and_serve(
         };
         let served = serve::serve(&conn, &ev, mode, cfg.serving.token_budget, now).map_err(sql)?;
         if let Some(s) = served {
-            if captured.is_some() {
+            // A session-start summary names no rule: nothing to record.
+            if captured.is_some() && !s.rule_ids.is_empty() {
                 let payload = serde_json::json!({
                     "agent": agent.as_str(),
                     "event": event,
