@@ -55,7 +55,8 @@ fn outbox_status_json_has_the_pinned_shape() {
     );
     assert_eq!(v["dropped"], 0);
     assert!(v["oldest_pending_age_s"].is_u64());
-    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
     assert_eq!(
         keys,
         [
