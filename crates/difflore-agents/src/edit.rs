@@ -231,18 +231,41 @@ pub fn get<'a>(root: &'a Map<String, Value>, path: &[String]) -> Option<&'a Valu
     Some(cur)
 }
 
-/// Removes the container at `path` if it is an empty object or array.
-pub fn remove_if_empty(root: &mut Map<String, Value>, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
+/// The object holding the last key of `path`, and that key (`None` if the way is missing).
+fn parent_mut<'a, 'p>(
+    root: &'a mut Map<String, Value>,
+    path: &'p [String],
+) -> Option<(&'a mut Map<String, Value>, &'p String)> {
+    let (last, parents) = path.split_last()?;
     let mut cur = root;
     for k in parents {
         match cur.get_mut(k) {
             Some(Value::Object(m)) => cur = m,
-            _ => return,
+            _ => return None,
         }
     }
+    Some((cur, last))
+}
+
+/// Sets the value at `path` (its parents must exist).
+pub fn set(root: &mut Map<String, Value>, path: &[String], v: Value) {
+    if let Some((parent, last)) = parent_mut(root, path) {
+        parent.insert(last.clone(), v);
+    }
+}
+
+/// Removes the value at `path`, keeping the order of the rest.
+pub fn remove(root: &mut Map<String, Value>, path: &[String]) {
+    if let Some((parent, last)) = parent_mut(root, path) {
+        parent.shift_remove(last);
+    }
+}
+
+/// Removes the container at `path` if it is an empty object or array.
+pub fn remove_if_empty(root: &mut Map<String, Value>, path: &[String]) {
+    let Some((cur, last)) = parent_mut(root, path) else {
+        return;
+    };
     let empty = match cur.get(last) {
         Some(Value::Object(m)) => m.is_empty(),
         Some(Value::Array(a)) => a.is_empty(),

@@ -14,7 +14,7 @@ pub mod spec;
 use edit::{Doc, EditError, File};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-pub use spec::{Agent, Scope};
+pub use spec::{Agent, Scope, Wiring};
 use std::path::{Path, PathBuf};
 
 /// Where things are: the user's home, the project, the binary and `DIFFLORE_HOME`.
@@ -406,7 +406,7 @@ pub fn uninstall(
                                 let before = a.len();
                                 a.retain(|x| *x != e.value);
                                 let n = before - a.len();
-                                set_at(value, parent_path, Value::Array(a));
+                                edit::set(value, parent_path, Value::Array(a));
                                 n
                             }
                             _ => 0,
@@ -415,7 +415,7 @@ pub fn uninstall(
                             if edit::get(value, &e.path) == Some(&e.value)
                                 && (e.kind != "version" || e.created.contains(&e.path))
                             {
-                                remove_at(value, &e.path);
+                                edit::remove(value, &e.path);
                                 1
                             } else {
                                 0
@@ -496,34 +496,6 @@ pub fn uninstall(
         manifest.save(ctx)?;
     }
     Ok(changes)
-}
-
-fn set_at(root: &mut serde_json::Map<String, Value>, path: &[String], v: Value) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut cur = root;
-    for k in parents {
-        match cur.get_mut(k) {
-            Some(Value::Object(m)) => cur = m,
-            _ => return,
-        }
-    }
-    cur.insert(last.clone(), v);
-}
-
-fn remove_at(root: &mut serde_json::Map<String, Value>, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut cur = root;
-    for k in parents {
-        match cur.get_mut(k) {
-            Some(Value::Object(m)) => cur = m,
-            _ => return,
-        }
-    }
-    cur.shift_remove(last);
 }
 
 /// The state of one agent in one scope.

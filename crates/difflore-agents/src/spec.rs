@@ -5,14 +5,7 @@
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
-/// An agent difflore can wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Agent {
-    ClaudeCode,
-    Codex,
-    Gemini,
-    Cursor,
-}
+pub use difflore_hook::agent::Agent;
 
 /// Where the entries go: the user's own config (default) or the project's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,28 +30,27 @@ impl Scope {
     }
 }
 
-impl Agent {
-    pub const ALL: [Agent; 4] = [
-        Agent::ClaudeCode,
-        Agent::Codex,
-        Agent::Gemini,
-        Agent::Cursor,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Agent::ClaudeCode => "claude-code",
-            Agent::Codex => "codex",
-            Agent::Gemini => "gemini",
-            Agent::Cursor => "cursor",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Agent> {
-        Agent::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-
+/// How each agent (the hook's own `Agent` type) is wired.
+pub trait Wiring: Copy {
     /// The agent's own directory under the user's home.
+    fn dir_name(self) -> &'static str;
+    /// Executables whose presence on PATH means the agent is installed.
+    fn executables(self) -> &'static [&'static str];
+    /// The agent's config directory for a scope.
+    fn config_dir(self, home: &Path, project: &Path, scope: Scope) -> PathBuf;
+    /// The file holding its hooks.
+    fn hooks_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf;
+    /// The file holding its MCP servers.
+    fn mcp_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf;
+    /// (event, matcher) pairs: only the moments serving uses.
+    fn hook_events(self) -> &'static [(&'static str, Option<&'static str>)];
+    /// One hook entry (the element appended to the event's array).
+    fn hook_entry(self, command: &str, matcher: Option<&str>) -> Value;
+    /// The MCP server entry.
+    fn mcp_entry(self, bin: &str, env: &[(String, String)]) -> Value;
+}
+
+impl Wiring for Agent {
     fn dir_name(self) -> &'static str {
         match self {
             Agent::ClaudeCode => ".claude",
@@ -69,7 +61,7 @@ impl Agent {
     }
 
     /// Executables whose presence on PATH means the agent is installed.
-    pub fn executables(self) -> &'static [&'static str] {
+    fn executables(self) -> &'static [&'static str] {
         match self {
             Agent::ClaudeCode => &["claude"],
             Agent::Codex => &["codex"],
@@ -79,7 +71,7 @@ impl Agent {
     }
 
     /// The agent's config directory for a scope.
-    pub fn config_dir(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
+    fn config_dir(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
         match scope {
             Scope::User => home.join(self.dir_name()),
             Scope::Project => project.join(self.dir_name()),
@@ -87,7 +79,7 @@ impl Agent {
     }
 
     /// The file holding its hooks.
-    pub fn hooks_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
+    fn hooks_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
         let dir = self.config_dir(home, project, scope);
         match self {
             Agent::ClaudeCode | Agent::Gemini => dir.join("settings.json"),
@@ -96,7 +88,7 @@ impl Agent {
     }
 
     /// The file holding its MCP servers.
-    pub fn mcp_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
+    fn mcp_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
         match (self, scope) {
             (Agent::ClaudeCode, Scope::User) => home.join(".claude.json"),
             (Agent::ClaudeCode, Scope::Project) => project.join(".mcp.json"),
@@ -107,7 +99,7 @@ impl Agent {
     }
 
     /// (event, matcher) pairs: only the moments serving uses (see `difflore-hook`'s `serve`).
-    pub fn hook_events(self) -> &'static [(&'static str, Option<&'static str>)] {
+    fn hook_events(self) -> &'static [(&'static str, Option<&'static str>)] {
         match self {
             Agent::ClaudeCode => &[
                 ("SessionStart", None),
@@ -137,7 +129,7 @@ impl Agent {
     }
 
     /// One hook entry (the element appended to the event's array).
-    pub fn hook_entry(self, command: &str, matcher: Option<&str>) -> Value {
+    fn hook_entry(self, command: &str, matcher: Option<&str>) -> Value {
         match self {
             Agent::Cursor => json!({"command": command}),
             _ => {
@@ -153,7 +145,7 @@ impl Agent {
     }
 
     /// The MCP server entry (JSON agents; Codex's TOML table is built from the same parts).
-    pub fn mcp_entry(self, bin: &str, env: &[(String, String)]) -> Value {
+    fn mcp_entry(self, bin: &str, env: &[(String, String)]) -> Value {
         let mut v = json!({"command": bin, "args": ["mcp"]});
         if self == Agent::ClaudeCode {
             v = json!({"type": "stdio", "command": bin, "args": ["mcp"]});
