@@ -5,7 +5,7 @@ use crate::render;
 use crate::status_cmd::home;
 use anyhow::{Context, bail};
 use difflore_core::outbox::{Outbox, RetrySelector, Row, State};
-use difflore_core::{clock, store};
+use difflore_core::{clock, spool, store};
 use serde_json::json;
 
 pub fn run(cmd: OutboxCommand) -> anyhow::Result<()> {
@@ -14,12 +14,14 @@ pub fn run(cmd: OutboxCommand) -> anyhow::Result<()> {
         OutboxCommand::Status(j) => {
             let conn = store::open_for_write(&home)?;
             let s = Outbox::new(&conn).summary(clock::now_ms())?;
+            let spooled = spool::size(&home);
             if j.json {
                 return render::json(&json!({
                     "schema_version": 1,
                     "counts": s.counts,
                     "dropped": s.dropped,
                     "oldest_pending_age_s": s.oldest_pending_age_s,
+                    "spooled": spooled.files,
                 }));
             }
             let mut t = render::table(&["state", "events"]);
@@ -30,6 +32,12 @@ pub fn run(cmd: OutboxCommand) -> anyhow::Result<()> {
             println!("{t}");
             println!();
             println!("dropped at cap:  {}", s.dropped);
+            if spooled.files > 0 {
+                println!(
+                    "spooled:         {} (the database was busy; they join the queue at the next write)",
+                    spooled.files
+                );
+            }
             println!(
                 "oldest pending:  {}",
                 s.oldest_pending_age_s.map_or("-".into(), render::age)

@@ -75,6 +75,12 @@ pub fn status(json: bool) -> anyhow::Result<()> {
             );
         }
     }
+    if s.spooled > 0 {
+        println!(
+            "spooled        {} (the database was busy for the hook; they join the queue at the next write)",
+            s.spooled
+        );
+    }
     println!(
         "capture        {}",
         if s.capture.env_switch_on {

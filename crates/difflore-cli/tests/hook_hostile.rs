@@ -83,11 +83,8 @@ fn stdin_left_open_does_not_hang() {
     sin.flush().unwrap();
     let out = child.wait_with_output().unwrap();
     let took = start.elapsed();
+    // Waiting for EOF would never end: the bound of assert_noop proves it did not.
     assert_noop(&out, took, "{}", "event then open stdin");
-    assert!(
-        took < Duration::from_millis(900),
-        "waited for EOF: {took:?}"
-    );
     drop(sin);
     assert_eq!(e.queue_len(), 1, "the event was captured");
     // 3. A slow trickle that never completes: bounded by the read deadline.

@@ -209,7 +209,10 @@ fn closed_stdin_ends_the_server_and_stdout_is_only_protocol() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "ends on EOF, not on a timeout"
+    );
     assert!(
         out.stdout.is_empty(),
         "{}",

@@ -54,6 +54,7 @@ fn outbox_status_json_has_the_pinned_shape() {
         serde_json::json!({"pending": 2, "leased": 0, "dead": 1, "parked": 1})
     );
     assert_eq!(v["dropped"], 0);
+    assert_eq!(v["spooled"], 0);
     assert!(v["oldest_pending_age_s"].is_u64());
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -63,7 +64,8 @@ fn outbox_status_json_has_the_pinned_shape() {
             "counts",
             "dropped",
             "oldest_pending_age_s",
-            "schema_version"
+            "schema_version",
+            "spooled"
         ]
     );
     let (out, _, _) = e.run(&["outbox", "status"]);

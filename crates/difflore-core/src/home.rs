@@ -47,6 +47,15 @@ impl Home {
     pub fn token_path(&self) -> PathBuf {
         self.root.join("token")
     }
+    /// Events the hook could not write to the database in time, one file each ([`crate::spool`]).
+    pub fn spool_dir(&self) -> PathBuf {
+        self.root.join("spool")
+    }
+    /// A copy of the store's event-id key, so the hook can name an event (and spool it) when
+    /// the database cannot be read; written by every writing command.
+    pub fn event_key_path(&self) -> PathBuf {
+        self.root.join("event_id.key")
+    }
     pub fn daemon_lock_path(&self) -> PathBuf {
         self.root.join("daemon.lock")
     }
@@ -58,7 +67,7 @@ impl Home {
     }
 }
 
-fn create_private_dir(p: &Path) -> io::Result<()> {
+pub(crate) fn create_private_dir(p: &Path) -> io::Result<()> {
     if p.is_dir() {
         return Ok(());
     }

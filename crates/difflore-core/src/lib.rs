@@ -4,7 +4,8 @@
 //! - [`home::Home`] locates `DIFFLORE_HOME` and its files; [`store`] opens `difflore.db` (the CLI
 //!   migrates it, the hook only checks its version) and names every failure.
 //! - [`outbox::Outbox`] is the one queue state machine: the hook appends, a drainer claims,
-//!   settles and retries (DESIGN §4).
+//!   settles and retries (DESIGN §4); [`spool`] holds the events the hook could not write in
+//!   time until a writing command or the daemon folds them into it.
 //! - [`repo`] derives the repo key and repo-relative paths from `.git` files alone;
 //!   [`redact`] masks secrets in anything captured; [`config`] reads `config.toml` and the
 //!   kill switches; [`logfile`] keeps bounded logs; [`status`] gathers `difflore status`.
@@ -17,5 +18,6 @@ pub mod logfile;
 pub mod outbox;
 pub mod redact;
 pub mod repo;
+pub mod spool;
 pub mod status;
 pub mod store;

@@ -96,6 +96,16 @@ pub struct EnqueuePolicy {
     pub logged_in: bool,
 }
 
+impl EnqueuePolicy {
+    /// The policy of this home: its configured cap, and whether anyone is logged in.
+    pub fn for_home(home: &crate::home::Home, cap: i64) -> EnqueuePolicy {
+        EnqueuePolicy {
+            cap,
+            logged_in: home.token_path().exists(),
+        }
+    }
+}
+
 impl Default for EnqueuePolicy {
     fn default() -> Self {
         EnqueuePolicy {
@@ -198,67 +208,34 @@ impl<'c> Outbox<'c> {
         policy: EnqueuePolicy,
         now: i64,
     ) -> rusqlite::Result<Enqueued> {
-        let payload = serde_json::to_string(&ev.payload)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let tx = self.write_tx()?;
-        let seen: Option<i64> = tx
-            .query_row(
-                "SELECT 1 FROM seen_event_ids WHERE event_id = ?1",
-                [&ev.id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if seen.is_some() {
-            tx.commit()?;
-            return Ok(Enqueued::Duplicate);
-        }
-        if !policy.logged_in {
-            tx.execute(
-                "DELETE FROM outbox WHERE created_at < ?1",
-                [now - RETENTION_MS],
-            )?;
-        }
-        let rows: i64 = tx.query_row(
-            "SELECT value FROM counters WHERE name = 'outbox_rows'",
-            [],
-            |r| r.get(0),
-        )?;
-        if rows >= policy.cap {
-            let dup: Option<i64> = tx
-                .query_row("SELECT 1 FROM outbox WHERE event_id = ?1", [&ev.id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if dup.is_some() {
-                tx.commit()?;
-                return Ok(Enqueued::Duplicate);
-            }
-            tx.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'dropped'",
-                [],
-            )?;
-            tx.commit()?;
-            return Ok(Enqueued::Dropped);
-        }
-        let n = tx.execute(
-            "INSERT OR IGNORE INTO outbox
-                 (event_id, kind, occurred_at, payload, bytes, state, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-            params![
-                ev.id,
-                ev.kind,
-                ev.occurred_at,
-                payload,
-                payload.len() as i64,
-                now
-            ],
-        )?;
+        let r = enqueue_in(&tx, ev, policy, now)?;
         tx.commit()?;
-        Ok(if n == 1 {
-            Enqueued::Queued
-        } else {
-            Enqueued::Duplicate
-        })
+        Ok(r)
+    }
+
+    /// Appends several events in one transaction (folding the spool); `extra_dropped` is added
+    /// to the `dropped` counter in the same transaction.
+    pub fn enqueue_many(
+        &self,
+        evs: &[EventEnvelope],
+        extra_dropped: i64,
+        policy: EnqueuePolicy,
+        now: i64,
+    ) -> rusqlite::Result<Vec<Enqueued>> {
+        let tx = self.write_tx()?;
+        let mut out = Vec::with_capacity(evs.len());
+        for ev in evs {
+            out.push(enqueue_in(&tx, ev, policy, now)?);
+        }
+        if extra_dropped > 0 {
+            tx.execute(
+                "UPDATE counters SET value = value + ?1 WHERE name = 'dropped'",
+                [extra_dropped],
+            )?;
+        }
+        tx.commit()?;
+        Ok(out)
     }
 
     /// Leases up to `max_events` due rows, whose payloads total at most `max_bytes` (the first
@@ -639,6 +616,62 @@ impl<'c> Outbox<'c> {
         let rows = st.query_map(params![pattern, limit as i64], row_from_sql)?;
         rows.collect()
     }
+}
+
+/// The body of one enqueue, inside the caller's write transaction.
+fn enqueue_in(
+    tx: &Connection,
+    ev: &EventEnvelope,
+    policy: EnqueuePolicy,
+    now: i64,
+) -> rusqlite::Result<Enqueued> {
+    let payload = serde_json::to_string(&ev.payload)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let seen: Option<i64> = tx
+        .prepare_cached("SELECT 1 FROM seen_event_ids WHERE event_id = ?1")?
+        .query_row([&ev.id], |r| r.get(0))
+        .optional()?;
+    if seen.is_some() {
+        return Ok(Enqueued::Duplicate);
+    }
+    if !policy.logged_in {
+        tx.prepare_cached("DELETE FROM outbox WHERE created_at < ?1")?
+            .execute([now - RETENTION_MS])?;
+    }
+    let rows: i64 = tx
+        .prepare_cached("SELECT value FROM counters WHERE name = 'outbox_rows'")?
+        .query_row([], |r| r.get(0))?;
+    if rows >= policy.cap {
+        let dup: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM outbox WHERE event_id = ?1")?
+            .query_row([&ev.id], |r| r.get(0))
+            .optional()?;
+        if dup.is_some() {
+            return Ok(Enqueued::Duplicate);
+        }
+        tx.prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'dropped'")?
+            .execute([])?;
+        return Ok(Enqueued::Dropped);
+    }
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO outbox
+                 (event_id, kind, occurred_at, payload, bytes, state, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+        )?
+        .execute(params![
+            ev.id,
+            ev.kind,
+            ev.occurred_at,
+            payload,
+            payload.len() as i64,
+            now
+        ])?;
+    Ok(if n == 1 {
+        Enqueued::Queued
+    } else {
+        Enqueued::Duplicate
+    })
 }
 
 fn reclaim(tx: &Connection, now: i64) -> rusqlite::Result<usize> {

@@ -1,6 +1,6 @@
 //! `difflore status`: one read-only snapshot of the local installation — home, database size
 //! and schema version (and any mismatch), queue depth per state, oldest pending age, dropped
-//! events, and the last error seen. Later parts (daemon, rules) add their own sections.
+//! events, spooled events, and the last error seen. Later parts (daemon, rules) add their own sections.
 
 use crate::home::Home;
 use crate::outbox::{Outbox, Summary};
@@ -17,6 +17,8 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outbox: Option<Summary>,
     pub capture: CaptureStatus,
+    /// Events waiting in the hook's spool (the database did not take them in time).
+    pub spooled: usize,
     pub last_error: Option<String>,
 }
 
@@ -111,6 +113,7 @@ pub fn gather(home: &Home) -> Status {
             env_switch_on: crate::config::switch_on("DIFFLORE_CAPTURE"),
             logged_in: home.token_path().exists(),
         },
+        spooled: crate::spool::size(home).files,
         last_error: last_hook_error
             .map(|l| format!("hook: {l}"))
             .or(last_outbox_error),

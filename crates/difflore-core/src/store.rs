@@ -3,6 +3,7 @@
 //! migrations, and the translation of SQLite failures into errors a person can act on.
 
 use crate::home::{self, Home};
+use crate::logfile;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -113,7 +114,53 @@ pub fn open_for_write(home: &Home) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(err)?;
     migrate(&conn, &path)?;
+    after_open_for_write(home, &conn);
     Ok(conn)
+}
+
+/// Keeps the file copy of the event-id key current and folds the hook's spool into the outbox.
+/// Neither may fail the command: a problem is logged to `logs/spool.log`.
+fn after_open_for_write(home: &Home, conn: &Connection) {
+    if let Ok(Some(key)) = setting(conn, "event_id_key")
+        && let Err(e) = crate::spool::write_key(home, &key)
+    {
+        logfile::append(
+            home,
+            SPOOL_LOG,
+            "WARN",
+            &format!("cannot write the key copy: {e}"),
+        );
+    }
+    fold_spool(home, conn);
+}
+
+/// The log of spool folding.
+pub const SPOOL_LOG: &str = "spool.log";
+
+/// Folds the hook's spool into the outbox (see [`crate::spool::fold`]); logs what it did.
+pub fn fold_spool(home: &Home, conn: &Connection) {
+    let cap = crate::config::Config::load(&home.config_path())
+        .map(|c| c.capture.queue_cap)
+        .unwrap_or(crate::outbox::DEFAULT_CAP);
+    let policy = crate::outbox::EnqueuePolicy::for_home(home, cap);
+    match crate::spool::fold(home, conn, policy, crate::clock::now_ms()) {
+        Ok(f) if f == crate::spool::Folded::default() => {}
+        Ok(f) => logfile::append(
+            home,
+            SPOOL_LOG,
+            "INFO",
+            &format!(
+                "folded the spool: {} queued, {} already stored, {} dropped at the cap, {} unreadable (set aside in spool/bad)",
+                f.queued, f.duplicates, f.dropped, f.unreadable
+            ),
+        ),
+        Err(e) => logfile::append(
+            home,
+            SPOOL_LOG,
+            "WARN",
+            &format!("cannot fold the spool: {e}"),
+        ),
+    }
 }
 
 /// Opens an existing store read-only (status, list, show). Never creates, never migrates; a

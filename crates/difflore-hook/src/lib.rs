@@ -25,7 +25,7 @@ use difflore_core::config::{self, Config};
 use difflore_core::home::Home;
 use difflore_core::outbox::{EnqueuePolicy, Enqueued, Outbox};
 use difflore_core::store::{self, StoreError};
-use difflore_core::{clock, logfile, repo};
+use difflore_core::{clock, logfile, repo, spool};
 use difflore_proto::{EventEnvelope, kinds};
 use serde_json::Value;
 use std::io::Write;
@@ -42,6 +42,9 @@ static ANSWERED: Mutex<bool> = Mutex::new(false);
 static EVENT_NAME: OnceLock<String> = OnceLock::new();
 /// The answer that serves rules, once it is complete; otherwise the no-op is printed.
 static REPLY: OnceLock<Value> = OnceLock::new();
+/// Events built but not yet committed to the outbox: whoever gives up on the database (the
+/// main path on an error, the watchdog on a hang) writes them to the spool, under this lock.
+static UNSTORED: Mutex<Vec<EventEnvelope>> = Mutex::new(Vec::new());
 
 /// What happened to the event; returned for tests and the benchmark, not shown to the agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +59,8 @@ pub enum Outcome {
     NotCaptured,
     /// `DIFFLORE_CAPTURE=off` or `capture.enabled = false`.
     Disabled,
+    /// The database did not take the event in time; it waits in the spool (logged).
+    Spooled(String),
     /// The input was not an event (logged).
     Ignored(String),
     /// An internal failure (logged).
@@ -88,14 +93,20 @@ pub fn run_process<S: AsRef<str>>(args: &[S]) -> ! {
             .spawn(move || {
                 std::thread::sleep(WHOLE_RUN);
                 if let Some(h) = &home {
+                    let spooled = spool_unstored(h);
                     logfile::append(
                         h,
                         LOG,
                         "ERROR",
                         &format!(
-                            "agent={} gave up after {} ms; answered the no-op",
+                            "agent={} gave up after {} ms; answered the no-op{}",
                             agent.map_or("unknown", Agent::as_str),
-                            WHOLE_RUN.as_millis()
+                            WHOLE_RUN.as_millis(),
+                            if spooled > 0 {
+                                format!("; {spooled} events spooled")
+                            } else {
+                                String::new()
+                            }
                         ),
                     );
                 }
@@ -151,6 +162,7 @@ pub fn handle(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -
                 logfile::append(h, LOG, "WARN", &format!("{who} ignored: {why}"))
             }
             Outcome::Failed(why) => logfile::append(h, LOG, "ERROR", &format!("{who} {why}")),
+            Outcome::Spooled(why) => logfile::append(h, LOG, "WARN", &format!("{who} {why}")),
             _ => {}
         }
     }
@@ -242,8 +254,60 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
     }
 }
 
+/// Writes the events not yet committed to the spool; returns how many it wrote. Holds the lock
+/// while writing, so the watchdog can never end the process halfway through a write.
+fn spool_unstored(home: &Home) -> usize {
+    let mut pending = UNSTORED.lock().unwrap_or_else(|e| e.into_inner());
+    let now = clock::now_ms();
+    let mut n = 0;
+    for ev in pending.drain(..) {
+        match spool::write(home, &ev, now) {
+            Ok(spool::Spooled::Written) => n += 1,
+            Ok(spool::Spooled::Dropped) => logfile::append(
+                home,
+                LOG,
+                "ERROR",
+                &format!("event {} dropped: the spool is full", ev.id),
+            ),
+            Err(e) => logfile::append(
+                home,
+                LOG,
+                "ERROR",
+                &format!("event {} lost: cannot write the spool: {e}", ev.id),
+            ),
+        }
+    }
+    n
+}
+
+/// Appends `env` to the outbox; while it is not committed, it is held for the spool.
+fn store_or_hold(
+    conn: &rusqlite::Connection,
+    env: EventEnvelope,
+    policy: EnqueuePolicy,
+    now: i64,
+) -> rusqlite::Result<Enqueued> {
+    UNSTORED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(env.clone());
+    let r = Outbox::new(conn).enqueue(&env, policy, now)?;
+    UNSTORED.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    Ok(r)
+}
+
+/// The event could not be stored: spool what was built and say why.
+fn spooled(home: &Home, why: &str) -> Outcome {
+    match spool_unstored(home) {
+        0 => Outcome::Failed(why.to_string()),
+        n => Outcome::Spooled(format!("{why}; {n} events spooled")),
+    }
+}
+
 /// One connection for the whole step: append the `hook.event`, serve the rules that apply and
-/// append their `rules.served` (only while capture is on).
+/// append their `rules.served` (only while capture is on). When the database does not take the
+/// event in time (busy past the lock wait, read-only, full, another schema), the event goes to
+/// the spool instead, and nothing is served.
 #[allow(clippy::too_many_arguments)]
 fn record_and_serve(
     home: &Home,
@@ -257,18 +321,40 @@ fn record_and_serve(
 ) -> Result<Outcome, StoreError> {
     let path = home.db_path();
     let sql = |e| StoreError::from_sqlite(&path, e);
-    let conn = store::open_for_hook(home)?;
-    let key = store::setting(&conn, "event_id_key")
-        .map_err(sql)?
-        .unwrap_or_default();
-    let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
     let now = clock::now_ms();
-    let policy = EnqueuePolicy {
-        cap: cfg.capture.queue_cap,
-        logged_in: home.token_path().exists(),
+    let key_copy = spool::read_key(home);
+    let conn = match store::open_for_hook(home) {
+        Ok(c) => c,
+        Err(e) => {
+            // Without the key copy (never initialised) there is no stable id: nothing to spool.
+            if let (Some(key), Some(norm)) = (&key_copy, norm) {
+                let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
+                UNSTORED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(hook_envelope(id, norm, now));
+                if matches!(e, StoreError::TooOld { .. } | StoreError::TooNew { .. }) {
+                    spool_unstored(home);
+                } else {
+                    return Ok(spooled(home, &e.to_string()));
+                }
+            }
+            return Err(e);
+        }
     };
+    let key = match key_copy {
+        Some(k) => k,
+        None => store::setting(&conn, "event_id_key")
+            .map_err(sql)?
+            .unwrap_or_default(),
+    };
+    let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
+    let policy = EnqueuePolicy::for_home(home, cfg.capture.queue_cap);
     let captured = match norm {
-        Some(norm) => Some(enqueue(&conn, id, norm, policy, now).map_err(sql)?),
+        Some(norm) => match store_or_hold(&conn, hook_envelope(id, norm, now), policy, now) {
+            Ok(c) => Some(c),
+            Err(e) => return Ok(spooled(home, &sql(e).to_string())),
+        },
         None => None,
     };
     let mut outcome = match &captured {
@@ -288,6 +374,8 @@ fn record_and_serve(
         };
         let served = serve::serve(&conn, &ev, mode, cfg.serving.token_budget, now).map_err(sql)?;
         if let Some(s) = served {
+            // The serving state is recorded: the answer goes out whatever happens next.
+            let _ = REPLY.set(s.reply);
             // A session-start summary names no rule: nothing to record.
             if captured.is_some() && !s.rule_ids.is_empty() {
                 let payload = serde_json::json!({
@@ -307,26 +395,22 @@ fn record_and_serve(
                     occurred_at: clock::rfc3339(now),
                     payload,
                 };
-                Outbox::new(&conn).enqueue(&env, policy, now).map_err(sql)?;
+                if let Err(e) = store_or_hold(&conn, env, policy, now) {
+                    return Ok(spooled(home, &sql(e).to_string()));
+                }
             }
             outcome = Outcome::Served {
                 rules: s.rule_ids.len(),
                 captured,
             };
-            let _ = REPLY.set(s.reply);
         }
     }
     store::hook_trim_wal(&conn, &path);
     Ok(outcome)
 }
 
-fn enqueue(
-    conn: &rusqlite::Connection,
-    id: uuid::Uuid,
-    norm: normalize::HookEvent,
-    policy: EnqueuePolicy,
-    now: i64,
-) -> rusqlite::Result<Enqueued> {
+/// The `hook.event` envelope of a normalised event.
+fn hook_envelope(id: uuid::Uuid, norm: normalize::HookEvent, now: i64) -> EventEnvelope {
     let mut payload = serde_json::to_value(&norm).unwrap_or_default();
     let mut env = EventEnvelope {
         id: id.to_string(),
@@ -342,7 +426,7 @@ fn enqueue(
         }
         env.payload = payload;
     }
-    Outbox::new(conn).enqueue(&env, policy, now)
+    env
 }
 
 /// Finds `"hook_event_name":"<name>"` in raw (possibly truncated) bytes.

@@ -205,6 +205,8 @@ fn worker_loop(
             exit_requested.store(true, Ordering::SeqCst);
             return Ok(());
         }
+        // Events a hook could not write in time wait in the spool: queue them (cheap when empty).
+        store::fold_spool(home, &conn);
         if last_maintenance.elapsed() >= Duration::from_secs(30) {
             let ob = Outbox::new(&conn);
             if let Ok(n) = ob.expire_old(now_ms())

@@ -123,6 +123,43 @@ impl Env {
     }
 }
 
+/// A child process killed (SIGKILL) and reaped when the test ends, also when it fails: a failed
+/// test never leaves a daemon behind.
+pub struct Reaped(pub std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Drop for Env {
+    /// A daemon started with `daemon start` (detached) is stopped with its home.
+    fn drop(&mut self) {
+        if self.home().join("daemon.lock").exists() {
+            let _ = self
+                .cmd(&["daemon", "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 pub fn run_with_stdin(c: &mut Command, stdin: &[u8]) -> (Output, Duration) {
     let start = Instant::now();
     let mut child = c
@@ -376,11 +413,16 @@ impl Env {
         self.run(&args)
     }
 
-    /// Queue counts from `outbox status --json`.
-    pub fn counts(&self) -> serde_json::Value {
+    /// `outbox status --json` (a writing command: it folds the spool first).
+    pub fn outbox_json(&self) -> serde_json::Value {
         let (out, err, code) = self.run(&["outbox", "status", "--json"]);
         assert_eq!(code, 0, "{err}");
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()["counts"].clone()
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    }
+
+    /// Queue counts from `outbox status --json`.
+    pub fn counts(&self) -> serde_json::Value {
+        self.outbox_json()["counts"].clone()
     }
 
     pub fn daemon_status(&self) -> serde_json::Value {
