@@ -412,6 +412,7 @@ fn record_and_serve(
 /// The `hook.event` envelope of a normalised event.
 fn hook_envelope(id: uuid::Uuid, norm: normalize::HookEvent, now: i64) -> EventEnvelope {
     let mut payload = serde_json::to_value(&norm).unwrap_or_default();
+    difflore_proto::replace_nul(&mut payload);
     let mut env = EventEnvelope {
         id: id.to_string(),
         kind: kinds::HOOK_EVENT.into(),

@@ -92,7 +92,14 @@ pub enum EnvelopeError {
     BadKind,
     BadOccurredAt,
     PayloadNotObject,
-    PayloadTooLarge { bytes: usize },
+    PayloadTooLarge {
+        bytes: usize,
+    },
+    /// A string or key of the payload holds U+0000, which PostgreSQL's `jsonb` cannot store;
+    /// refused on every backend so that both behave alike. `at` is a JSON-pointer-like path.
+    PayloadHasNul {
+        at: String,
+    },
 }
 
 impl std::fmt::Display for EnvelopeError {
@@ -107,6 +114,10 @@ impl std::fmt::Display for EnvelopeError {
             EnvelopeError::PayloadTooLarge { bytes } => write!(
                 f,
                 "payload is {bytes} bytes, over the limit of {MAX_PAYLOAD_BYTES} bytes"
+            ),
+            EnvelopeError::PayloadHasNul { at } => write!(
+                f,
+                "payload holds a NUL character (\\u0000) at {at}, which cannot be stored"
             ),
         }
     }
@@ -155,7 +166,62 @@ pub fn validate_envelope(e: &EventEnvelope) -> Result<usize, EnvelopeError> {
     if bytes > MAX_PAYLOAD_BYTES {
         return Err(EnvelopeError::PayloadTooLarge { bytes });
     }
+    if let Some(at) = find_nul(&e.payload, &mut String::new()) {
+        return Err(EnvelopeError::PayloadHasNul { at });
+    }
     Ok(bytes)
+}
+
+/// Replaces U+0000 in every string and key of `v` with U+FFFD, so that what a client stores can
+/// always be delivered (see [`EnvelopeError::PayloadHasNul`]).
+pub fn replace_nul(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        Value::Array(a) => a.iter_mut().for_each(replace_nul),
+        Value::Object(o) => {
+            if o.keys().any(|k| k.contains('\0')) {
+                let old = std::mem::take(o);
+                for (k, x) in old {
+                    o.insert(k.replace('\0', "\u{FFFD}"), x);
+                }
+            }
+            o.values_mut().for_each(replace_nul);
+        }
+        _ => {}
+    }
+}
+
+/// The path of the first string or key holding U+0000, if any.
+fn find_nul(v: &serde_json::Value, path: &mut String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            "/".into()
+        } else {
+            path.clone()
+        }),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| {
+            let len = path.len();
+            path.push_str(&format!("/{i}"));
+            let r = find_nul(x, path);
+            path.truncate(len);
+            r
+        }),
+        Value::Object(o) => o.iter().find_map(|(k, x)| {
+            let len = path.len();
+            path.push('/');
+            path.push_str(&k.replace('\0', "\\u0000"));
+            let r = if k.contains('\0') {
+                Some(path.clone())
+            } else {
+                find_nul(x, path)
+            };
+            path.truncate(len);
+            r
+        }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +261,21 @@ mod tests {
         assert_eq!(
             validate_envelope(&bad),
             Err(EnvelopeError::PayloadNotObject)
+        );
+        let mut bad = ok.clone();
+        bad.payload = serde_json::json!({"a": [1, {"b": "x\u{0}y"}]});
+        assert_eq!(
+            validate_envelope(&bad),
+            Err(EnvelopeError::PayloadHasNul {
+                at: "/a/1/b".into()
+            })
+        );
+        bad.payload = serde_json::json!({"k\u{0}": 1});
+        assert!(
+            validate_envelope(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("NUL character")
         );
         let mut bad = ok;
         bad.payload = serde_json::json!({"s": "x".repeat(MAX_PAYLOAD_BYTES)});

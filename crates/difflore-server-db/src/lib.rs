@@ -131,6 +131,17 @@ impl StorageError {
     }
 }
 
+/// What became of one event given to [`Storage::insert_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored by this call.
+    Inserted,
+    /// `(team, id)` was stored before.
+    Existed,
+    /// The database refused this event's data (the reason says why); nothing of it is stored.
+    Refused(String),
+}
+
 /// The current time as RFC 3339 (UTC), as every backend stores it.
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
@@ -146,13 +157,14 @@ pub trait Storage: Send + Sync + 'static {
     /// Cheap liveness check for `/v1/health`.
     fn ping(&self) -> impl Future<Output = Result<(), StorageError>> + Send;
 
-    /// Inserts events; returns, for each input in order, `true` when it was stored now and
-    /// `false` when `(team, id)` existed already. Inputs must have distinct ids.
+    /// Inserts events; returns, for each input in order, whether it was stored now, existed
+    /// already as `(team, id)`, or was refused by the database itself (that event only: one
+    /// refusal never fails the others). Inputs must have distinct ids.
     fn insert_events(
         &self,
         team: &str,
         events: Vec<NewEvent>,
-    ) -> impl Future<Output = Result<Vec<bool>, StorageError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Stored>, StorageError>> + Send;
 
     /// Events of `team` after `after` (from the start when `None`), at most `limit`.
     fn list_events(

@@ -140,6 +140,51 @@ fn parse_cursor(c: &str) -> Result<(String, i64), StorageError> {
     Ok((txid.to_string(), seq))
 }
 
+/// One `INSERT … SELECT FROM UNNEST … ORDER BY id`; returns the ids stored now.
+async fn insert_batch(
+    c: &deadpool_postgres::Object,
+    team: &str,
+    events: &[NewEvent],
+) -> Result<HashSet<String>, tokio_postgres::Error> {
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let at: Vec<&str> = events.iter().map(|e| e.occurred_at.as_str()).collect();
+    let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
+    let st = c
+        .prepare_cached(
+            "INSERT INTO events (team, id, kind, occurred_at, payload)
+             SELECT $1, t.id::uuid, t.kind, t.occurred_at, t.payload::jsonb
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[])
+                  AS t(id, kind, occurred_at, payload)
+             ORDER BY t.id::uuid
+             ON CONFLICT (team, id) DO NOTHING
+             RETURNING id::text",
+        )
+        .await?;
+    let rows = c.query(&st, &[&team, &ids, &kinds, &at, &payloads]).await?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+fn sql_state(e: &tokio_postgres::Error) -> Option<&str> {
+    e.code().map(|c| c.code())
+}
+
+/// Deadlock detected or serialization failure: the same request succeeds when retried.
+fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(sql_state(e), Some("40P01" | "40001"))
+}
+
+/// SQLSTATE class 22 (data exception, e.g. `\u0000` or a value jsonb cannot hold): about the
+/// data sent, not the database's health.
+fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    sql_state(e).is_some_and(|c| c.starts_with("22"))
+}
+
+fn db_message(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.message().to_string())
+}
+
 impl Storage for PgStorage {
     fn backend(&self) -> &'static str {
         "postgres"
@@ -157,32 +202,55 @@ impl Storage for PgStorage {
         &self,
         team: &str,
         events: Vec<NewEvent>,
-    ) -> Result<Vec<bool>, StorageError> {
+    ) -> Result<Vec<Stored>, StorageError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let c = self.client().await?;
-        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-        let at: Vec<&str> = events.iter().map(|e| e.occurred_at.as_str()).collect();
-        let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
-        let st = c
-            .prepare_cached(
-                "INSERT INTO events (team, id, kind, occurred_at, payload)
-                 SELECT $1, t.id::uuid, t.kind, t.occurred_at, t.payload::jsonb
-                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[])
-                      AS t(id, kind, occurred_at, payload)
-                 ON CONFLICT (team, id) DO NOTHING
-                 RETURNING id::text",
-            )
-            .await
-            .map_err(StorageError::unavailable)?;
-        let rows = c
-            .query(&st, &[&team, &ids, &kinds, &at, &payloads])
-            .await
-            .map_err(StorageError::unavailable)?;
-        let inserted: HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
-        Ok(events.iter().map(|e| inserted.contains(&e.id)).collect())
+        // Rows are locked in id order by every request, so two requests carrying the same ids
+        // in different orders cannot deadlock; a deadlock or serialization failure that still
+        // happens (another writer's shape) is retried here, never answered as a 503.
+        let mut attempt = 0;
+        let inserted = loop {
+            match insert_batch(&c, team, &events).await {
+                Ok(set) => break Ok(set),
+                Err(e) if is_retryable(&e) && attempt < 8 => {
+                    attempt += 1;
+                    let ms = fastrand::u64(1..=(10u64 << attempt.min(5)));
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        match inserted {
+            Ok(set) => Ok(events
+                .iter()
+                .map(|e| {
+                    if set.contains(&e.id) {
+                        Stored::Inserted
+                    } else {
+                        Stored::Existed
+                    }
+                })
+                .collect()),
+            // The data of some event was refused (e.g. a number jsonb cannot hold): store the
+            // events one by one so only that event is refused.
+            Err(e) if is_data_error(&e) => {
+                let mut out = Vec::with_capacity(events.len());
+                for ev in &events {
+                    out.push(
+                        match insert_batch(&c, team, std::slice::from_ref(ev)).await {
+                            Ok(set) if set.contains(&ev.id) => Stored::Inserted,
+                            Ok(_) => Stored::Existed,
+                            Err(e) if is_data_error(&e) => Stored::Refused(db_message(&e)),
+                            Err(e) => return Err(StorageError::unavailable(e)),
+                        },
+                    );
+                }
+                Ok(out)
+            }
+            Err(e) => Err(StorageError::unavailable(e)),
+        }
     }
 
     async fn list_events(

@@ -119,7 +119,7 @@ impl Storage for SqliteStorage {
         &self,
         team: &str,
         events: Vec<NewEvent>,
-    ) -> Result<Vec<bool>, StorageError> {
+    ) -> Result<Vec<Stored>, StorageError> {
         let team = team.to_string();
         self.with(move |c| {
             let tx = c
@@ -135,17 +135,30 @@ impl Storage for SqliteStorage {
                     )
                     .map_err(StorageError::unavailable)?;
                 for e in &events {
-                    let n = st
-                        .execute(params![
-                            team,
-                            e.id,
-                            e.kind,
-                            e.occurred_at,
-                            e.payload,
-                            received
-                        ])
-                        .map_err(StorageError::unavailable)?;
-                    out.push(n == 1);
+                    let r = st.execute(params![
+                        team,
+                        e.id,
+                        e.kind,
+                        e.occurred_at,
+                        e.payload,
+                        received
+                    ]);
+                    out.push(match r {
+                        Ok(1) => Stored::Inserted,
+                        Ok(_) => Stored::Existed,
+                        // A constraint or data refusal concerns this row only.
+                        Err(rusqlite::Error::SqliteFailure(f, msg))
+                            if matches!(
+                                f.code,
+                                rusqlite::ErrorCode::ConstraintViolation
+                                    | rusqlite::ErrorCode::TooBig
+                                    | rusqlite::ErrorCode::TypeMismatch
+                            ) =>
+                        {
+                            Stored::Refused(msg.unwrap_or_else(|| f.to_string()))
+                        }
+                        Err(e) => return Err(StorageError::unavailable(e)),
+                    });
                 }
             }
             tx.commit().map_err(StorageError::unavailable)?;

@@ -18,7 +18,7 @@ use difflore_proto::{
     EnvelopeError, EventEnvelope, EventResult, EventStatus, MAX_EVENTS_PER_REQUEST,
     MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, WhoAmI,
 };
-use difflore_server_db::{NewEvent, Role, Storage, StorageError, TokenRecord};
+use difflore_server_db::{NewEvent, Role, Storage, StorageError, Stored, TokenRecord};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -135,11 +135,23 @@ async fn post_events(State(st): State<Arc<AppState>>, headers: HeaderMap, body: 
         Err(r) => return r,
     };
     let bytes = match read_body(body).await {
-        Some(b) => b,
-        None => return too_large("request body is over the limit", Vec::new()),
+        Ok(Some(b)) => b,
+        Ok(None) => return too_large("request body is over the limit", Vec::new()),
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let v: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+            let at = offset_of(&bytes, e.line(), e.column());
+            let which = event_index_at(&bytes, at)
+                .map_or_else(|| "the body".to_string(), |i| format!("events[{i}]"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{which} is nested deeper than 127 levels of arrays and objects (at byte {at}); nothing of this request was stored"
+                ),
+            );
+        }
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")),
     };
     let Some(items) = v.get("events").and_then(Value::as_array) else {
@@ -233,28 +245,109 @@ async fn post_events(State(st): State<Arc<AppState>>, headers: HeaderMap, body: 
                 status: EventStatus::Duplicate,
                 reason: None,
             },
-            Verdict::Store(i) => EventResult {
-                id: ids[i].clone(),
-                status: if inserted.get(i).copied().unwrap_or(false) {
-                    EventStatus::Accepted
-                } else {
-                    EventStatus::Duplicate
+            Verdict::Store(i) => match inserted.get(i) {
+                Some(Stored::Inserted) => EventResult {
+                    id: ids[i].clone(),
+                    status: EventStatus::Accepted,
+                    reason: None,
                 },
-                reason: None,
+                Some(Stored::Refused(why)) => EventResult {
+                    id: ids[i].clone(),
+                    status: EventStatus::Rejected,
+                    reason: Some(format!("the database refused this event: {why}")),
+                },
+                Some(Stored::Existed) | None => EventResult {
+                    id: ids[i].clone(),
+                    status: EventStatus::Duplicate,
+                    reason: None,
+                },
             },
         })
         .collect();
     Json(json!({"results": results})).into_response()
 }
 
-/// The body when it is within [`MAX_REQUEST_BYTES`]; `None` (after draining it) when over.
-async fn read_body(mut body: Body) -> Option<Vec<u8>> {
+/// Byte offset of a 1-based line and column in `b`.
+fn offset_of(b: &[u8], line: usize, column: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match b[start..].iter().position(|c| *c == b'\n') {
+            Some(p) => start += p + 1,
+            None => break,
+        }
+    }
+    (start + column.saturating_sub(1)).min(b.len())
+}
+
+/// Which element of the top-level `events` array byte `at` falls in (a lexical scan: strings
+/// and escapes skipped, depth counted), when it falls in one.
+fn event_index_at(b: &[u8], at: usize) -> Option<usize> {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    let mut index: Option<usize> = None;
+    let mut key_events = false;
+    let mut last_key = Vec::new();
+    let mut str_start = 0;
+    for (i, &c) in b.iter().enumerate().take(at) {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+                if depth == 1 {
+                    last_key = b[str_start..i].to_vec();
+                }
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_str = true;
+                str_start = i + 1;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth == 2 && c == b'[' {
+                    key_events = last_key == b"events";
+                    index = key_events.then_some(0);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 2 && key_events => index = index.map(|n| n + 1),
+            _ => {}
+        }
+    }
+    if depth >= 2 && key_events {
+        index
+    } else {
+        None
+    }
+}
+
+/// `true` when the error comes from the transport's body limit (then 413, not 400).
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(x) = cur {
+        if x.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = x.source();
+    }
+    false
+}
+
+/// The body when it is within [`MAX_REQUEST_BYTES`]; `Ok(None)` (after draining it) when over;
+/// `Err` with the reason when the body itself is malformed (a bad chunk, a cut connection).
+async fn read_body(mut body: Body) -> Result<Option<Vec<u8>>, String> {
     use http_body_util::BodyExt;
     let mut buf = Vec::new();
     let mut over = false;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return None;
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) if is_length_limit(&e) => return Ok(None),
+            Err(e) => return Err(format!("the request body could not be read: {e}")),
         };
         if let Some(d) = frame.data_ref() {
             if over || buf.len() + d.len() > MAX_REQUEST_BYTES {
@@ -265,7 +358,7 @@ async fn read_body(mut body: Body) -> Option<Vec<u8>> {
             }
         }
     }
-    (!over).then_some(buf)
+    Ok((!over).then_some(buf))
 }
 
 async fn list_events(

@@ -94,7 +94,7 @@ impl Storage for AnyStorage {
         &self,
         team: &str,
         events: Vec<NewEvent>,
-    ) -> Result<Vec<bool>, StorageError> {
+    ) -> Result<Vec<Stored>, StorageError> {
         forward!(self, s => s.insert_events(team, events))
     }
     async fn list_events(

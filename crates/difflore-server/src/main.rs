@@ -1,12 +1,14 @@
 //! `difflore-server`: the self-hostable team sync server. `serve` runs the `/v1` API (axum on
 //! tokio) over the chosen storage backend; `token` manages tokens. Modules: [`api`] (routes,
 //! validation, roles), [`auth`] (tokens), [`backend`] (choosing SQLite or PostgreSQL),
-//! [`settings`] (flags, env, config file).
+//! [`listener`] (the accept loop and its connection limits), [`settings`] (flags, env, config
+//! file).
 #![forbid(unsafe_code)]
 
 mod api;
 mod auth;
 mod backend;
+mod listener;
 mod settings;
 
 use anyhow::{Context, bail};
@@ -38,7 +40,8 @@ struct Global {
     /// Directory of the embedded SQLite database (server.db).
     #[arg(long, global = true, env = "DIFFLORE_SERVER_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Config file (TOML: listen, database, data_dir, request_timeout_secs, pg_max_connections).
+    /// Config file (TOML: listen, database, data_dir, request_timeout_secs, header_timeout_secs,
+    /// max_connections, pg_max_connections).
     #[arg(long, global = true, env = "DIFFLORE_SERVER_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -50,6 +53,14 @@ enum Command {
         /// Address to listen on (port 0 picks a free port; the chosen address is printed).
         #[arg(long, env = "DIFFLORE_SERVER_LISTEN")]
         listen: Option<String>,
+        /// Seconds a client has to send a request's headers; also how long a keep-alive
+        /// connection may stay quiet (default 10).
+        #[arg(long, env = "DIFFLORE_SERVER_HEADER_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout_secs: Option<u64>,
+        /// Most connections open at once; past it new connections are closed at once
+        /// (default 1024).
+        #[arg(long, env = "DIFFLORE_SERVER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_connections: Option<u64>,
     },
     /// Create, list and revoke tokens.
     #[command(subcommand)]
@@ -119,17 +130,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     )?;
     let pg_max = file.pg_max_connections.unwrap_or(16);
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            header_timeout_secs,
+            max_connections,
+        } => {
             let listen = listen
                 .or(file.listen.clone())
                 .unwrap_or_else(|| "127.0.0.1:8787".into());
             let addr: SocketAddr = listen.parse().with_context(|| {
                 format!("--listen {listen:?} is not an address like 127.0.0.1:8787")
             })?;
+            let limits = listener::Limits {
+                header_timeout: Duration::from_secs(
+                    header_timeout_secs
+                        .or(file.header_timeout_secs)
+                        .unwrap_or(10)
+                        .max(1),
+                ),
+                max_connections: max_connections
+                    .map(|n| n as usize)
+                    .or(file.max_connections)
+                    .unwrap_or(1024)
+                    .max(1),
+            };
             serve(
                 &db,
                 addr,
                 Duration::from_secs(file.request_timeout_secs.unwrap_or(30)),
+                limits,
                 pg_max,
             )
             .await
@@ -147,6 +176,7 @@ async fn serve(
     db: &backend::DatabaseUrl,
     addr: SocketAddr,
     timeout: Duration,
+    limits: listener::Limits,
     pg_max: usize,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -170,10 +200,7 @@ async fn serve(
         db.describe()
     );
     tracing::info!(%local, database = %db.describe(), "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    listener::serve(listener, app, limits, shutdown_signal()).await;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -14,6 +14,8 @@ pub struct FileConfig {
     pub database: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub request_timeout_secs: Option<u64>,
+    pub header_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
     pub pg_max_connections: Option<usize>,
 }
 

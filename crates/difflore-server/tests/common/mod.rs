@@ -46,10 +46,16 @@ pub struct Server {
     pub url: String,
     pub database: String,
     pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
 }
 
 impl Server {
     pub fn start(backend: &Backend) -> Server {
+        Server::start_with_env(backend, &[])
+    }
+
+    /// Starts a server with extra environment variables (its settings).
+    pub fn start_with_env(backend: &Backend, env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let database = match backend {
             Backend::Sqlite => format!("sqlite:{}", dir.path().join("server.db").display()),
@@ -60,6 +66,10 @@ impl Server {
             url: String::new(),
             database,
             dir,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn();
         s
@@ -76,6 +86,7 @@ impl Server {
                 &self.database,
             ])
             .env("DIFFLORE_SERVER_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
