@@ -1,5 +1,6 @@
 //! Bounded, rotated log files under `DIFFLORE_HOME/logs/` (`hook.log`, `daemon.log`): one line
-//! per entry, rotated to `<name>.1` past [`MAX_LOG_BYTES`]. Writing a log line never fails the
+//! per entry of at most [`MAX_LINE_BYTES`], rotated to `<name>.1` before it would pass
+//! [`MAX_LOG_BYTES`] (so neither file is ever larger). Writing a log line never fails the
 //! caller: a log that cannot be written is skipped.
 
 use crate::clock;
@@ -10,6 +11,8 @@ use std::path::PathBuf;
 
 /// A log file is rotated once it grows past this size; one previous file is kept.
 pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
+/// Longest message kept on one line (the rest is cut).
+pub const MAX_LINE_BYTES: usize = 4 * 1024;
 
 /// Path of the log `name` (e.g. `hook.log`).
 pub fn path(home: &Home, name: &str) -> PathBuf {
@@ -27,12 +30,14 @@ fn try_append(home: &Home, name: &str, level: &str, message: &str) -> std::io::R
         home.ensure_dirs()?;
     }
     let p = dir.join(name);
-    if fs::metadata(&p).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
+    let one_line =
+        crate::redact::prefix_at_most(message, MAX_LINE_BYTES).replace(['\n', '\r'], " ");
+    let line = format!("{} {level} {one_line}\n", clock::rfc3339(clock::now_ms()));
+    // Rotate before the line would take the file past its bound: neither file ever exceeds it.
+    if fs::metadata(&p).is_ok_and(|m| m.len() + line.len() as u64 > MAX_LOG_BYTES) {
         fs::rename(&p, dir.join(format!("{name}.1")))?;
     }
     let mut f = OpenOptions::new().create(true).append(true).open(&p)?;
-    let one_line = message.replace(['\n', '\r'], " ");
-    let line = format!("{} {level} {one_line}\n", clock::rfc3339(clock::now_ms()));
     f.write_all(line.as_bytes())
 }
 
@@ -67,13 +72,15 @@ mod tests {
     fn rotates_and_tails() {
         let d = tempfile::tempdir().unwrap();
         let home = Home::at(d.path());
-        let big = "x".repeat(4096);
-        for _ in 0..300 {
+        // Lines far longer than the line bound, enough to rotate several times.
+        let big = "x".repeat(600_000);
+        for _ in 0..800 {
             append(&home, "t.log", "ERROR", &big);
         }
-        let len = fs::metadata(path(&home, "t.log")).unwrap().len();
-        assert!(len <= MAX_LOG_BYTES + 8192, "{len}");
-        assert!(home.logs_dir().join("t.log.1").exists());
+        for f in ["t.log", "t.log.1"] {
+            let len = fs::metadata(home.logs_dir().join(f)).unwrap().len();
+            assert!(len <= MAX_LOG_BYTES, "{f}: {len}");
+        }
         append(&home, "t.log", "ERROR", "last\nline");
         let t = tail(&home, "t.log", 1);
         assert!(t[0].ends_with("ERROR last line"), "{t:?}");

@@ -190,6 +190,9 @@ pub fn normalize(p: &Path) -> PathBuf {
 /// `path` (absolute, or relative to `cwd`) relative to `root`, with `/` separators; `None` when
 /// it lies outside the repository (such paths are never stored).
 pub fn relative_path(root: &Path, cwd: &Path, path: &str) -> Option<String> {
+    if !plausible_local_path(path) {
+        return None;
+    }
     let p = Path::new(path);
     let abs = if p.is_absolute() {
         normalize(p)
@@ -205,6 +208,34 @@ pub fn relative_path(root: &Path, cwd: &Path, path: &str) -> Option<String> {
         })
         .collect();
     (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// Longest path difflore keeps (PATH_MAX on Linux).
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// `false` for what only looks relative but names something else: a home-relative `~/…`, a
+/// drive letter `C:\…`, a UNC `\\server\…`, a URL such as `file:/etc/passwd`, a NUL byte, or a
+/// path longer than [`MAX_PATH_BYTES`].
+fn plausible_local_path(path: &str) -> bool {
+    if path.is_empty() || path.len() > MAX_PATH_BYTES || path.contains('\0') {
+        return false;
+    }
+    if path.starts_with('~') || path.starts_with("\\\\") || path.starts_with("//") {
+        return false;
+    }
+    // `scheme:` (file:, http:, C:, …): letters, digits, `+.-`, then a colon before any slash.
+    if let Some(colon) = path.find(':') {
+        let head = &path[..colon];
+        if !head.is_empty()
+            && head.starts_with(|c: char| c.is_ascii_alphabetic())
+            && head
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -299,5 +330,23 @@ mod tests {
         );
         assert_eq!(relative_path(root, cwd, "/home/dev/.ssh/id_rsa"), None);
         assert_eq!(relative_path(root, cwd, "../../other/x"), None);
+        for odd in [
+            "~/.ssh/id_rsa",
+            "C:\\Users\\dev\\x.rs",
+            "c:/x.rs",
+            "\\\\server\\share\\x",
+            "//server/share/x",
+            "file:/etc/passwd",
+            "file:///etc/passwd",
+            "https://example.com/x",
+            "a\0b",
+        ] {
+            assert_eq!(relative_path(root, cwd, odd), None, "{odd}");
+        }
+        assert_eq!(relative_path(root, cwd, &"a/".repeat(3000)), None);
+        assert_eq!(
+            relative_path(root, cwd, "src/a:b.rs").as_deref(),
+            Some("src/src/a:b.rs")
+        );
     }
 }

@@ -233,7 +233,16 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
         .or_else(|| std::env::current_dir().ok())
         .and_then(|cwd| repo::discover(&cwd));
     let norm = if capture_on {
-        normalize::normalize(agent, &v, input.total, repo.as_ref(), cfg.capture.content)
+        normalize::normalize(agent, &v, input.total, repo.as_ref(), cfg.capture.content).map(
+            |mut n| {
+                // Strings were cut while reading: whatever content was kept is incomplete.
+                if input.elided > 0 {
+                    n.content = None;
+                    n.content_dropped = true;
+                }
+                n
+            },
+        )
     } else {
         None
     };
@@ -381,7 +390,10 @@ fn record_and_serve(
                 let payload = serde_json::json!({
                     "agent": agent.as_str(),
                     "event": event,
-                    "session": v.get("session_id").and_then(Value::as_str),
+                    "session": v
+                        .get("session_id")
+                        .and_then(Value::as_str)
+                        .map(|s| difflore_core::redact::prefix_at_most(s, normalize::NAME_MAX)),
                     "repo": repo.map(|r| r.key.as_str()),
                     "file": s.files.first(),
                     "files": s.files,
@@ -409,25 +421,28 @@ fn record_and_serve(
     Ok(outcome)
 }
 
-/// The `hook.event` envelope of a normalised event.
-fn hook_envelope(id: uuid::Uuid, norm: normalize::HookEvent, now: i64) -> EventEnvelope {
+/// Payloads the hook stores stay this far below the server's limit, so that nothing it stores
+/// can be refused for its size.
+const PAYLOAD_BUDGET: usize = difflore_proto::MAX_PAYLOAD_BYTES - 2048;
+
+/// The `hook.event` envelope of a normalised event, always within [`PAYLOAD_BUDGET`]: content
+/// goes first (`content_dropped`), then files from the end (`files_dropped`).
+fn hook_envelope(id: uuid::Uuid, mut norm: normalize::HookEvent, now: i64) -> EventEnvelope {
+    let size = |n: &normalize::HookEvent| serde_json::to_vec(n).map_or(usize::MAX, |b| b.len());
+    if size(&norm) > PAYLOAD_BUDGET && norm.content.take().is_some() {
+        norm.content_dropped = true;
+    }
+    while size(&norm) > PAYLOAD_BUDGET && norm.files.pop().is_some() {
+        norm.files_dropped += 1;
+    }
     let mut payload = serde_json::to_value(&norm).unwrap_or_default();
     difflore_proto::replace_nul(&mut payload);
-    let mut env = EventEnvelope {
+    EventEnvelope {
         id: id.to_string(),
         kind: kinds::HOOK_EVENT.into(),
         occurred_at: clock::rfc3339(now),
-        payload: payload.clone(),
-    };
-    if difflore_proto::validate_envelope(&env).is_err() {
-        // Only captured content can push an event over the limit: keep the event without it.
-        if let Some(o) = payload.as_object_mut() {
-            o.remove("content");
-            o.insert("content_dropped".into(), Value::Bool(true));
-        }
-        env.payload = payload;
+        payload,
     }
-    env
 }
 
 /// Finds `"hook_event_name":"<name>"` in raw (possibly truncated) bytes.

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 /// Most bytes of each captured content field (keeps an event well under the 64 KiB limit).
 const CONTENT_FIELD_MAX: usize = 12 * 1024;
+/// Most bytes of a session id or tool name kept (real ones are far shorter).
+pub const NAME_MAX: usize = 256;
+/// Most files one event keeps (the rest are counted in `files_dropped`).
+pub const FILES_MAX: usize = 256;
 
 /// The normalised event: the payload of a `hook.event`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,9 +35,15 @@ pub struct HookEvent {
     /// Files the event named that lie outside the repository (their paths are not kept).
     #[serde(skip_serializing_if = "is_zero")]
     pub files_outside_repo: usize,
+    /// Files past [`FILES_MAX`] (or past the payload limit), counted but not kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub files_dropped: usize,
     pub sizes: Sizes,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<Content>,
+    /// The content was not kept: the input was too large, or the event would have been.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub content_dropped: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -90,19 +100,21 @@ pub fn normalize(
 ) -> Option<HookEvent> {
     let event = v.get("hook_event_name")?.as_str()?;
     let phase = agent.phase(event)?;
-    let str_of = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let str_of = |k: &str| v.get(k).and_then(Value::as_str).map(bounded_name);
     let session = str_of("session_id").or_else(|| str_of("conversation_id"));
-    let tool = tool_name(agent, event, v);
+    let tool = tool_name(agent, event, v).map(|t| bounded_name(&t));
     let tool_kind = tool.as_deref().map(ToolKind::of);
     let cwd = event_cwd(v).unwrap_or_default();
 
     let named = named_files(agent, event, v, tool_kind);
     let mut files = Vec::new();
     let mut outside = 0;
+    let mut dropped = 0;
     for f in &named {
         match repo.and_then(|r| repo::relative_path(&r.root, &cwd, f)) {
-            Some(rel) if !files.contains(&rel) => files.push(rel),
-            Some(_) => {}
+            Some(rel) if files.contains(&rel) => {}
+            Some(_) if files.len() >= FILES_MAX => dropped += 1,
+            Some(rel) => files.push(rel),
             None => outside += 1,
         }
     }
@@ -140,9 +152,16 @@ pub fn normalize(
         repo: repo.map(|r| r.key.clone()),
         files,
         files_outside_repo: outside,
+        files_dropped: dropped,
         sizes,
         content,
+        content_dropped: false,
     })
+}
+
+/// A session id or tool name, cut at [`NAME_MAX`] bytes on a character boundary.
+fn bounded_name(s: &str) -> String {
+    difflore_core::redact::prefix_at_most(s, NAME_MAX).to_string()
 }
 
 fn json_len(v: &Value) -> usize {

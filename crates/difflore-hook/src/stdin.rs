@@ -1,6 +1,12 @@
 //! The hook's bounded read of stdin (DESIGN §9): stop at the end of the first complete JSON
-//! value, or after ~300 ms of silence, or at an overall deadline; keep at most 1 MiB and drain
-//! (read and discard) anything past it, so an agent writing a huge payload is never blocked.
+//! value, or after ~300 ms of silence, or 400 ms after the read began; keep at most 1 MiB and
+//! drain (read and discard) anything past it, so an agent writing a huge payload is never
+//! blocked. Input that can never be an event is drained too, so the writer never meets a
+//! closed pipe.
+//!
+//! Long strings are squeezed while reading ([`Squeeze`]): past [`STRING_KEEP`] bytes, the rest of
+//! a string is dropped (`elided` counts it), so a 5 MB `Write` still parses into an event that
+//! says which tool touched which file — only its content is cut.
 
 use std::io::Read;
 use std::sync::mpsc;
@@ -12,6 +18,8 @@ pub const STDIN_CAP: usize = 1024 * 1024;
 pub const SILENCE: Duration = Duration::from_millis(300);
 /// Stop reading after this long in any case.
 pub const READ_DEADLINE: Duration = Duration::from_millis(400);
+/// Bytes kept of any one JSON string; the rest of it is dropped while reading.
+pub const STRING_KEEP: usize = 64 * 1024;
 
 /// How the read ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +44,64 @@ pub struct Input {
     pub bytes: Vec<u8>,
     /// Bytes seen in all, including those discarded past the cap.
     pub total: usize,
+    /// Bytes dropped from strings longer than [`STRING_KEEP`] (the event's content is cut).
+    pub elided: usize,
     pub ending: Ending,
+}
+
+/// Keeps a JSON text while dropping the tail of every string longer than [`STRING_KEEP`]; cuts
+/// only between characters and never inside an escape, so what it keeps is still valid JSON.
+#[derive(Debug, Default)]
+pub struct Squeeze {
+    in_str: bool,
+    esc: bool,
+    /// Hex digits still expected after `\u`.
+    hex_left: u8,
+    kept_in_str: usize,
+    eliding: bool,
+    pub elided: usize,
+}
+
+impl Squeeze {
+    /// Appends the kept part of `chunk` to `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        for &b in chunk {
+            if !self.in_str {
+                if b == b'"' {
+                    self.in_str = true;
+                    self.kept_in_str = 0;
+                    self.eliding = false;
+                }
+                out.push(b);
+                continue;
+            }
+            let at_boundary = !self.esc && self.hex_left == 0 && !(0x80..0xC0).contains(&b);
+            if b == b'"' && at_boundary {
+                self.in_str = false;
+                out.push(b);
+                continue;
+            }
+            if self.hex_left > 0 {
+                self.hex_left -= 1;
+            } else if self.esc {
+                self.esc = false;
+                if b == b'u' {
+                    self.hex_left = 4;
+                }
+            } else if b == b'\\' {
+                self.esc = true;
+            }
+            if !self.eliding && at_boundary && self.kept_in_str >= STRING_KEEP {
+                self.eliding = true;
+            }
+            if self.eliding {
+                self.elided += 1;
+            } else {
+                self.kept_in_str += 1;
+                out.push(b);
+            }
+        }
+    }
 }
 
 enum Msg {
@@ -85,6 +150,7 @@ pub fn read_bounded_with<R: Read + Send + 'static>(
     let mut input = Input {
         bytes: Vec::new(),
         total: 0,
+        elided: 0,
         ending: Ending::Eof,
     };
     if spawned.is_err() {
@@ -92,10 +158,15 @@ pub fn read_bounded_with<R: Read + Send + 'static>(
     }
     let start = Instant::now();
     let mut overflow = false;
+    // The input can never be an event: keep draining (bounded) so the writer sees no EPIPE.
+    let mut invalid = false;
+    let mut squeeze = Squeeze::default();
     loop {
         let left = deadline.saturating_sub(start.elapsed());
         if left.is_zero() {
-            input.ending = if overflow {
+            input.ending = if invalid {
+                Ending::Invalid
+            } else if overflow {
                 Ending::Overflow
             } else {
                 Ending::Deadline
@@ -105,13 +176,17 @@ pub fn read_bounded_with<R: Read + Send + 'static>(
         match rx.recv_timeout(left.min(silence)) {
             Ok(Msg::Chunk(c)) => {
                 input.total += c.len();
-                if overflow {
+                if overflow || invalid {
                     continue;
                 }
-                let room = cap.saturating_sub(input.bytes.len());
-                let closes = c.iter().any(|b| *b == b'}' || *b == b']');
-                input.bytes.extend_from_slice(&c[..c.len().min(room)]);
-                if c.len() > room {
+                let before = input.bytes.len();
+                squeeze.push(&c, &mut input.bytes);
+                input.elided = squeeze.elided;
+                let closes = input.bytes[before..]
+                    .iter()
+                    .any(|b| *b == b'}' || *b == b']');
+                if input.bytes.len() > cap {
+                    input.bytes.truncate(cap);
                     overflow = true;
                 }
                 if closes || overflow {
@@ -120,21 +195,17 @@ pub fn read_bounded_with<R: Read + Send + 'static>(
                             input.ending = Ending::Complete(end);
                             return input;
                         }
-                        Some(Err(())) => {
-                            input.ending = Ending::Invalid;
-                            if !overflow {
-                                return input;
-                            }
-                        }
+                        Some(Err(())) => invalid = !overflow,
                         None => {}
                     }
                 } else if starts_invalid(&input.bytes) {
-                    input.ending = Ending::Invalid;
-                    return input;
+                    invalid = true;
                 }
             }
             Ok(Msg::End) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                input.ending = if overflow {
+                input.ending = if invalid {
+                    Ending::Invalid
+                } else if overflow {
                     Ending::Overflow
                 } else {
                     match first_value_end(&input.bytes) {
@@ -149,7 +220,9 @@ pub fn read_bounded_with<R: Read + Send + 'static>(
                 if start.elapsed() >= deadline {
                     continue;
                 }
-                input.ending = if overflow {
+                input.ending = if invalid {
+                    Ending::Invalid
+                } else if overflow {
                     Ending::Overflow
                 } else {
                     Ending::Silence
@@ -206,12 +279,48 @@ mod tests {
 
     #[test]
     fn overflow_is_drained_and_reported() {
-        let mut big = b"{\"s\":\"".to_vec();
-        big.extend(std::iter::repeat_n(b'x', 3 * 1024 * 1024));
+        // Not strings: nothing to squeeze.
+        let mut big = b"{\"s\":[".to_vec();
+        for _ in 0..600_000 {
+            big.extend_from_slice(b"1234,");
+        }
         let i = read_bounded(Cursor::new(big));
         assert_eq!(i.ending, Ending::Overflow);
         assert_eq!(i.bytes.len(), STDIN_CAP);
-        assert!(i.total > 3 * 1024 * 1024);
+        assert!(i.total > 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn long_strings_are_squeezed_into_a_complete_event() {
+        let mut big = b"{\"tool_input\":{\"file_path\":\"/p/src/a.rs\",\"content\":\"".to_vec();
+        big.extend(std::iter::repeat_n("é\\u00e9\\n".as_bytes(), 300_000).flatten());
+        big.extend_from_slice(b"\"},\"tool_use_id\":\"t1\"}");
+        let total = big.len();
+        let i = read_bounded(Cursor::new(big));
+        let Ending::Complete(end) = i.ending else {
+            panic!("{:?}", i.ending)
+        };
+        let v: serde_json::Value = serde_json::from_slice(&i.bytes[..end]).unwrap();
+        assert_eq!(v["tool_use_id"], "t1");
+        assert_eq!(v["tool_input"]["file_path"], "/p/src/a.rs");
+        let kept = v["tool_input"]["content"].as_str().unwrap();
+        assert!(kept.len() < STRING_KEEP && kept.starts_with("éé\n"));
+        assert_eq!(i.total, total);
+        assert!(i.elided > 2_000_000);
+    }
+
+    #[test]
+    fn squeezing_never_cuts_an_escape() {
+        for tail in ["\\u00e9", "\\\"", "\\\\", "é"] {
+            let mut s = Vec::from(&b"[\""[..]);
+            s.extend(std::iter::repeat_n(b'a', STRING_KEEP - 1));
+            s.extend(tail.repeat(4).as_bytes());
+            s.extend_from_slice(b"\"]");
+            let mut out = Vec::new();
+            Squeeze::default().push(&s, &mut out);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert!(v[0].as_str().unwrap().len() <= STRING_KEEP + 4, "{tail}");
+        }
     }
 
     struct Never;
