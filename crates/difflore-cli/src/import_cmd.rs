@@ -7,7 +7,7 @@ use crate::status_cmd::home;
 use anyhow::{Context, bail};
 use difflore_core::{repo, store};
 use difflore_import::http::Http;
-use difflore_import::{Options, Progress, Summary, file, github, gitlab};
+use difflore_import::{ImportError, Options, Progress, Summary, file, github, gitlab};
 
 /// A bar on a terminal; plain lines on stderr otherwise; nothing with `--json` but notices.
 struct Bar {
@@ -155,12 +155,29 @@ fn report(
         return render::json(&v);
     }
     if s.dry_run {
+        let counted = s.would_import.iter().all(|p| p.comments.is_some());
         println!(
-            "dry run: would import {} from {} ({} requests made; nothing stored)",
+            "dry run: would import {}{} from {} ({} requests made; nothing stored)",
             plural(s.prs, "pull request"),
+            if counted {
+                format!(" and {}", plural(s.comments, "review comment"))
+            } else {
+                " (their discussions are not fetched in a dry run)".to_string()
+            },
             s.repo,
             s.requests
         );
+        const SHOWN: usize = 30;
+        for p in s.would_import.iter().take(SHOWN) {
+            let n = p.comments.map_or("?".to_string(), |n| n.to_string());
+            println!("  #{:<6} {n:>4} comments  {}", p.number, p.title);
+        }
+        if s.would_import.len() > SHOWN {
+            println!(
+                "  … and {} more (--json lists all)",
+                s.would_import.len() - SHOWN
+            );
+        }
     } else {
         println!(
             "imported {} and {} (new or updated) from {} ({} skipped, {}, {:.1} s)",
@@ -170,6 +187,12 @@ fn report(
             s.skipped,
             plural(s.requests, "request"),
             s.elapsed_s
+        );
+    }
+    for r in &s.skipped_reasons {
+        println!(
+            "  skipped {:>5}  {} (e.g. {})",
+            r.count, r.reason, r.example
         );
     }
     if let Some(e) = ex {
@@ -221,7 +244,32 @@ pub fn extract(repo: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<
     Ok(())
 }
 
+/// Runs an import; with `--json`, a failure is also one JSON object on stdout
+/// (`{"schema_version":1,"error":{"kind","message"}}`) so scripts can read it.
 pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
+    let json = match &cmd {
+        ImportCommand::Github { common, .. } | ImportCommand::Gitlab { common, .. } => common.json,
+        ImportCommand::File { json, .. } => *json,
+    };
+    let r = run_import(cmd);
+    if json && let Err(e) = &r {
+        let kind = match e.downcast_ref::<ImportError>() {
+            Some(ImportError::Auth(_)) => "auth",
+            Some(ImportError::NotFound(_)) => "not_found",
+            Some(ImportError::Http(_)) => "http",
+            Some(ImportError::Invalid(_)) => "invalid",
+            Some(ImportError::Db(_)) => "database",
+            None => "other",
+        };
+        let _ = render::json(&serde_json::json!({
+            "schema_version": 1,
+            "error": {"kind": kind, "message": format!("{e:#}")},
+        }));
+    }
+    r
+}
+
+fn run_import(cmd: ImportCommand) -> anyhow::Result<()> {
     let home = home()?;
     match cmd {
         ImportCommand::Github {
@@ -240,7 +288,8 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
             let mut http = Http::new(
                 "GitHub",
                 token.map(|t| ("Authorization".to_string(), format!("Bearer {t}"))),
-            );
+            )
+            .with_base(&api_url)?;
             let key = format!("{host}/{}", path.to_ascii_lowercase());
             let conn = open_store(&home)?;
             let s = github::import(&conn, &mut http, &api_url, &path, &key, &opts, &mut bar)?;
@@ -266,7 +315,8 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<()> {
             if token.is_none() {
                 bar.notice("no GITLAB_TOKEN: importing anonymously (public projects only)");
             }
-            let mut http = Http::new("GitLab", token.map(|t| ("PRIVATE-TOKEN".to_string(), t)));
+            let mut http = Http::new("GitLab", token.map(|t| ("PRIVATE-TOKEN".to_string(), t)))
+                .with_base(&api)?;
             let key = format!("{h}/{}", path.to_ascii_lowercase());
             let conn = open_store(&home)?;
             let s = gitlab::import(&conn, &mut http, &api, &path, &key, &opts, &mut bar)?;

@@ -246,6 +246,15 @@ pub fn store_all(
     sum.prs = parsed.prs.len();
     if dry_run {
         sum.comments = parsed.prs.iter().map(|(_, c)| c.len()).sum();
+        sum.would_import = parsed
+            .prs
+            .iter()
+            .map(|(p, c)| crate::Planned {
+                number: p.number,
+                title: p.title.clone(),
+                comments: Some(c.len()),
+            })
+            .collect();
         return Ok(sum);
     }
     let tx = conn.unchecked_transaction()?;
@@ -255,7 +264,7 @@ pub fn store_all(
             if store::upsert_comment(&tx, SOURCE, &parsed.repo, c)? {
                 sum.comments += 1;
             } else {
-                sum.skipped += 1;
+                sum.skip("comment already imported, unchanged", &c.platform_id);
             }
         }
     }

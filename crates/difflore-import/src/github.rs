@@ -3,7 +3,7 @@
 //! update first, `since` the comments cursor — which advances with every stored page, so an
 //! interrupted import resumes mid-way). `Link` pagination throughout.
 
-use crate::http::{Http, link_next};
+use crate::http::{Http, enc, link_next};
 use crate::store::{self, Comment, Pr};
 use crate::{ImportError, Options, Progress, Summary, time_lt};
 use rusqlite::Connection;
@@ -84,6 +84,13 @@ fn comment_from(v: &Value) -> Option<Comment> {
     })
 }
 
+/// An item's id for messages (`?` when it has none).
+fn item_id(v: &Value) -> String {
+    v.get("id")
+        .or(v.get("number"))
+        .map_or_else(|| "?".into(), |i| i.to_string())
+}
+
 fn page(resp_body: &str) -> Result<Vec<Value>, ImportError> {
     match serde_json::from_str::<Value>(resp_body) {
         Ok(Value::Array(a)) => Ok(a),
@@ -130,7 +137,7 @@ pub fn import(
         let tx = conn.unchecked_transaction()?;
         for v in &items {
             let Some(pr) = pr_from(v) else {
-                sum.skipped += 1;
+                sum.skip("pull request without a number", item_id(v));
                 continue;
             };
             let upd = pr.updated_at.clone().unwrap_or_default();
@@ -146,7 +153,13 @@ pub fn import(
             if newest.as_deref().is_none_or(|n| time_lt(n, &upd)) {
                 newest = Some(upd);
             }
-            if !opts.dry_run {
+            if opts.dry_run {
+                sum.would_import.push(crate::Planned {
+                    number: pr.number,
+                    title: pr.title.clone(),
+                    comments: Some(0),
+                });
+            } else {
                 store::upsert_pr(&tx, SOURCE, repo, &pr)?;
             }
             sum.prs += 1;
@@ -155,18 +168,14 @@ pub fn import(
         tx.commit()?;
         url = link_next(r.header("link"));
     }
-    if opts.dry_run {
-        sum.requests = http.requests;
-        sum.elapsed_s = started.elapsed().as_secs_f64();
-        return Ok(sum);
-    }
     // 2. Review comments, oldest update first, since the comments cursor.
     progress.phase("review comments", None);
     let comments_cursor = store::cursor(conn, SOURCE, repo, "comments_updated")?;
     let since = crate::later_of(opts.since.as_ref(), comments_cursor.as_ref());
     let mut url = Some(match &since {
         Some(s) => format!(
-            "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100&since={s}"
+            "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100&since={}",
+            enc(s)
         ),
         None => format!(
             "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100"
@@ -179,10 +188,36 @@ pub fn import(
         let mut last = None;
         for v in &items {
             let Some(c) = comment_from(v) else {
-                sum.skipped += 1;
+                sum.skip(
+                    "review comment without an id or a pull_request_url naming its pull request",
+                    item_id(v),
+                );
                 continue;
             };
-            last = c.updated_at.clone().or(last);
+            // The newest time seen, not the last item's: pages need not be perfectly ordered.
+            if let Some(u) = &c.updated_at
+                && last.as_deref().is_none_or(|l: &str| time_lt(l, u))
+            {
+                last = Some(u.clone());
+            }
+            if opts.dry_run {
+                // Counted against the pull requests listed above; nothing stored.
+                match sum
+                    .would_import
+                    .iter_mut()
+                    .find(|p| p.number == c.pr_number)
+                {
+                    Some(p) => {
+                        p.comments = Some(p.comments.unwrap_or(0) + 1);
+                        sum.comments += 1;
+                    }
+                    None => sum.skip(
+                        "comment of a pull request outside this run (--since / --max-prs)",
+                        &c.platform_id,
+                    ),
+                }
+                continue;
+            }
             if limited {
                 let known: bool = tx.query_row(
                     "SELECT EXISTS (SELECT 1 FROM review_prs WHERE source = ?1 AND repo = ?2 AND number = ?3)",
@@ -190,7 +225,10 @@ pub fn import(
                     |r| r.get(0),
                 )?;
                 if !known {
-                    sum.skipped += 1;
+                    sum.skip(
+                        "comment of a pull request left out by --max-prs",
+                        &c.platform_id,
+                    );
                     continue;
                 }
             }
@@ -201,11 +239,16 @@ pub fn import(
         }
         // With --max-prs, comments of PRs not imported were skipped: keep the cursor so a full
         // import still fetches them.
-        if let (Some(l), false) = (&last, limited) {
+        if let (Some(l), false, false) = (&last, limited, opts.dry_run) {
             store::set_cursor(&tx, SOURCE, repo, "comments_updated", l)?;
         }
         tx.commit()?;
         url = link_next(r.header("link"));
+    }
+    if opts.dry_run {
+        sum.requests = http.requests;
+        sum.elapsed_s = started.elapsed().as_secs_f64();
+        return Ok(sum);
     }
     store::finish(conn, SOURCE, repo)?;
     if let (Some(n), false) = (&newest, limited) {

@@ -100,7 +100,7 @@ pub fn import(
         "{api}/projects/{project}/merge_requests?state=all&order_by=updated_at&sort=desc&per_page=100"
     );
     if let Some(f) = &floor {
-        base.push_str(&format!("&updated_after={f}"));
+        base.push_str(&format!("&updated_after={}", crate::http::enc(f)));
     }
     progress.phase("merge requests", None);
     let mut mrs: Vec<Pr> = Vec::new();
@@ -110,7 +110,10 @@ pub fn import(
         let r = http.get(&with_page(&base, &p), progress)?;
         for v in list(&r.body)? {
             let Some(mr) = mr_from(&v) else {
-                sum.skipped += 1;
+                sum.skip(
+                    "merge request without an iid",
+                    v.get("id").map_or_else(|| "?".into(), |i| i.to_string()),
+                );
                 continue;
             };
             if opts.max_prs.is_some_and(|m| mrs.len() >= m) {
@@ -127,6 +130,15 @@ pub fn import(
     }
     sum.prs = mrs.len();
     if opts.dry_run {
+        // Discussions cost a request per merge request: a dry run lists the merge requests only.
+        sum.would_import = mrs
+            .iter()
+            .map(|m| crate::Planned {
+                number: m.number,
+                title: m.title.clone(),
+                comments: None,
+            })
+            .collect();
         sum.requests = http.requests;
         sum.elapsed_s = started.elapsed().as_secs_f64();
         return Ok(sum);
@@ -161,12 +173,15 @@ pub fn import(
                     .flatten()
                 {
                     if n.get("system").and_then(Value::as_bool).unwrap_or(false) {
-                        sum.skipped += 1;
+                        sum.skip(
+                            "system note (GitLab's own record of an event, not a review comment)",
+                            n.get("id").map_or_else(|| "?".into(), |i| i.to_string()),
+                        );
                         continue;
                     }
                     let Some(id) = n.get("id").and_then(Value::as_i64).map(|i| i.to_string())
                     else {
-                        sum.skipped += 1;
+                        sum.skip("note without an id", thread.as_deref().unwrap_or("?"));
                         continue;
                     };
                     let pos = n.get("position");

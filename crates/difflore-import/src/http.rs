@@ -1,7 +1,10 @@
 //! The importers' HTTP client: one GET with the politeness a forge expects. Rate limits
 //! (`X-RateLimit-Remaining: 0` + `X-RateLimit-Reset`, `Retry-After`, on 403 or 429) are waited
 //! out with a visible message; 5xx and transport errors are retried with exponential backoff;
-//! 401 / 404 become clear errors. Tokens travel only in headers and never appear in messages.
+//! 401 / 404 become clear errors. Tokens travel only in headers and never appear in messages,
+//! and only to the API's own origin: a pagination link to any other scheme, host or port is an
+//! error, never a request. A connection refused (or a host not found) before anything worked
+//! fails at once: retries are for a server that answered before.
 
 use crate::{ImportError, Progress};
 use std::time::Duration;
@@ -30,7 +33,36 @@ pub struct Http {
     backoff_ms: u64,
     /// Longest single rate-limit wait we accept before giving up.
     max_wait_s: u64,
+    /// `(scheme, host, port)` of the API base: the only origin requests go to.
+    origin: Option<(String, String, u16)>,
+    /// Some request got an answer (retrying a refused connection makes sense only after that).
+    answered: bool,
     pub requests: usize,
+}
+
+/// `(scheme, host, port)` of an absolute http(s) URL, with the scheme's default port.
+pub fn origin_of(url: &str) -> Option<(String, String, u16)> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let port = uri.port_u16().or(match scheme.as_str() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    })?;
+    Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+}
+
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+pub fn enc(v: &str) -> String {
+    let mut o = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
 }
 
 impl Http {
@@ -54,12 +86,32 @@ impl Http {
             retries: 5,
             backoff_ms,
             max_wait_s: 3_600,
+            origin: None,
+            answered: false,
             requests: 0,
         }
     }
 
+    /// Sends requests (and the token) only to the origin of `api_base`.
+    pub fn with_base(mut self, api_base: &str) -> Result<Http, ImportError> {
+        self.origin = Some(origin_of(api_base).ok_or_else(|| {
+            ImportError::Invalid(format!(
+                "{api_base:?} is not an http(s) URL (expected e.g. https://api.github.com)"
+            ))
+        })?);
+        Ok(self)
+    }
+
     /// GET `url` (JSON), waiting and retrying as described above.
     pub fn get(&mut self, url: &str, progress: &mut dyn Progress) -> Result<Resp, ImportError> {
+        if let Some(o) = &self.origin
+            && origin_of(url).as_ref() != Some(o)
+        {
+            return Err(ImportError::Http(format!(
+                "{} gave a link to {url}, which is not on the API's own origin ({}://{}:{}); not following it, so the token is never sent there",
+                self.forge, o.0, o.1, o.2
+            )));
+        }
         let mut failures = 0u32;
         let mut waits = 0u32;
         loop {
@@ -97,7 +149,11 @@ impl Http {
                 }
                 Err(e) => {
                     failures += 1;
-                    if failures > self.retries {
+                    let refused = matches!(
+                        e,
+                        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound
+                    ) || matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
+                    if failures > self.retries || (refused && !self.answered) {
                         return Err(ImportError::Http(format!(
                             "cannot reach {}: {e}",
                             host_of(url)
@@ -113,6 +169,7 @@ impl Http {
                     continue;
                 }
             };
+            self.answered = true;
             match r.status {
                 200..=299 => return Ok(r),
                 401 => {
@@ -211,16 +268,37 @@ impl Http {
     }
 }
 
+/// Longest error message from a forge shown (the whole of any real one).
+const MESSAGE_MAX: usize = 2_000;
+
+/// The forge's error message, with its details (GitHub's `errors`, GitLab's `error`), whole up
+/// to [`MESSAGE_MAX`] and cut at a word boundary past it.
 fn message(body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("message")
+    let text = match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(v) => {
+            let main = v
+                .get("message")
                 .or(v.get("error"))
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| body.chars().take(160).collect())
+                .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string));
+            let details = v
+                .get("errors")
+                .filter(|e| !e.is_null())
+                .map(|e| e.to_string());
+            match (main, details) {
+                (Some(m), Some(d)) => format!("{m} ({d})"),
+                (Some(m), None) => m,
+                (None, _) => body.to_string(),
+            }
+        }
+        Err(_) => body.to_string(),
+    };
+    let text = text.trim();
+    if text.len() <= MESSAGE_MAX {
+        return text.to_string();
+    }
+    let cut = difflore_core::redact::prefix_at_most(text, MESSAGE_MAX);
+    let cut = cut.rfind(' ').map_or(cut, |i| &cut[..i]);
+    format!("{cut} …")
 }
 
 fn host_of(url: &str) -> &str {
@@ -254,6 +332,34 @@ pub fn link_next(link: Option<&str>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn origins_and_encoding() {
+        use super::*;
+        assert_eq!(
+            origin_of("https://api.github.com/repos/a/b?page=2"),
+            Some(("https".into(), "api.github.com".into(), 443))
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:9000/x"),
+            Some(("http".into(), "127.0.0.1".into(), 9000))
+        );
+        assert_ne!(
+            origin_of("https://evil.example/x"),
+            origin_of("https://api.github.com/")
+        );
+        assert_eq!(
+            enc("2020-01-01T00:00:00+01:00"),
+            "2020-01-01T00%3A00%3A00%2B01%3A00"
+        );
+        let long = format!("{{\"message\":\"{}\"}}", "word ".repeat(1000));
+        let m = message(&long);
+        assert!(m.len() <= MESSAGE_MAX + 4 && m.ends_with(" …"), "{m}");
+        assert_eq!(
+            message(r#"{"message":"Validation Failed","errors":[{"field":"since"}]}"#),
+            r#"Validation Failed ([{"field":"since"}])"#
+        );
+    }
+
     #[test]
     fn link_header() {
         let l = r#"<https://api.github.com/repositories/1/pulls?page=2>; rel="next", <https://api.github.com/repositories/1/pulls?page=5>; rel="last""#;

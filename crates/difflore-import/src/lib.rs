@@ -42,9 +42,46 @@ pub struct Summary {
     pub comments: usize,
     /// Records left out (system notes, comments of PRs outside `--max-prs`, …).
     pub skipped: usize,
+    /// Why, per reason: how many and one example id (`--json`: `skipped_reasons`).
+    pub skipped_reasons: Vec<Skipped>,
     pub requests: usize,
     pub elapsed_s: f64,
     pub dry_run: bool,
+    /// With `--dry-run`: what would be imported, per pull request.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_import: Vec<Planned>,
+}
+
+/// One pull request a dry run would import, with the review comments it would bring.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Planned {
+    pub number: i64,
+    pub title: String,
+    /// `None` where counting them would cost a request per pull request (GitLab).
+    pub comments: Option<usize>,
+}
+
+/// One reason records were left out.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Skipped {
+    pub reason: String,
+    pub count: usize,
+    pub example: String,
+}
+
+impl Summary {
+    /// Counts one record left out for `reason`; the first one's id is kept as the example.
+    pub fn skip(&mut self, reason: &str, example: impl std::fmt::Display) {
+        self.skipped += 1;
+        match self.skipped_reasons.iter_mut().find(|s| s.reason == reason) {
+            Some(s) => s.count += 1,
+            None => self.skipped_reasons.push(Skipped {
+                reason: reason.to_string(),
+                count: 1,
+                example: example.to_string(),
+            }),
+        }
+    }
 }
 
 /// Progress reports for the CLI (a bar on a terminal, nothing otherwise).
