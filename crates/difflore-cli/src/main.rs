@@ -29,6 +29,7 @@ fn main() {
     {
         difflore_hook::run_process(&args[2..]);
     }
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Try { keep } => try_cmd::run(keep),
@@ -67,9 +68,38 @@ fn main() {
         Command::Hook(_) => unreachable_hook(),
     };
     if let Err(e) = result {
+        if reader_went_away(&e) {
+            std::process::exit(0);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `difflore … | head`: when the reader goes away, end quietly with 0, as Unix tools do —
+/// `print!` panics on a closed stdout, so the panic hook turns exactly that panic into an exit.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// An error caused by writing to a stdout whose reader has gone.
+fn reader_went_away(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `difflore hook` is dispatched before clap; reaching here means `--help` was printed.
