@@ -192,4 +192,10 @@ pub fn print_status(s: &control::DaemonStatus) {
         );
     }
     println!("breaker      {}", s.breaker);
+    if let Some(t) = &s.unreachable_since {
+        println!("unreachable  since {t}");
+    }
+    if let Some(e) = &s.last_error {
+        println!("last error   {e}");
+    }
 }

@@ -154,6 +154,8 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
                     "daemon": d.state,
                     "activity": d.activity,
                     "breaker": d.breaker,
+                    "last_error": d.last_error,
+                    "unreachable_since": d.unreachable_since,
                 }));
             }
             if d.logged_in {
@@ -192,6 +194,12 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
                 );
             }
             println!("breaker      {}", d.breaker);
+            if let Some(t) = &d.unreachable_since {
+                println!("unreachable  since {t}");
+            }
+            if let Some(e) = &d.last_error {
+                println!("last error   {e}");
+            }
             Ok(())
         }
         SyncCommand::Now(j) => sync_now(&home, j.json),
@@ -235,12 +243,19 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
                 pb.finish_and_clear();
                 let delivered = (s.delivered - start_delivered).max(0);
                 if json_out {
-                    return render::json(
-                        &json!({"schema_version": 1, "by": "daemon", "delivered": delivered, "remaining": p}),
-                    );
+                    render::json(&json!({
+                        "schema_version": 1, "by": "daemon", "delivered": delivered, "remaining": p,
+                        "error": s.last_error, "unreachable_since": s.unreachable_since,
+                    }))?;
+                } else {
+                    println!("the daemon delivered {delivered} events; {p} remaining");
                 }
-                println!("the daemon delivered {delivered} events; {p} remaining");
-                return Ok(());
+                return nothing_delivered(
+                    delivered as usize,
+                    p,
+                    s.last_error.as_deref(),
+                    s.unreachable_since.as_deref(),
+                );
             }
         }
     }
@@ -258,7 +273,7 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
         "delivered {} events; {} dead; {} remaining",
         pass.delivered, pass.dead, remaining.pending
     );
-    if let Some(e) = pass.last_error {
+    if let Some(e) = &pass.last_error {
         println!("last error: {e}");
     }
     if let Some(until) = pass.breaker_open_until {
@@ -267,5 +282,31 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
             daemon::when(until)
         );
     }
-    Ok(())
+    let since = control::status(home).unreachable_since;
+    nothing_delivered(
+        pass.delivered,
+        remaining.pending as u64,
+        pass.last_error.as_deref(),
+        since.as_deref(),
+    )
+}
+
+/// `sync now` fails (exit 1) when events wait and none could be delivered: an outage must not
+/// read as success.
+fn nothing_delivered(
+    delivered: usize,
+    remaining: u64,
+    last_error: Option<&str>,
+    unreachable_since: Option<&str>,
+) -> anyhow::Result<()> {
+    if delivered > 0 || remaining == 0 {
+        return Ok(());
+    }
+    let why = match (unreachable_since, last_error) {
+        (Some(t), Some(e)) => format!("the server has been unreachable since {t} ({e})"),
+        (Some(t), None) => format!("the server has been unreachable since {t}"),
+        (None, Some(e)) => e.to_string(),
+        (None, None) => "no progress".to_string(),
+    };
+    anyhow::bail!("nothing could be delivered; {remaining} events wait: {why}")
 }

@@ -81,6 +81,9 @@ pub fn on_answer(conn: &Connection) -> rusqlite::Result<()> {
         state::delete(&tx, state::BREAKER_PROBE_UNTIL)?;
         tx.commit()?;
     }
+    if state::get(conn, state::UNREACHABLE_SINCE)?.is_some() {
+        state::delete(conn, state::UNREACHABLE_SINCE)?;
+    }
     Ok(())
 }
 
@@ -91,6 +94,9 @@ pub fn on_transport_failure(
     now: i64,
 ) -> rusqlite::Result<bool> {
     let tx = conn.unchecked_transaction()?;
+    if state::get(&tx, state::UNREACHABLE_SINCE)?.is_none() {
+        state::set(&tx, state::UNREACHABLE_SINCE, &now.to_string())?;
+    }
     state::add(&tx, state::BREAKER_FAILURES, 1)?;
     let failures = state::get_i64(&tx, state::BREAKER_FAILURES)?.unwrap_or(1);
     let open = current(&tx) == "half_open" || failures >= cfg.threshold;

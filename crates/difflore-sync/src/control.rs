@@ -30,6 +30,10 @@ pub struct DaemonStatus {
     /// What the daemon says it is doing (`running`, `waiting for login`, `parked: …`).
     pub activity: Option<String>,
     pub logged_in: bool,
+    /// The last delivery error, if any.
+    pub last_error: Option<String>,
+    /// Since when the server has not answered (RFC 3339), while it does not.
+    pub unreachable_since: Option<String>,
 }
 
 /// Reads everything without changing anything.
@@ -62,6 +66,8 @@ pub fn status(home: &Home) -> DaemonStatus {
         server: None,
         activity: None,
         logged_in: creds::load(home).ok().flatten().is_some(),
+        last_error: None,
+        unreachable_since: None,
     };
     if let Ok(conn) = store::open_read_only(home)
         && store::schema_version(&conn).ok() == Some(store::SCHEMA_VERSION)
@@ -80,6 +86,11 @@ pub fn status(home: &Home) -> DaemonStatus {
             .unwrap_or(0);
         s.breaker = breaker::current(&conn);
         s.server = state::get(&conn, state::SERVER).ok().flatten();
+        s.last_error = state::get(&conn, state::LAST_ERROR).ok().flatten();
+        s.unreachable_since = state::get_i64(&conn, state::UNREACHABLE_SINCE)
+            .ok()
+            .flatten()
+            .map(daemon::when);
         s.activity = state::get(&conn, state::STATUS)
             .ok()
             .flatten()

@@ -16,6 +16,8 @@ pub const BREAKER: &str = "breaker";
 pub const BREAKER_FAILURES: &str = "breaker_failures";
 pub const BREAKER_OPENED_AT: &str = "breaker_opened_at";
 pub const BREAKER_PROBE_UNTIL: &str = "breaker_probe_until";
+/// When the server stopped answering (Unix ms); cleared by the next answer.
+pub const UNREACHABLE_SINCE: &str = "unreachable_since";
 
 pub fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(
