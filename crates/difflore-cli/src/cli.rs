@@ -359,9 +359,18 @@ pub enum MemoryCommand {
         title: Option<String>,
         #[arg(long)]
         statement: Option<String>,
-        /// Comma-separated repo-relative globs, e.g. 'src/billing/**/*.rs,src/invoice/*.rs'.
-        #[arg(long, value_delimiter = ',')]
-        globs: Option<Vec<String>>,
+        /// A repo-relative glob the rule governs (repeatable; replaces all of its globs), e.g.
+        /// --glob 'src/billing/**/*.rs' --glob 'src/invoice/*.rs'.
+        #[arg(long = "glob")]
+        globs: Vec<String>,
+        /// The older spelling: comma-separated globs.
+        #[arg(
+            long = "globs",
+            value_delimiter = ',',
+            hide = true,
+            conflicts_with = "globs"
+        )]
+        globs_csv: Vec<String>,
         /// Severity `enforce`: eligible for the gate.
         #[arg(long, conflicts_with = "no_enforce")]
         enforce: bool,
@@ -377,9 +386,17 @@ pub enum MemoryCommand {
         title: String,
         #[arg(long)]
         statement: String,
-        /// A glob the rule governs (repeatable).
+        /// A repo-relative glob the rule governs (repeatable).
         #[arg(long = "glob")]
         globs: Vec<String>,
+        /// The spelling `memory edit` once used: comma-separated globs.
+        #[arg(
+            long = "globs",
+            value_delimiter = ',',
+            hide = true,
+            conflicts_with = "globs"
+        )]
+        globs_csv: Vec<String>,
         /// Repo key (default: the current checkout's).
         #[arg(long, conflicts_with = "global")]
         repo: Option<String>,

@@ -183,15 +183,17 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             title,
             statement,
             globs,
+            globs_csv,
             enforce,
             no_enforce,
             json,
         } => {
             refuse_agents("edit")?;
+            let globs = [globs, globs_csv].concat();
             let e = Edit {
                 title,
                 statement,
-                globs,
+                globs: (!globs.is_empty()).then_some(globs),
                 enforce: if enforce {
                     Some(true)
                 } else if no_enforce {
@@ -206,7 +208,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
                 && e.enforce.is_none()
             {
                 bail!(
-                    "nothing to change: give --title, --statement, --globs, --enforce or --no-enforce"
+                    "nothing to change: give --title, --statement, --glob (repeatable), --enforce or --no-enforce"
                 );
             }
             let r = memory::edit(&conn, &id, &e)?;
@@ -220,12 +222,14 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             title,
             statement,
             globs,
+            globs_csv,
             repo: r,
             global,
             enforce,
             json,
         } => {
             refuse_agents("add")?;
+            let globs = [globs, globs_csv].concat();
             let key =
                 if global {
                     None

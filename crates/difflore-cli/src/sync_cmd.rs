@@ -45,10 +45,13 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot read {}", p.display()))?,
                 None => {
                     if std::io::stdin().is_terminal() {
-                        eprint!("paste the token and press Enter: ");
+                        // Read without echo: the secret never reaches the scrollback.
+                        eprint!("paste the token (it is not shown) and press Enter: ");
                         let _ = std::io::stderr().flush();
-                        let mut line = String::new();
-                        std::io::stdin().read_line(&mut line)?;
+                        let line = console::Term::stderr()
+                            .read_secure_line()
+                            .context("cannot read the token from the terminal")?;
+                        eprintln!();
                         line
                     } else {
                         let mut s = String::new();

@@ -412,15 +412,17 @@ fn review_in_a_terminal_approves_rejects_and_edits() {
     let e = pending_env();
     let before = statuses(&e);
     assert_eq!(before.len(), 2);
-    // Keys, with pauses so each prompt has drawn: candidate 1 → edit (two downs, enter), keep
-    // title, new statement, keep globs, then approve; candidate 2 → reject with a reason.
+    // Keys, with pauses so each prompt has drawn: candidate 1 → `?` (help), `e` (edit), keep
+    // the title, Ctrl-U clears the statement and a new one is typed, keep the globs, then `a`;
+    // candidate 2 → `r` with a reason.
     let keys: &[&[u8]] = &[
-        b"\x1b[B\x1b[B\r",
+        b"?",
+        b"e",
         b"\r",
         b"\x15Money only for amounts.\r",
         b"\r",
-        b"\r",
-        b"\x1b[B\r",
+        b"a",
+        b"r",
         b"not a convention\r",
     ];
     let cmd = format!("{} memory review", bin());
@@ -455,7 +457,8 @@ fn review_in_a_terminal_approves_rejects_and_edits() {
         "evidence links shown: {text}"
     );
     assert!(
-        text.contains("1 approved, 1 rejected, 1 edited, 0 skipped; 0 still pending"),
+        text.contains("1 approved, 1 rejected, 1 edited, 0 skipped; 0 still pending")
+            && text.contains("approve: the rule becomes active"),
         "{text}"
     );
     let after = statuses(&e);

@@ -115,13 +115,51 @@ pub fn confidence(evidence: usize, reviewers: usize, resolved: bool, reactions: 
     (c.min(0.95) * 100.0).round() / 100.0
 }
 
-fn title_of(statement: &str) -> String {
-    let words: Vec<&str> = statement.trim_end_matches('.').split_whitespace().collect();
-    let mut t = words.iter().take(8).copied().collect::<Vec<_>>().join(" ");
-    if words.len() > 8 {
-        t.push('…');
+/// A short title from a statement, never cut mid-thought and never with an ellipsis: the first
+/// clause (before `:`, `;`, ` — `, or a comma after three words) when it is short, else the first
+/// eight words without a dangling connective.
+pub fn title_of(statement: &str) -> String {
+    let s = statement.trim().trim_end_matches('.');
+    let clause = s.split([':', ';']).next().unwrap_or(s);
+    let clause = clause.split(" — ").next().unwrap_or(clause);
+    let clause = clause.split(" - ").next().unwrap_or(clause);
+    let clause = match clause.find(", ") {
+        Some(i) if clause[..i].split_whitespace().count() >= 3 => &clause[..i],
+        _ => clause,
+    };
+    let words: Vec<&str> = clause.split_whitespace().collect();
+    let mut take = words.len().min(8);
+    const DANGLING: &[&str] = &[
+        "a", "an", "the", "to", "for", "of", "in", "on", "at", "by", "with", "and", "or", "but",
+        "instead", "than", "from", "into", "as", "that", "which", "when", "if", "not", "is", "are",
+        "you", "we",
+    ];
+    while take > 1 && DANGLING.contains(&words[take - 1].to_ascii_lowercase().as_str()) {
+        take -= 1;
     }
-    t
+    words[..take].join(" ")
+}
+
+#[cfg(test)]
+mod title_tests {
+    use super::title_of;
+
+    #[test]
+    fn titles_are_whole_phrases() {
+        assert_eq!(
+            title_of("Never use f64 for amounts in billing: use Money."),
+            "Never use f64 for amounts in billing"
+        );
+        assert_eq!(
+            title_of("Use Money instead of f64."),
+            "Use Money instead of f64"
+        );
+        assert_eq!(
+            title_of("Always close the database handle before you return from a handler."),
+            "Always close the database handle before you return"
+        );
+        assert!(!title_of("Use a b c d e f g to the x y").contains('…'));
+    }
 }
 
 /// Runs extraction over the imported comments (of `repo`, or all). With `dry_run` nothing is
