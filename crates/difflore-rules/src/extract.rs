@@ -140,28 +140,6 @@ pub fn title_of(statement: &str) -> String {
     words[..take].join(" ")
 }
 
-#[cfg(test)]
-mod title_tests {
-    use super::title_of;
-
-    #[test]
-    fn titles_are_whole_phrases() {
-        assert_eq!(
-            title_of("Never use f64 for amounts in billing: use Money."),
-            "Never use f64 for amounts in billing"
-        );
-        assert_eq!(
-            title_of("Use Money instead of f64."),
-            "Use Money instead of f64"
-        );
-        assert_eq!(
-            title_of("Always close the database handle before you return from a handler."),
-            "Always close the database handle before you return"
-        );
-        assert!(!title_of("Use a b c d e f g to the x y").contains('…'));
-    }
-}
-
 /// Runs extraction over the imported comments (of `repo`, or all). With `dry_run` nothing is
 /// written and the report lists what would be proposed.
 pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Result<Report> {
@@ -410,4 +388,26 @@ pub fn tombstone(
         params![kind, repo, key, reason, now_ms()],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod title_tests {
+    use super::title_of;
+
+    #[test]
+    fn titles_are_whole_phrases() {
+        assert_eq!(
+            title_of("Never use f64 for amounts in billing: use Money."),
+            "Never use f64 for amounts in billing"
+        );
+        assert_eq!(
+            title_of("Use Money instead of f64."),
+            "Use Money instead of f64"
+        );
+        assert_eq!(
+            title_of("Always close the database handle before you return from a handler."),
+            "Always close the database handle before you return"
+        );
+        assert!(!title_of("Use a b c d e f g to the x y").contains('…'));
+    }
 }
