@@ -8,6 +8,37 @@ use difflore_agents::{Agent, Ctx, Scope};
 use difflore_core::home::Home;
 use difflore_core::repo;
 
+/// One line per agent and scope that has difflore wired, for `difflore status`:
+/// `(agent, scope, "hooks 4/4, MCP current")`.
+pub fn wired() -> Vec<(String, String, String)> {
+    let Ok(ctx) = ctx() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for a in Agent::ALL {
+        for s in difflore_agents::status(&ctx, a).scopes {
+            if s.hooks_current + s.hooks_stale > 0 || s.mcp != "missing" {
+                out.push((
+                    a.as_str().to_string(),
+                    s.scope.to_string(),
+                    format!(
+                        "hooks {}/{}{}, MCP {}",
+                        s.hooks_current,
+                        s.hooks_expected,
+                        if s.hooks_stale > 0 {
+                            format!(" ({} stale)", s.hooks_stale)
+                        } else {
+                            String::new()
+                        },
+                        s.mcp
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
 fn ctx() -> anyhow::Result<Ctx> {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -107,8 +138,19 @@ fn change(ctx: &Ctx, t: AgentsTarget, install: bool) -> anyhow::Result<()> {
                 println!("    note: {note}");
             }
             if t.dry_run {
+                let on = crate::render::colour(false);
                 for line in c.diff.lines() {
-                    println!("    {line}");
+                    let sgr = match line.as_bytes().first() {
+                        Some(b'+') if !line.starts_with("+++") => "32",
+                        Some(b'-') if !line.starts_with("---") => "31",
+                        Some(b'@') => "36",
+                        _ => "",
+                    };
+                    if sgr.is_empty() {
+                        println!("    {line}");
+                    } else {
+                        println!("    {}", crate::render::paint(on, sgr, line));
+                    }
                 }
             }
         }

@@ -318,17 +318,23 @@ pub enum MemoryCommand {
         /// pending, active, paused or rejected.
         #[arg(long)]
         status: Option<String>,
-        /// Only this repo key.
-        #[arg(long)]
+        /// Only this repo key (default inside a checkout: its own rules and the global ones).
+        #[arg(long, conflicts_with = "all_repos")]
         repo: Option<String>,
+        /// Every repository's rules, wherever you are.
+        #[arg(long)]
+        all_repos: bool,
         #[arg(long)]
         json: bool,
     },
     /// Review pending candidates one at a time in the terminal: approve, reject, edit, skip.
     Review {
-        /// Only this repo key.
-        #[arg(long)]
+        /// Only this repo key (default inside a checkout: its own).
+        #[arg(long, conflicts_with = "all_repos")]
         repo: Option<String>,
+        /// Every repository's candidates, wherever you are.
+        #[arg(long)]
+        all_repos: bool,
     },
     /// Show one rule with every piece of evidence (id or unique prefix).
     Show {

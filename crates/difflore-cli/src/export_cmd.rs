@@ -25,12 +25,14 @@ pub fn run(format: &str, output: Option<&Path>) -> anyhow::Result<()> {
         println!("{section}");
         return Ok(());
     }
-    let target = match output {
-        Some(p) => cwd.join(p),
-        None => found
-            .as_ref()
-            .map_or(cwd.clone(), |r| r.root.clone())
-            .join(format.file_name()),
+    let target = match (output, &found) {
+        (Some(p), _) => cwd.join(p),
+        (None, Some(r)) => r.root.join(format.file_name()),
+        (None, None) => bail!(
+            "{} is not inside a git checkout, so there is no repository to write {} into: run it in your checkout, or say where with --output PATH (--output - prints it)",
+            cwd.display(),
+            format.file_name()
+        ),
     };
     let existing = match std::fs::read(&target) {
         Ok(b) => String::from_utf8(b).map_err(|_| {

@@ -335,6 +335,21 @@ fn run_import(cmd: ImportCommand) -> anyhow::Result<()> {
             let parsed = file::parse(&text, key.as_deref()).with_context(|| {
                 format!("{} is not a valid difflore import file", path.display())
             })?;
+            if key.is_none()
+                && let Some(here) = std::env::current_dir()
+                    .ok()
+                    .and_then(|d| repo::discover(&d))
+                && here.key != parsed.repo
+            {
+                eprintln!(
+                    "note: {} holds the review history of {}, but this is a checkout of {}: its rules will apply to {} only. To import it as this repository's history, run again with --repo {}",
+                    path.display(),
+                    parsed.repo,
+                    here.key,
+                    parsed.repo,
+                    here.key
+                );
+            }
             let conn = open_store(&home)?;
             let s = file::store_all(&conn, &parsed, dry_run)?;
             report(&s, json, !no_extract, &conn)

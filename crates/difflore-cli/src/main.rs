@@ -71,7 +71,10 @@ fn main() {
         if reader_went_away(&e) {
             std::process::exit(0);
         }
-        eprintln!("error: {e:#}");
+        eprintln!(
+            "{} {e:#}",
+            render::paint(render::colour(true), "1;31", "error:")
+        );
         std::process::exit(1);
     }
 }

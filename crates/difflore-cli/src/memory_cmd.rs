@@ -29,7 +29,7 @@ fn rule_json(r: &Rule) -> serde_json::Value {
 pub(crate) fn print_rule(conn: &rusqlite::Connection, r: &Rule) {
     println!(
         "{}  [{}{}]  {}",
-        memory::short_id(conn, &r.id),
+        memory::handle(conn, &r.id),
         r.status,
         if r.severity == "enforce" {
             ", enforce"
@@ -72,12 +72,36 @@ pub(crate) fn print_evidence(r: &Rule) {
     }
 }
 
+/// The repo key of the checkout around the current directory, unless the user chose a scope.
+fn checkout_scope(chosen: bool) -> Option<String> {
+    if chosen {
+        return None;
+    }
+    let cwd = std::env::current_dir().ok()?;
+    repo::discover(&cwd).map(|r| r.key)
+}
+
 pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
     let home = home()?;
     let conn = store::open_for_write(&home)?;
     match cmd {
-        MemoryCommand::List { status, repo, json } => {
-            let rules = memory::list(&conn, status.as_deref(), repo.as_deref())?;
+        MemoryCommand::List {
+            status,
+            repo,
+            all_repos,
+            json,
+        } => {
+            let here = checkout_scope(repo.is_some() || all_repos);
+            let all = memory::list(&conn, status.as_deref(), repo.as_deref())?;
+            let total = all.len();
+            let rules: Vec<memory::Rule> = match &here {
+                Some(key) => all
+                    .into_iter()
+                    .filter(|r| r.repo.is_none() || r.repo.as_deref() == Some(key.as_str()))
+                    .collect(),
+                None => all,
+            };
+            let elsewhere = total - rules.len();
             if json {
                 return render::json(
                     &json!({"schema_version": 1, "rules": rules.iter().map(rule_json).collect::<Vec<_>>()}),
@@ -85,17 +109,22 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             }
             if rules.is_empty() {
                 println!(
-                    "no rules{}",
+                    "no rules{}{}",
                     status
                         .map(|s| format!(" with status {s}"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    match (&here, elsewhere) {
+                        (Some(key), n) if n > 0 =>
+                            format!(" for {key} ({n} in other repositories: --all-repos)"),
+                        _ => String::new(),
+                    }
                 );
                 return Ok(());
             }
             let mut t = render::table(&["id", "status", "conf", "evidence", "scope", "title"]);
             for r in &rules {
                 t.add_row(vec![
-                    memory::short_id(&conn, &r.id),
+                    memory::handle(&conn, &r.id),
                     r.status.clone(),
                     format!("{:.2}", r.confidence),
                     r.evidence.len().to_string(),
@@ -104,9 +133,17 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
                 ]);
             }
             println!("{t}");
+            if let (Some(key), true) = (&here, elsewhere > 0) {
+                println!(
+                    "(rules of {key} and global rules; {elsewhere} of other repositories not shown: --all-repos)"
+                );
+            }
             Ok(())
         }
-        MemoryCommand::Review { repo } => crate::review_cmd::run(&conn, repo.as_deref()),
+        MemoryCommand::Review { repo, all_repos } => {
+            let here = checkout_scope(repo.is_some() || all_repos);
+            crate::review_cmd::run(&conn, repo.as_deref().or(here.as_deref()))
+        }
         MemoryCommand::Show { id, json } => {
             let r = memory::get(&conn, &id)?;
             if json {
@@ -130,7 +167,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
                     } else {
                         "already active"
                     },
-                    memory::short_id(&conn, &r.id),
+                    memory::handle(&conn, &r.id),
                     r.title
                 );
             }
@@ -147,7 +184,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
                     } else {
                         "already rejected"
                     },
-                    memory::short_id(&conn, &r.id),
+                    memory::handle(&conn, &r.id),
                     r.title
                 );
             }
@@ -159,7 +196,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             println!(
                 "{} {}: {}",
                 if changed { "paused" } else { "already paused" },
-                memory::short_id(&conn, &r.id),
+                memory::handle(&conn, &r.id),
                 r.title
             );
             Ok(())
@@ -170,12 +207,12 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             if r.status != "paused" {
                 bail!(
                     "rule {} is {}, not paused",
-                    memory::short_id(&conn, &r.id),
+                    memory::handle(&conn, &r.id),
                     r.status
                 );
             }
             let (r, _) = memory::set_status(&conn, &id, "active", None)?;
-            println!("resumed {}: {}", memory::short_id(&conn, &r.id), r.title);
+            println!("resumed {}: {}", memory::handle(&conn, &r.id), r.title);
             Ok(())
         }
         MemoryCommand::Edit {

@@ -25,8 +25,9 @@ pub struct RecallArgs {
     pub json: bool,
 }
 
-/// Matches per file, in the order of the files.
-type PerFile = Vec<(String, Vec<Match>)>;
+/// Per file, in the order of the files: the rules that apply to the change, and — when none
+/// does — the rules whose glob governs the file but that were judged not relevant to it.
+type PerFile = Vec<(String, Vec<Match>, Vec<Match>)>;
 
 /// One changed file: repo-relative path and its added and removed lines.
 #[derive(Debug, PartialEq)]
@@ -138,10 +139,22 @@ fn match_all(
     files: &[Changed],
     top_k: usize,
 ) -> anyhow::Result<PerFile> {
-    let one = |c: &rusqlite::Connection, f: &Changed| -> rusqlite::Result<(String, Vec<Match>)> {
+    let one = |c: &rusqlite::Connection,
+               f: &Changed|
+     -> rusqlite::Result<(String, Vec<Match>, Vec<Match>)> {
         let mut q = Query::new(key).path(&f.path).text(&f.text);
         q.top_k = top_k;
-        Ok((f.path.clone(), matching::match_rules(c, &q)?))
+        let apply = matching::match_rules(c, &q)?;
+        // A person asking which rules govern a change must hear about a rule whose glob names
+        // the file even when the change's text made it rank below the floor.
+        let by_glob = if apply.is_empty() && !f.text.is_empty() {
+            let mut q = Query::new(key).path(&f.path);
+            q.top_k = top_k;
+            matching::match_rules(c, &q)?
+        } else {
+            Vec::new()
+        };
+        Ok((f.path.clone(), apply, by_glob))
     };
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -208,9 +221,12 @@ pub fn run(a: RecallArgs) -> anyhow::Result<()> {
     if a.json {
         let files: Vec<_> = results
             .iter()
-            .map(|(p, rules)| {
+            .map(|(p, rules, by_glob)| {
                 json!({"path": p, "rules": rules.iter().map(|m| json!({
                     "id": m.id, "title": m.title, "score": m.score, "why": m.why,
+                })).collect::<Vec<_>>(),
+                "governed_not_relevant": by_glob.iter().map(|m| json!({
+                    "id": m.id, "title": m.title, "why": m.why,
                 })).collect::<Vec<_>>()})
             })
             .collect();
@@ -220,24 +236,50 @@ pub fn run(a: RecallArgs) -> anyhow::Result<()> {
         println!("no changed files");
         return Ok(());
     }
-    let with = results.iter().filter(|(_, r)| !r.is_empty()).count();
-    for (path, rules) in results.iter().filter(|(_, r)| !r.is_empty()) {
+    let with = results
+        .iter()
+        .filter(|(_, r, g)| !r.is_empty() || !g.is_empty())
+        .count();
+    let only_glob = results
+        .iter()
+        .filter(|(_, r, g)| r.is_empty() && !g.is_empty())
+        .count();
+    for (path, rules, by_glob) in results
+        .iter()
+        .filter(|(_, r, g)| !r.is_empty() || !g.is_empty())
+    {
         println!("{path}");
         for m in rules {
             println!(
                 "  {}  {}  ({:.2})",
-                difflore_rules::memory::short_id(&conn, &m.id),
+                difflore_rules::memory::handle(&conn, &m.id),
                 m.title,
                 m.score
             );
             println!("      {}", m.statement);
             println!("      why: {}", m.why);
         }
+        for m in by_glob {
+            println!(
+                "  {}  {}  (matched by glob, judged not relevant to this change)",
+                difflore_rules::memory::handle(&conn, &m.id),
+                m.title
+            );
+            println!("      {}", m.statement);
+            println!("      why: {}", m.why);
+        }
     }
     println!(
-        "{with} of {} file{} governed by active rules{}",
+        "{with} of {} file{} governed by active rules{}{}",
         results.len(),
         if results.len() == 1 { "" } else { "s" },
+        if only_glob > 0 {
+            format!(
+                " ({only_glob} only by glob: their rules were judged not relevant to the change)"
+            )
+        } else {
+            String::new()
+        },
         if found.is_none() {
             " (outside a repository: global rules only)"
         } else {

@@ -1,15 +1,38 @@
 //! Rendering helpers shared by the commands: aligned tables, JSON on stdout, human durations
 //! and sizes.
 
-use comfy_table::{Table, presets::NOTHING};
+use comfy_table::{ContentArrangement, Table, presets::NOTHING};
 use serde::Serialize;
 
-/// A borderless, aligned table with a header row.
+/// A borderless, aligned table with a header row; on a terminal it fits the terminal's width
+/// (long cells wrap), elsewhere lines are never wrapped.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(NOTHING);
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    }
     t.set_header(header.iter().map(|h| h.to_uppercase()));
     t
+}
+
+/// `true` when stderr (`err`) or stdout may be coloured: a terminal, and `NO_COLOR` unset.
+pub fn colour(err: bool) -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && if err {
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+        } else {
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+        }
+}
+
+/// `text` in an ANSI SGR style (`"1;31"` bold red) when `on`.
+pub fn paint(on: bool, sgr: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{sgr}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
 }
 
 /// Prints one JSON object on stdout.

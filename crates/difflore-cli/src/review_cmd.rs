@@ -62,7 +62,7 @@ pub fn run(conn: &Connection, repo: Option<&str>) -> anyhow::Result<()> {
             match decide(&term)? {
                 Decision::Approve => {
                     memory::set_status(conn, &rule.id, "active", None)?;
-                    println!("approved {}", memory::short_id(conn, &rule.id));
+                    println!("approved {}", memory::handle(conn, &rule.id));
                     t.approved += 1;
                 }
                 Decision::Reject => {
@@ -73,7 +73,7 @@ pub fn run(conn: &Connection, repo: Option<&str>) -> anyhow::Result<()> {
                     memory::set_status(conn, &rule.id, "rejected", reason)?;
                     println!(
                         "rejected {}: never served, its comments never proposed again",
-                        memory::short_id(conn, &rule.id)
+                        memory::handle(conn, &rule.id)
                     );
                     t.rejected += 1;
                 }

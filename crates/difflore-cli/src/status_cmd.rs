@@ -26,6 +26,9 @@ pub fn init() -> anyhow::Result<()> {
             home.root().display()
         );
     }
+    println!(
+        "next:\n  difflore import github OWNER/REPO   review history into candidate rules (or: import gitlab …, import file …)\n  difflore memory review              approve the rules worth keeping\n  difflore agents install             give them to Claude Code, Codex, Gemini CLI and Cursor"
+    );
     Ok(())
 }
 
@@ -33,9 +36,23 @@ pub fn status(json: bool) -> anyhow::Result<()> {
     let home = home()?;
     let s = status::gather(&home);
     let d = difflore_sync::control::status(&home);
+    let rules = rule_counts(&home);
+    let agents = crate::agents_cmd::wired();
     if json {
         let mut v = serde_json::to_value(&s)?;
         v["sync"] = serde_json::to_value(&d)?;
+        v["rules"] = serde_json::json!(
+            rules
+                .iter()
+                .cloned()
+                .collect::<std::collections::BTreeMap<_, _>>()
+        );
+        v["agents"] = serde_json::json!(
+            agents
+                .iter()
+                .map(|(a, sc, st)| serde_json::json!({"agent": a, "scope": sc, "state": st}))
+                .collect::<Vec<_>>()
+        );
         return render::json(&v);
     }
     println!("home           {}", s.home);
@@ -120,6 +137,39 @@ pub fn status(json: bool) -> anyhow::Result<()> {
             "WARNING        logged in but no daemon is running: events are not delivered. Run `difflore daemon start`."
         );
     }
+    if !rules.is_empty() {
+        println!(
+            "rules          {}",
+            rules
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if agents.is_empty() {
+        println!("agents         none wired (run `difflore agents install`)");
+    }
+    for (i, (a, sc, st)) in agents.iter().enumerate() {
+        let label = if i == 0 { "agents" } else { "" };
+        println!("{label:<15}{a} ({sc} scope): {st}");
+    }
     println!("last error     {}", s.last_error.as_deref().unwrap_or("-"));
     Ok(())
+}
+
+/// Rules per status (`pending`, `active`, …), read-only; empty when the store cannot be read.
+fn rule_counts(home: &Home) -> Vec<(String, i64)> {
+    let Ok(conn) = store::open_read_only(home) else {
+        return Vec::new();
+    };
+    let Ok(mut st) = conn.prepare(
+        "SELECT status, COUNT(*) FROM rules GROUP BY status
+         ORDER BY CASE status WHEN 'active' THEN 0 WHEN 'pending' THEN 1 WHEN 'paused' THEN 2 ELSE 3 END",
+    ) else {
+        return Vec::new();
+    };
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map(|rows| rows.flatten().collect())
+        .unwrap_or_default()
 }

@@ -116,11 +116,7 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     );
     for r in pending.iter().take(APPROVE) {
         memory::set_status(&conn, &r.id, "active", Some("approved in difflore try"))?;
-        println!(
-            "   approved {}  {}",
-            memory::short_id(&conn, &r.id),
-            r.title
-        );
+        println!("   approved {}  {}", memory::handle(&conn, &r.id), r.title);
     }
 
     step(

@@ -57,7 +57,7 @@ fn json_shapes_and_prefix_ids() {
     }
     let id = r["id"].as_str().unwrap();
     assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 7);
-    // The prefix `memory list` shows is unique and accepted everywhere.
+    // The handle `memory list` shows is unique and accepted everywhere.
     let (table, _, _) = e.run(&["memory", "list"]);
     let shown = table
         .lines()
@@ -70,7 +70,10 @@ fn json_shapes_and_prefix_ids() {
     let (out, err, code) = e.run(&["memory", "show", &shown, "--json"]);
     assert_eq!(code, 0, "{shown}: {err}");
     let one: Value = serde_json::from_str(&out).unwrap();
-    assert!(one["id"].as_str().unwrap().starts_with(&shown));
+    assert!(
+        one["id"].as_str().unwrap().ends_with(&shown),
+        "{shown} is the id's tail"
+    );
     let (out, _, _) = e.run(&["memory", "show", &shown]);
     assert!(out.contains(" on src/"), "{out}");
     for (bad, needle) in [

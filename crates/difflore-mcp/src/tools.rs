@@ -174,7 +174,7 @@ impl From<MemoryError> for ToolError {
     fn from(e: MemoryError) -> Self {
         match e {
             MemoryError::NotFound(_) => ToolError::NotFound(e.to_string()),
-            MemoryError::Ambiguous(_) | MemoryError::Invalid(_) => {
+            MemoryError::Ambiguous { .. } | MemoryError::Invalid(_) => {
                 ToolError::Invalid(e.to_string())
             }
             MemoryError::Db(d) => ToolError::Internal(d.to_string()),

@@ -40,8 +40,12 @@ pub struct Rule {
 pub enum MemoryError {
     #[error("no rule with id {0}")]
     NotFound(String),
-    #[error("id prefix {0} matches several rules; give more characters")]
-    Ambiguous(String),
+    #[error("{input} matches several rules; give more characters, e.g. one of:\n{}", candidates.join("\n"))]
+    Ambiguous {
+        input: String,
+        /// `  HANDLE  title` lines, at most ten.
+        candidates: Vec<String>,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("database: {0}")]
@@ -132,23 +136,65 @@ pub fn list(
     Ok(rules)
 }
 
-/// The full id for a unique prefix.
+/// The full id for what a person typed: a rule's handle (the tail [`handle`] shows), or a
+/// prefix of its id (like git).
 pub fn resolve(conn: &Connection, prefix: &str) -> Result<String, MemoryError> {
     let p = prefix.trim().to_ascii_lowercase();
     if p.len() < 4 || !p.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         return Err(MemoryError::Invalid(format!(
-            "{prefix:?} is not a rule id or a prefix of at least 4 hex digits"
+            "{prefix:?} is not a rule id, a rule's handle or a prefix of at least 4 hex digits"
         )));
     }
-    let mut st = conn.prepare_cached("SELECT id FROM rules WHERE id LIKE ?1 || '%' LIMIT 2")?;
-    let ids: Vec<String> = st
-        .query_map([&p], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    match ids.len() {
-        0 => Err(MemoryError::NotFound(p)),
-        1 => Ok(ids.into_iter().next().unwrap_or_default()),
-        _ => Err(MemoryError::Ambiguous(p)),
+    let exact: Option<String> = conn
+        .query_row("SELECT id FROM rules WHERE id = ?1", [&p], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = exact {
+        return Ok(id);
     }
+    let mut st = conn.prepare_cached(
+        "SELECT id, title FROM rules
+         WHERE id LIKE ?1 || '%' OR (instr(?1, '-') = 0 AND id LIKE '%' || ?1)
+         ORDER BY id LIMIT 11",
+    )?;
+    let found: Vec<(String, String)> = st
+        .query_map([&p], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    match found.len() {
+        0 => Err(MemoryError::NotFound(p)),
+        1 => Ok(found.into_iter().next().map(|f| f.0).unwrap_or_default()),
+        _ => Err(MemoryError::Ambiguous {
+            input: p,
+            candidates: found
+                .iter()
+                .take(10)
+                .map(|(id, title)| format!("  {}  {title}", handle(conn, id)))
+                .collect(),
+        }),
+    }
+}
+
+/// The handle a person types for a rule: the shortest unique tail (at least 6 hex digits) of
+/// the random end of its UUIDv7. (A prefix of a UUIDv7 is its creation time: rules created
+/// together share most of it.)
+pub fn handle(conn: &Connection, id: &str) -> String {
+    let tail = id.rsplit('-').next().unwrap_or(id);
+    if tail.len() < 6 {
+        return id.to_string();
+    }
+    for n in 6..=tail.len() {
+        let suffix = &tail[tail.len() - n..];
+        let others: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM rules WHERE id LIKE '%' || ?1 AND id != ?2",
+                params![suffix, id],
+                |r| r.get(0),
+            )
+            .unwrap_or(1);
+        if others == 0 {
+            return suffix.to_string();
+        }
+    }
+    id.to_string()
 }
 
 pub fn get(conn: &Connection, prefix: &str) -> Result<Rule, MemoryError> {
@@ -181,9 +227,16 @@ pub fn set_status(
         _ => false,
     };
     if !allowed {
+        let hint = match (from, to) {
+            ("pending", "paused") => {
+                ": approve it first (`difflore memory approve ID`), then pause it"
+            }
+            ("rejected", "paused") => ": approve it again first if you want it back",
+            _ => "",
+        };
         return Err(MemoryError::Invalid(format!(
-            "rule {} is {from}; it cannot become {to}",
-            &rule.id[..8]
+            "rule {} is {from}; it cannot become {to}{hint}",
+            handle(conn, &rule.id)
         )));
     }
     if from == to {
