@@ -320,3 +320,38 @@ fn colour_errors_init_status_and_export_speak_to_a_terminal_user() {
     assert!(err.contains("--output"), "{err}");
     assert!(!e.dir.path().join("AGENTS.md").exists());
 }
+
+#[test]
+fn glob_is_one_repeatable_flag_everywhere() {
+    let e = Env::init();
+    let (out, err, code) = e.run(&[
+        "memory",
+        "add",
+        "--global",
+        "--json",
+        "--title",
+        "T",
+        "--statement",
+        "Always test.",
+        "--glob",
+        "src/a/*.rs",
+        "--glob",
+        "src/b/*.rs",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_str::<Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (out, err, code) = e.run(&[
+        "memory", "edit", &id, "--json", "--glob", "lib/*.py", "--glob", "app/*.py",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["globs"], serde_json::json!(["lib/*.py", "app/*.py"]));
+    // The older comma-separated spelling still works on both.
+    let (out, err, code) = e.run(&["memory", "edit", &id, "--json", "--globs", "x/*.go,y/*.go"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["globs"], serde_json::json!(["x/*.go", "y/*.go"]));
+}
