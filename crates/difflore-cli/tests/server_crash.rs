@@ -33,10 +33,10 @@ fn killed_under_load_loses_no_accepted_event(b: &Backend, kills: usize) {
         .timeout_global(Some(Duration::from_secs(5)))
         .build()
         .into();
+    let url = server.url.clone();
     std::thread::scope(|sc| {
         for _ in 0..3 {
-            let (agent, url, token, accepted, stop) =
-                (&agent, &server.url, &token, &accepted, &stop);
+            let (agent, url, token, accepted, stop) = (&agent, &url, &token, &accepted, &stop);
             sc.spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     let evs: Vec<Value> = (0..50)
@@ -72,12 +72,23 @@ fn killed_under_load_loses_no_accepted_event(b: &Backend, kills: usize) {
         stop.store(true, Ordering::SeqCst);
     });
     let accepted = accepted.into_inner().unwrap();
-    assert!(accepted.len() > 500, "the load was real: {}", accepted.len());
+    assert!(
+        accepted.len() > 500,
+        "the load was real: {}",
+        accepted.len()
+    );
     let stored = server.ids(&token);
     let distinct: HashSet<&String> = stored.iter().collect();
     assert_eq!(distinct.len(), stored.len(), "each event stored once");
-    let missing: Vec<&String> = accepted.iter().filter(|id| !distinct.contains(id)).collect();
-    assert!(missing.is_empty(), "{} accepted events missing after {kills} kills", missing.len());
+    let missing: Vec<&String> = accepted
+        .iter()
+        .filter(|id| !distinct.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} accepted events missing after {kills} kills",
+        missing.len()
+    );
 }
 
 #[test]
