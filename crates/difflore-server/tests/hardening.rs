@@ -234,3 +234,21 @@ fn a_bad_chunk_size_is_400_and_deep_nesting_names_the_event() {
     let msg = v["error"].as_str().unwrap();
     assert!(msg.contains("events[1]") && msg.contains("nested"), "{msg}");
 }
+
+#[test]
+fn a_hundred_megabyte_body_is_refused_without_being_read() {
+    let s = Server::start(&Backend::Sqlite);
+    let t = s.token(&unique("big"), "r", "read");
+    let mut c = raw(&s.url);
+    write!(
+        c,
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\nConnection: close\r\n\r\n{{\"events\":["
+    )
+    .unwrap();
+    // Only the first bytes are sent: the answer must not wait for the other 100 MB.
+    let started = Instant::now();
+    let mut head = [0u8; 12];
+    c.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&head));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
