@@ -110,6 +110,27 @@ fn report(label: &str, hook: &[Duration], truth: &[Duration]) {
     );
 }
 
+/// `n` threads each running `per` hooks (unique ids); every run's wall time.
+fn writers(s: &Setup, n: usize, per: usize, tag: &str) -> Vec<Duration> {
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..n)
+            .map(|w| {
+                sc.spawn(move || {
+                    (0..per)
+                        .map(|i| {
+                            time_spawn(
+                                &mut hook_cmd(&s.home),
+                                &fixture(&s.project, &format!("{tag}{w}"), i),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    })
+}
+
 /// `runs` hooks from 8 writers while another process holds the write lock for 5 s: the hooks
 /// that meet the lock wait for it (500 ms), then spool their event; none is lost.
 fn locked_series(runs: usize) {
@@ -125,22 +146,7 @@ fn locked_series(runs: usize) {
             std::thread::sleep(Duration::from_secs(5));
             c.execute_batch("COMMIT").unwrap();
         });
-        let hs: Vec<_> = (0..8)
-            .map(|w| {
-                let s = &s;
-                sc.spawn(move || {
-                    (0..per)
-                        .map(|i| {
-                            time_spawn(
-                                &mut hook_cmd(&s.home),
-                                &fixture(&s.project, &format!("lock{w}"), i),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        writers(&s, 8, per, "lock")
     });
     let mut all = all;
     all.sort();
@@ -191,25 +197,7 @@ fn main() {
 
     // 8 concurrent writers.
     let per = runs.max(8) / 8 * 2;
-    let all: Vec<Duration> = std::thread::scope(|sc| {
-        let hs: Vec<_> = (0..8)
-            .map(|w| {
-                let s = &s;
-                sc.spawn(move || {
-                    (0..per)
-                        .map(|i| {
-                            time_spawn(
-                                &mut hook_cmd(&s.home),
-                                &fixture(&s.project, &format!("conc{w}"), i),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
-    let mut all = all;
+    let mut all = writers(&s, 8, per, "conc");
     all.sort();
     println!(
         "{:<44} p50 {:>9}  p99 {:>9}  ({} runs)",

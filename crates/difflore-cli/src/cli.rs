@@ -365,18 +365,8 @@ pub enum MemoryCommand {
         title: Option<String>,
         #[arg(long)]
         statement: Option<String>,
-        /// A repo-relative glob the rule governs (repeatable; replaces all of its globs), e.g.
-        /// --glob 'src/billing/**/*.rs' --glob 'src/invoice/*.rs'.
-        #[arg(long = "glob")]
-        globs: Vec<String>,
-        /// The older spelling: comma-separated globs.
-        #[arg(
-            long = "globs",
-            value_delimiter = ',',
-            hide = true,
-            conflicts_with = "globs"
-        )]
-        globs_csv: Vec<String>,
+        #[command(flatten)]
+        globs: GlobArgs,
         /// Severity `enforce`: eligible for the gate.
         #[arg(long, conflicts_with = "no_enforce")]
         enforce: bool,
@@ -392,17 +382,8 @@ pub enum MemoryCommand {
         title: String,
         #[arg(long)]
         statement: String,
-        /// A repo-relative glob the rule governs (repeatable).
-        #[arg(long = "glob")]
-        globs: Vec<String>,
-        /// The spelling `memory edit` once used: comma-separated globs.
-        #[arg(
-            long = "globs",
-            value_delimiter = ',',
-            hide = true,
-            conflicts_with = "globs"
-        )]
-        globs_csv: Vec<String>,
+        #[command(flatten)]
+        globs: GlobArgs,
         /// Repo key (default: the current checkout's).
         #[arg(long, conflicts_with = "global")]
         repo: Option<String>,
@@ -447,4 +428,27 @@ pub enum AgentsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--glob G` (repeatable), the one spelling of a rule's globs (on `edit` they replace all of
+/// the rule's); `--globs a,b` is the older, hidden one.
+#[derive(Debug, clap::Args)]
+pub struct GlobArgs {
+    /// A repo-relative glob the rule governs (repeatable), e.g. --glob 'src/billing/**/*.rs'.
+    #[arg(long = "glob")]
+    glob: Vec<String>,
+    #[arg(
+        long = "globs",
+        value_delimiter = ',',
+        hide = true,
+        conflicts_with = "glob"
+    )]
+    globs_csv: Vec<String>,
+}
+
+impl GlobArgs {
+    /// Every glob given, in order.
+    pub fn all(self) -> Vec<String> {
+        [self.glob, self.globs_csv].concat()
+    }
 }

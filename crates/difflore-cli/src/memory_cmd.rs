@@ -220,13 +220,12 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             title,
             statement,
             globs,
-            globs_csv,
             enforce,
             no_enforce,
             json,
         } => {
             refuse_agents("edit")?;
-            let globs = [globs, globs_csv].concat();
+            let globs = globs.all();
             let e = Edit {
                 title,
                 statement,
@@ -259,14 +258,13 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             title,
             statement,
             globs,
-            globs_csv,
             repo: r,
             global,
             enforce,
             json,
         } => {
             refuse_agents("add")?;
-            let globs = [globs, globs_csv].concat();
+            let globs = globs.all();
             let key =
                 if global {
                     None

@@ -3,7 +3,7 @@
 //! already queued.
 
 mod common;
-use common::{Env, run_with_stdin};
+use common::{Env, is_root, run_with_stdin};
 use proptest::prelude::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -205,13 +205,6 @@ fn locked_database_answers_within_the_bound() {
     let (out, took) = e.hook(&["--agent", "claude-code"], &payload);
     assert_noop(&out, took, "{}", "unlocked");
     assert_eq!(e.queue_len(), 1);
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
 #[test]

@@ -137,13 +137,6 @@ fn newer_schema_spools_until_an_upgrade_folds_it() {
     assert_eq!(s["counts"]["pending"], 3, "{s}");
 }
 
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
 #[test]
 fn a_read_only_database_spools_into_a_writable_home() {
     if !is_root() {

@@ -4,24 +4,10 @@
 //! driven through a real pseudo-terminal (`script`), and its refusal without one.
 
 mod common;
-use common::{Env, bin};
+use common::{Env, bin, git, run_in};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 /// A real checkout of github.com/acme/shop with one commit.
 fn checkout(e: &Env) -> PathBuf {
@@ -42,15 +28,6 @@ fn checkout(e: &Env) -> PathBuf {
     git(&d, &["add", "."]);
     git(&d, &["commit", "-qm", "init"]);
     d
-}
-
-fn run_in(e: &Env, dir: &Path, args: &[&str]) -> (String, String, i32) {
-    let o = e.cmd(args).current_dir(dir).output().unwrap();
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        o.status.code().unwrap_or(-1),
-    )
 }
 
 fn add(e: &Env, args: &[&str]) -> String {

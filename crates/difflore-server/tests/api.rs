@@ -1,21 +1,11 @@
 //! The `/v1` behaviour suite, run against a real server on each backend (SQLite, and
 //! PostgreSQL when `DIFFLORE_TEST_PG_URL` is set — `./scripts/test` always sets it).
 
+#[macro_use]
 mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::$name(&super::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { if let Some(b) = super::Backend::postgres() { super::$name(&b) } } )*
-        }
-    };
-}
 
 on_both_backends!(
     accept_duplicate_and_partial_rejection,

@@ -3,23 +3,13 @@
 //! malformed chunked bodies and payloads nested too deep. Each runs against a real server on
 //! each backend where the backend matters.
 
+#[macro_use]
 mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::$name(&super::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { if let Some(b) = super::Backend::postgres() { super::$name(&b) } } )*
-        }
-    };
-}
 
 on_both_backends!(
     a_nul_character_rejects_that_event_only,

@@ -123,6 +123,39 @@ impl Env {
     }
 }
 
+/// Runs `git args` in `dir` with a throwaway identity; panics with git's message on failure.
+pub fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Runs `difflore <args>` in `dir`; returns (stdout, stderr, exit code).
+pub fn run_in(e: &Env, dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let o = e.cmd(args).current_dir(dir).output().unwrap();
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code().unwrap_or(-1),
+    )
+}
+
+/// `true` when the tests run as root (then permissions do not stop the process).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
 /// A child process killed (SIGKILL) and reaped when the test ends, also when it fails: a failed
 /// test never leaves a daemon behind.
 pub struct Reaped(pub std::process::Child);

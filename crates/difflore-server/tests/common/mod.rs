@@ -232,3 +232,17 @@ pub fn all_ids(url: &str, token: &str, limit: usize) -> Vec<String> {
         after = v["next_cursor"].as_str().unwrap().to_string();
     }
 }
+
+/// Declares each named `fn(&Backend)` as two tests, `sqlite::NAME` and `postgres::NAME` (the
+/// latter skipped, or failed with `DIFFLORE_REQUIRE_PG=1`, without a PostgreSQL URL).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(&super::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { if let Some(b) = super::Backend::postgres() { super::$name(&b) } } )*
+        }
+    };
+}
