@@ -61,7 +61,7 @@ fn claude_code_context_on_read_after_edit_and_session_start() {
     let (e, id) = env_with_rule();
     let line = format!(
         "- Use Money instead of f64 for amounts. (src/*.rs; rule {})",
-        &id[..8]
+        difflore_rules::memory::tail_handle(&id)
     );
     assert_eq!(
         hook(&e, "claude-code", "SessionStart.json"),
@@ -124,7 +124,7 @@ fn prompts_codex_shell_reads_and_gemini() {
     let (e, id) = env_with_rule();
     let line = format!(
         "- Use Money instead of f64 for amounts. (src/*.rs; rule {})",
-        &id[..8]
+        difflore_rules::memory::tail_handle(&id)
     );
     assert_eq!(
         hook(&e, "claude-code", "UserPromptSubmit.json"),
@@ -153,7 +153,12 @@ fn prompts_codex_shell_reads_and_gemini() {
     );
     assert_eq!(hook(&e, "codex", "Stop.json"), json!({}));
     // Gemini (its own session in a fresh env): AfterTool on read_file; BeforeTool takes no context.
-    let (g, _) = env_with_rule();
+    let (g, gid) = env_with_rule();
+    // Each env has its own rule, and so its own id in the line.
+    let line = line.replace(
+        difflore_rules::memory::tail_handle(&id),
+        difflore_rules::memory::tail_handle(&gid),
+    );
     assert_eq!(hook(&g, "gemini", "BeforeTool-read_file.json"), json!({}));
     assert_eq!(
         hook(&g, "gemini", "AfterTool-read_file.json"),
@@ -164,7 +169,11 @@ fn prompts_codex_shell_reads_and_gemini() {
     );
     assert_eq!(hook(&g, "gemini", "BeforeTool-replace.json"), json!({}));
     assert_eq!(hook(&g, "gemini", "AfterAgent.json"), json!({}));
-    let (g2, _) = env_with_rule();
+    let (g2, g2id) = env_with_rule();
+    let line = line.replace(
+        difflore_rules::memory::tail_handle(&gid),
+        difflore_rules::memory::tail_handle(&g2id),
+    );
     assert_eq!(
         hook(&g2, "gemini", "BeforeAgent.json"),
         ctx(
@@ -186,7 +195,7 @@ fn gate_denies_the_first_edit_once_per_file_and_session() {
     config(&e, "[serving]\nmode = \"gate\"\n");
     let reason = format!(
         "difflore held this edit back once so that the team's rules are in view; it will not hold back this file again in this session. Apply them and retry the edit.\nTeam rules (enforced) for src/billing.rs, from past code review:\n- Use Money instead of f64 for amounts. (src/*.rs; rule {})",
-        &id[..8]
+        difflore_rules::memory::tail_handle(&id)
     );
     let deny = json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}});
     assert_eq!(hook(&e, "claude-code", "PreToolUse-Edit.json"), deny);
@@ -210,8 +219,12 @@ fn gate_denies_the_first_edit_once_per_file_and_session() {
         hook(&e, "codex", "PreToolUse-apply_patch-update-file.json"),
         deny
     );
-    let (g, _) = env_with_rule();
+    let (g, gid) = env_with_rule();
     config(&g, "[serving]\nmode = \"gate\"\n");
+    let reason = reason.replace(
+        difflore_rules::memory::tail_handle(&id),
+        difflore_rules::memory::tail_handle(&gid),
+    );
     assert_eq!(
         hook(&g, "gemini", "BeforeTool-replace.json"),
         json!({"decision": "deny", "reason": reason})
@@ -339,7 +352,7 @@ fn a_prompt_about_a_rules_topic_gets_it_without_naming_a_file() {
             "UserPromptSubmit",
             &format!(
                 "difflore — team rules about what this prompt asks (from past code review):\n- Add a changelog entry for every user-visible change. (all repositories; rule {})",
-                &id[..8]
+                difflore_rules::memory::tail_handle(&id)
             )
         )
     );

@@ -237,7 +237,7 @@ pub fn serve(
         Moment::Read { paths } => {
             let files = rel(paths);
             let groups = st.fresh_for_files(key, &files, budget, false)?;
-            render(conn, event, &m, groups, |f| {
+            render(event, &m, groups, |f| {
                 format!("difflore — team rules for {f} (from past code review):")
             })
         }
@@ -249,7 +249,7 @@ pub fn serve(
             // Every rule governing the file applies to a self-review: the file, not the wording
             // of the change, decides.
             let groups = st.fresh_for_files(key, &files, budget, false)?;
-            render(conn, event, &m, groups, |f| {
+            render(event, &m, groups, |f| {
                 format!(
                     "difflore — this edit touched {f}; check it against the team's rules for that file:"
                 )
@@ -273,7 +273,7 @@ pub fn serve(
             if !topic.is_empty() {
                 groups.push((String::new(), topic));
             }
-            render(conn, event, &m, groups, |f| {
+            render(event, &m, groups, |f| {
                 if f.is_empty() {
                     "difflore — team rules about what this prompt asks (from past code review):"
                         .to_string()
@@ -288,7 +288,7 @@ pub fn serve(
             if groups.is_empty() {
                 None
             } else {
-                let text = render_text(conn, &groups, |f| {
+                let text = render_text(&groups, |f| {
                     format!("Team rules (enforced) for {f}, from past code review:")
                 });
                 let reason = format!(
@@ -321,7 +321,6 @@ fn ids_of(groups: &Groups) -> Vec<String> {
 }
 
 fn render(
-    conn: &Connection,
     event: &str,
     m: &Moment,
     groups: Groups,
@@ -330,7 +329,7 @@ fn render(
     if groups.is_empty() {
         return None;
     }
-    let text = render_text(conn, &groups, heading);
+    let text = render_text(&groups, heading);
     Some(Served {
         reply: context(event, &text),
         rule_ids: ids_of(&groups),
@@ -345,7 +344,7 @@ fn render(
 
 /// Compact text: per file a heading, then per rule its statement, scope, one evidence link and
 /// its id prefix.
-fn render_text(conn: &Connection, groups: &Groups, heading: impl Fn(&str) -> String) -> String {
+fn render_text(groups: &Groups, heading: impl Fn(&str) -> String) -> String {
     let mut out = Vec::new();
     for (file, rules) in groups {
         out.push(heading(file));
@@ -356,10 +355,11 @@ fn render_text(conn: &Connection, groups: &Groups, heading: impl Fn(&str) -> Str
                 (None, true) => "all repositories".into(),
                 (None, false) => "this repository".into(),
             }];
-            // The shortest unique prefix: rules made together share their first digits (UUIDv7).
+            // The random tail of the id (its prefix is a timestamp rules made together share);
+            // `difflore memory show` and MCP `get_rule` take it.
             tail.push(format!(
                 "rule {}",
-                difflore_rules::memory::short_id(conn, &r.id)
+                difflore_rules::memory::tail_handle(&r.id)
             ));
             if let Some(u) = &r.evidence_url {
                 tail.push(u.clone());

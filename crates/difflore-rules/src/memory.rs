@@ -439,29 +439,10 @@ pub fn propose(
     Ok(Proposed::New(get(conn, &id)?))
 }
 
-fn common_prefix(a: &str, b: &str) -> usize {
-    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
-}
-
-/// The shortest prefix (at least 8 characters) that names this rule alone, like git.
-pub fn short_id(conn: &Connection, id: &str) -> String {
-    let near = |sql: &str| -> Option<String> {
-        conn.query_row(sql, [id], |r| r.get(0))
-            .optional()
-            .ok()
-            .flatten()
-    };
-    let before = near("SELECT id FROM rules WHERE id < ?1 ORDER BY id DESC LIMIT 1");
-    let after = near("SELECT id FROM rules WHERE id > ?1 ORDER BY id LIMIT 1");
-    let shared = [before, after]
-        .iter()
-        .flatten()
-        .map(|o| common_prefix(id, o))
-        .max()
-        .unwrap_or(0);
-    let mut n = (shared + 1).max(8).min(id.len());
-    if id.as_bytes().get(n - 1) == Some(&b'-') {
-        n = (n + 1).min(id.len());
-    }
-    id[..n].to_string()
+/// The handle shown where no lookup may be afforded (the hook's answers): the last eight hex
+/// digits of the id's random part — a tail of what [`handle`] shows, accepted by [`resolve`];
+/// with 32 random bits, two rules share it only among tens of thousands.
+pub fn tail_handle(id: &str) -> &str {
+    let tail = id.rsplit('-').next().unwrap_or(id);
+    &tail[tail.len().saturating_sub(8)..]
 }
