@@ -121,10 +121,14 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
+            let handles = memory::handles(&conn)?;
             let mut t = render::table(&["id", "status", "conf", "evidence", "scope", "title"]);
             for r in &rules {
                 t.add_row(vec![
-                    memory::handle(&conn, &r.id),
+                    handles
+                        .get(&r.id)
+                        .cloned()
+                        .unwrap_or_else(|| memory::handle(&conn, &r.id)),
                     r.status.clone(),
                     format!("{:.2}", r.confidence),
                     r.evidence.len().to_string(),

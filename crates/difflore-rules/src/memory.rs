@@ -439,10 +439,72 @@ pub fn propose(
     Ok(Proposed::New(get(conn, &id)?))
 }
 
+/// [`handle`] of every rule at once (for listings): one read of the ids, then the shortest
+/// unique tail from the neighbours in tail order — no query per rule.
+pub fn handles(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<String, String>> {
+    let mut st = conn.prepare("SELECT id FROM rules")?;
+    let ids: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(shortest_tails(&ids))
+}
+
+/// For each id, the shortest tail (at least 6 characters) of its last `-` group that no other
+/// id's last group ends with — the same answer as [`handle`], from the neighbours in the order
+/// of the reversed tails.
+fn shortest_tails(ids: &[String]) -> std::collections::HashMap<String, String> {
+    let mut rev: Vec<(String, &str)> = ids
+        .iter()
+        .map(|id| {
+            (
+                id.rsplit('-').next().unwrap_or(id).chars().rev().collect(),
+                id.as_str(),
+            )
+        })
+        .collect();
+    rev.sort();
+    let shared = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for i in 0..rev.len() {
+        let (tail, id) = (&rev[i].0, rev[i].1);
+        let before = i.checked_sub(1).map_or(0, |j| shared(tail, &rev[j].0));
+        let after = rev.get(i + 1).map_or(0, |n| shared(tail, &n.0));
+        let n = (before.max(after) + 1).max(6);
+        let h = if n > tail.len() {
+            id.to_string()
+        } else {
+            tail[..n].chars().rev().collect()
+        };
+        out.insert(id.to_string(), h);
+    }
+    out
+}
+
 /// The handle shown where no lookup may be afforded (the hook's answers): the last eight hex
 /// digits of the id's random part — a tail of what [`handle`] shows, accepted by [`resolve`];
 /// with 32 random bits, two rules share it only among tens of thousands.
 pub fn tail_handle(id: &str) -> &str {
     let tail = id.rsplit('-').next().unwrap_or(id);
     &tail[tail.len().saturating_sub(8)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortest_tails;
+
+    #[test]
+    fn shortest_tails_grow_past_a_shared_suffix() {
+        let ids: Vec<String> = [
+            "01a22600-0000-7000-8000-00000abcdef1",
+            "01a22600-0000-7000-8000-11111abcdef1",
+            "01a22600-0000-7000-8000-123456789012",
+            "01a22600-0000-7000-8000-99999999999x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let t = shortest_tails(&ids);
+        assert_eq!(t[&ids[0]], "0abcdef1");
+        assert_eq!(t[&ids[1]], "1abcdef1");
+        assert_eq!(t[&ids[2]], "789012");
+        assert_eq!(t[&ids[3]], "99999x");
+    }
 }

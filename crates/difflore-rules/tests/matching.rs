@@ -273,3 +273,19 @@ fn index_follows_edits_of_globs_and_text() {
             .all(|t| t != "Money type")
     );
 }
+
+#[test]
+fn listing_handles_equal_single_handles_and_resolve() {
+    let db = db();
+    let ids: Vec<String> = (0..300)
+        .map(|i| add(&db, &format!("R{i}"), "Always check it.", &[], None))
+        .collect();
+    let all = memory::handles(&db.conn).unwrap();
+    assert_eq!(all.len(), ids.len());
+    for id in &ids {
+        let h = &all[id];
+        assert_eq!(h, &memory::handle(&db.conn, id), "{id}");
+        assert!(h.len() >= 6 && h.len() < 12, "{h}");
+        assert_eq!(&memory::resolve(&db.conn, h).unwrap(), id);
+    }
+}
