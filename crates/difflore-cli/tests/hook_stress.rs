@@ -59,6 +59,19 @@ fn eight_processes_times_500_hooks_store_exactly_4000_rows() {
 #[test]
 fn kill_9_at_random_moments_never_loses_an_acknowledged_event() {
     let e = Env::init();
+    // Kill moments spread over [0, 2 × a typical run] on this machine, however fast or busy it
+    // is, so that some runs finish and some are cut at every stage.
+    let mut typical: Vec<u64> = (0..7)
+        .map(|i| {
+            let (_, took) = e.hook(
+                &["--agent", "claude-code"],
+                &payload(&e, &format!("calibrate-{i}"), "toolu_1"),
+            );
+            took.as_micros() as u64
+        })
+        .collect();
+    typical.sort_unstable();
+    let span = (typical[3] * 2).max(1_000);
     let mut acknowledged = Vec::new();
     let mut killed = 0;
     for i in 0..240 {
@@ -74,7 +87,7 @@ fn kill_9_at_random_moments_never_loses_an_acknowledged_event() {
         let mut sin = child.stdin.take().unwrap();
         let _ = sin.write_all(&p);
         drop(sin);
-        std::thread::sleep(Duration::from_micros(fastrand_u64(i) % 6_000));
+        std::thread::sleep(Duration::from_micros(fastrand_u64(i) % span));
         let _ = child.kill();
         let status = child.wait().unwrap();
         if status.code() == Some(0) {
@@ -92,6 +105,9 @@ fn kill_9_at_random_moments_never_loses_an_acknowledged_event() {
         "too few runs finished ({})",
         acknowledged.len()
     );
+    // A writing command folds anything a hook spooled into the queue.
+    let (_, err, code) = e.run(&["outbox", "status"]);
+    assert_eq!(code, 0, "{err}");
     let c = rusqlite::Connection::open(e.db()).unwrap();
     let ok: String = c
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
