@@ -244,25 +244,23 @@ pub fn run(a: RecallArgs) -> anyhow::Result<()> {
         .iter()
         .filter(|(_, r, g)| r.is_empty() && !g.is_empty())
         .count();
+    // A rule is named as the hook names it: the random tail of its id, no lookup (a shortest
+    // unique handle per shown rule would scan the rulebook for each; `memory show` takes both).
+    let handle = |id: &str| difflore_rules::memory::tail_handle(id).to_string();
     for (path, rules, by_glob) in results
         .iter()
         .filter(|(_, r, g)| !r.is_empty() || !g.is_empty())
     {
         println!("{path}");
         for m in rules {
-            println!(
-                "  {}  {}  ({:.2})",
-                difflore_rules::memory::handle(&conn, &m.id),
-                m.title,
-                m.score
-            );
+            println!("  {}  {}  ({:.2})", handle(&m.id), m.title, m.score);
             println!("      {}", m.statement);
             println!("      why: {}", m.why);
         }
         for m in by_glob {
             println!(
                 "  {}  {}  (matched by glob, judged not relevant to this change)",
-                difflore_rules::memory::handle(&conn, &m.id),
+                handle(&m.id),
                 m.title
             );
             println!("      {}", m.statement);

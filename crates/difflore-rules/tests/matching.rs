@@ -282,6 +282,7 @@ fn listing_handles_equal_single_handles_and_resolve() {
         .collect();
     let all = memory::handles(&db.conn).unwrap();
     assert_eq!(all.len(), ids.len());
+
     for id in &ids {
         let h = &all[id];
         assert_eq!(h, &memory::handle(&db.conn, id), "{id}");

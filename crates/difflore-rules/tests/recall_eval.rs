@@ -185,21 +185,47 @@ fn recall_evaluation_meets_its_floors() {
     let all = dev.cases + test.cases;
     assert!(all >= 80, "{all} cases");
     assert!(dev.abstain_cases + test.abstain_cases >= 15);
-    for (part, s) in [("dev", &dev), ("test", &test)] {
+    for (part, s, floor) in [("dev", &dev, DEV), ("test", &test, TEST)] {
         assert!(
-            s.recall_at3() >= FLOOR_AT3,
+            s.recall_at3() >= floor.at3,
             "{part}: recall@3 {:.2}",
             s.recall_at3()
         );
         assert!(
-            s.recall_at1() >= FLOOR_AT1,
+            s.recall_at1() >= floor.at1,
             "{part}: recall@1 {:.2}",
             s.recall_at1()
         );
-        assert!(s.leaks <= MAX_LEAKS, "{part}: {} leaks", s.leaks);
-        assert_eq!(s.abstain_ok, s.abstain_cases, "{part}: abstention");
+        assert!(s.leaks <= floor.leaks, "{part}: {} leaks", s.leaks);
+        assert!(
+            s.abstain_ok + floor.missed_abstentions >= s.abstain_cases,
+            "{part}: abstention {}/{}",
+            s.abstain_ok,
+            s.abstain_cases
+        );
     }
 }
+
+/// What a part must reach (a little under what the engine measured, see the README).
+struct Floor {
+    at1: f64,
+    at3: f64,
+    leaks: usize,
+    missed_abstentions: usize,
+}
+
+const DEV: Floor = Floor {
+    at1: 0.85,
+    at3: 0.95,
+    leaks: 0,
+    missed_abstentions: 0,
+};
+const TEST: Floor = Floor {
+    at1: 0.8,
+    at3: 0.8,
+    leaks: 1,
+    missed_abstentions: 1,
+};
 
 #[test]
 fn every_rule_names_the_thread_it_is_modelled_on() {
@@ -218,8 +244,3 @@ fn every_rule_names_the_thread_it_is_modelled_on() {
         }
     }
 }
-
-/// Floors held on both parts (the measured figures are in the README).
-const FLOOR_AT3: f64 = 0.0;
-const FLOOR_AT1: f64 = 0.0;
-const MAX_LEAKS: usize = 1000;

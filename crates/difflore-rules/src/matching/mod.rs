@@ -37,10 +37,11 @@ pub const DEFAULT_TOP_K: usize = 5;
 pub const DEFAULT_TOKEN_BUDGET: usize = 1000;
 /// How many words are kept from a long text.
 const MAX_TERMS: usize = 64;
-/// Up to this many rules governing a file are read and judged one by one; past it, the full-text
-/// index's bm25 picks [`FTS_PICK`] of them.
-const READ_ALL: usize = 256;
-const FTS_PICK: usize = 128;
+/// Up to this many rules governing a file are read and judged one by one; past it (or for rules
+/// without globs, or a search) the full-text index's bm25 picks [`FTS_PICK`] of those sharing a
+/// word with the query.
+const READ_ALL: usize = 64;
+const FTS_PICK: usize = 32;
 
 /// What to match.
 #[derive(Debug, Clone)]
@@ -137,11 +138,13 @@ fn path_ext(path: &str) -> &str {
     seg.rsplit_once('.').map_or("", |(_, e)| e)
 }
 
-/// The FTS query for some words: each quoted (so nothing in it is syntax) as a prefix, OR-ed.
+/// The FTS query for some words: each quoted (so nothing in it is syntax), OR-ed. (Prefix
+/// queries would find more, at many times the cost; the index's porter stemmer meets word
+/// forms, and the query carries split identifiers' parts and whole.)
 fn fts_query(words: &[words::Word]) -> String {
     words
         .iter()
-        .map(|w| format!("\"{}\"*", w.word.replace('"', "")))
+        .map(|w| format!("\"{}\"", w.word.replace('"', "")))
         .collect::<Vec<_>>()
         .join(" OR ")
 }
@@ -150,6 +153,8 @@ fn fts_query(words: &[words::Word]) -> String {
 /// then what reading it found.
 struct Candidate {
     glob: Option<(String, f64)>,
+    /// Worth reading: it may share a word with the query.
+    read: bool,
     rel: f64,
     met: Vec<String>,
     confidence: f64,
@@ -202,7 +207,7 @@ fn judge(
         "SELECT r.title, r.statement, COALESCE(r.rationale, ''), r.confidence
          FROM rule_keys k JOIN rules r ON r.id = k.rule_id WHERE k.seq = ?1",
     )?;
-    for (seq, c) in cands.iter_mut() {
+    for (seq, c) in cands.iter_mut().filter(|(_, c)| c.read) {
         let row = st
             .query_row([seq], |r| {
                 Ok((
@@ -218,7 +223,7 @@ fn judge(
         };
         c.confidence = confidence;
         if !query.is_empty() {
-            let (rel, met) = RuleWords::new(&title, &statement, &rationale).relevance(query);
+            let (rel, met) = RuleWords::cached(&title, &statement, &rationale).relevance(query);
             c.rel = rel;
             c.met = met;
         }
@@ -235,16 +240,22 @@ fn candidates(
     qwords: &[words::Word],
 ) -> rusqlite::Result<HashMap<i64, Candidate>> {
     let mut cands: HashMap<i64, Candidate> = HashMap::new();
-    let fresh = |glob: Option<(String, f64)>| Candidate {
+    let fresh = |glob: Option<(String, f64)>, read: bool| Candidate {
         glob,
+        read,
         rel: 0.0,
         met: Vec::new(),
         confidence: 1.0,
     };
     let has_text = !qwords.is_empty();
+    // The full-text index is asked only for telling words: a common word's postings span most
+    // rules (all cost, no choice), and a rule sharing nothing but common words with a change
+    // never reaches the floor of a wide glob or of a rule without globs anyway.
+    let telling: Vec<words::Word> = qwords.iter().filter(|w| w.weight >= 1.0).cloned().collect();
     let Some(path) = q.path else {
-        for seq in tagged(conn, scopes, Some(qwords), FTS_PICK)? {
-            cands.insert(seq, fresh(None));
+        let ask = if telling.is_empty() { qwords } else { &telling };
+        for seq in tagged(conn, scopes, Some(ask), FTS_PICK)? {
+            cands.insert(seq, fresh(None, true));
         }
         return Ok(cands);
     };
@@ -259,33 +270,32 @@ fn candidates(
             governing.push((seq, i));
         }
     }
-    let mut seqs: std::collections::HashSet<i64> = governing.iter().map(|g| g.0).collect();
-    if has_text && seqs.len() > READ_ALL {
-        // Too many to read: those naming the file, and bm25's pick of the rest.
-        let tags: Vec<String> = found.iter().map(|(id, _, _)| format!("zg{id}")).collect();
-        let picked: std::collections::HashSet<i64> = tagged(conn, &tags, Some(qwords), FTS_PICK)?
-            .into_iter()
-            .collect();
-        seqs = governing
-            .iter()
-            .filter(|(seq, i)| score::names_the_file(&found[*i].1) || picked.contains(seq))
-            .map(|g| g.0)
-            .collect();
+    let distinct: std::collections::HashSet<i64> = governing.iter().map(|g| g.0).collect();
+    let read_all = has_text && distinct.len() <= READ_ALL;
+    // One full-text query: rules without globs (they may apply to any file, by text alone) and,
+    // when too many rules govern the file to read them all, bm25's pick of those sharing a
+    // telling word with the change. A rule whose glob names the file applies whatever the text,
+    // so it stays, unread when not picked.
+    let mut picked: Vec<i64> = Vec::new();
+    if has_text && !telling.is_empty() {
+        let mut tags: Vec<String> = scopes.iter().map(|s| format!("{s}any")).collect();
+        if !read_all {
+            tags.extend(found.iter().map(|(id, _, _)| format!("zg{id}")));
+        }
+        picked = tagged(conn, &tags, Some(&telling), FTS_PICK)?;
     }
+    let picked_set: std::collections::HashSet<i64> = picked.iter().copied().collect();
     for (seq, i) in governing {
-        if seqs.contains(&seq) {
-            let (_, glob, spec) = &found[i];
+        let (_, glob, spec) = &found[i];
+        let read = read_all || picked_set.contains(&seq);
+        if !has_text || read || score::names_the_file(glob) {
             cands
                 .entry(seq)
-                .or_insert_with(|| fresh(Some((glob.clone(), *spec))));
+                .or_insert_with(|| fresh(Some((glob.clone(), *spec)), read));
         }
     }
-    if has_text {
-        // Rules without globs may apply to any file, by text alone.
-        let any: Vec<String> = scopes.iter().map(|s| format!("{s}any")).collect();
-        for seq in tagged(conn, &any, Some(qwords), FTS_PICK)? {
-            cands.entry(seq).or_insert_with(|| fresh(None));
-        }
+    for seq in picked {
+        cands.entry(seq).or_insert_with(|| fresh(None, true));
     }
     Ok(cands)
 }
@@ -326,8 +336,10 @@ pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mat
     }
     let query = QueryWords::new(&qwords);
     let mut cands = candidates(conn, q, &scopes, &qwords)?;
-    judge(conn, &mut cands, &query)?;
     let has_text = !query.is_empty();
+    if has_text {
+        judge(conn, &mut cands, &query)?;
+    }
     let mut kept: Vec<(i64, f64, Candidate)> = cands
         .into_iter()
         .filter_map(|(seq, c)| {
@@ -337,10 +349,11 @@ pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mat
                 (true, true) => c.rel >= score::floor(c.glob.as_ref().map(|g| g.0.as_str())),
                 (false, _) => c.rel >= score::SEARCH_FLOOR,
             };
-            let s = if q.path.is_some() {
-                score::combined(spec, c.rel, c.confidence)
-            } else {
-                0.9 * c.rel + 0.1 * c.confidence
+            let s = match (q.path.is_some(), has_text) {
+                // A read: the scope alone (no rule is read on this hot path).
+                (true, false) => spec.unwrap_or(0.0),
+                (true, true) => score::combined(spec, c.rel, c.confidence),
+                (false, _) => 0.9 * c.rel + 0.1 * c.confidence,
             };
             applies.then_some((seq, s, c))
         })
@@ -499,6 +512,6 @@ mod tests {
             weight: 1.0,
             whole: true,
         };
-        assert_eq!(fts_query(&[w("near"), w("or\"x")]), "\"near\"* OR \"orx\"*");
+        assert_eq!(fts_query(&[w("near"), w("or\"x")]), "\"near\" OR \"orx\"");
     }
 }

@@ -112,7 +112,36 @@ pub struct RuleWords {
     words: Vec<(Word, bool)>,
 }
 
+/// Rule texts already split into words, by a hash of the text: `recall --diff` and the MCP
+/// server judge the same rules for file after file.
+static SPLIT: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<RuleWords>>>,
+> = std::sync::LazyLock::new(Default::default);
+/// Entries kept before the cache starts afresh.
+const SPLIT_MAX: usize = 20_000;
+
 impl RuleWords {
+    /// [`RuleWords::new`], remembered for the process.
+    pub fn cached(title: &str, statement: &str, rationale: &str) -> std::sync::Arc<RuleWords> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (title, statement, rationale).hash(&mut h);
+        let key = h.finish();
+        if let Ok(map) = SPLIT.lock()
+            && let Some(w) = map.get(&key)
+        {
+            return w.clone();
+        }
+        let w = std::sync::Arc::new(RuleWords::new(title, statement, rationale));
+        if let Ok(mut map) = SPLIT.lock() {
+            if map.len() >= SPLIT_MAX {
+                map.clear();
+            }
+            map.insert(key, w.clone());
+        }
+        w
+    }
+
     pub fn new(title: &str, statement: &str, rationale: &str) -> Self {
         let mut words: Vec<(Word, bool)> = super::words::words(title, 24)
             .into_iter()

@@ -224,13 +224,19 @@ impl Collector {
     }
 
     fn push(&mut self, raw: &str, whole: bool) {
-        let lower = raw.to_lowercase();
-        let w = expand(&lower);
+        // Most words are already lower-case ASCII: no allocation for them.
+        let lower: std::borrow::Cow<'_, str> = if raw.bytes().any(|b| !b.is_ascii_lowercase()) {
+            std::borrow::Cow::Owned(raw.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        };
+        let lower = lower.as_ref();
+        let w = expand(lower);
         if w.chars().count() < 3
             || w.chars().all(|c| c.is_ascii_digit())
             || w.chars().filter(|c| c.is_ascii_digit()).count() * 2 > w.len()
             || is_stopword(w)
-            || is_stopword(&lower)
+            || is_stopword(lower)
         {
             return;
         }
@@ -244,10 +250,11 @@ impl Collector {
             return;
         }
         self.seen.insert(stem.clone(), self.out.len());
+        let weak = WEAK_STEMS.contains(&stem) || (lower != w && weight_of(lower) < 1.0);
         self.out.push(Word {
             word: w.to_string(),
             stem,
-            weight: weight_of(w).min(weight_of(&lower)),
+            weight: if weak { WEAK } else { 1.0 },
             whole,
         });
     }
