@@ -261,25 +261,40 @@ fn candidates(
     };
     // Most specific first: a rule keeps its best glob.
     let found = matching_globs(conn, q.repo.unwrap_or(""), path)?;
+    // The rules the globs govern, most specific glob first. A read ranks by scope alone, so
+    // once enough rules are in hand the wider globs add nothing (unless the gate must look for
+    // `enforce` rules among them). An edit reads every governing rule while there are few; past
+    // [`READ_ALL`] the wider globs' rules are left to the full-text pick below, except a glob
+    // naming the file, whose rules apply whatever the text.
+    let enough = if q.enforce_only {
+        usize::MAX
+    } else {
+        (q.top_k * 8).max(40)
+    };
     let mut governing: Vec<(i64, usize)> = Vec::new();
-    for (i, (id, _, spec)) in found.iter().enumerate() {
-        if !has_text && *spec < score::PATH_FLOOR {
+    let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    let mut overflow = false;
+    for (i, (id, glob, spec)) in found.iter().enumerate() {
+        if !has_text && (*spec < score::PATH_FLOOR || seen.len() >= enough) {
+            continue;
+        }
+        if overflow && !score::names_the_file(glob) {
             continue;
         }
         for seq in tagged(conn, &[format!("zg{id}")], None, usize::MAX >> 1)? {
+            seen.insert(seq);
             governing.push((seq, i));
         }
+        overflow = has_text && seen.len() > READ_ALL;
     }
-    let distinct: std::collections::HashSet<i64> = governing.iter().map(|g| g.0).collect();
-    let read_all = has_text && distinct.len() <= READ_ALL;
+    let read_all = has_text && !overflow;
     // One full-text query: rules without globs (they may apply to any file, by text alone) and,
     // when too many rules govern the file to read them all, bm25's pick of those sharing a
-    // telling word with the change. A rule whose glob names the file applies whatever the text,
-    // so it stays, unread when not picked.
+    // telling word with the change.
     let mut picked: Vec<i64> = Vec::new();
     if has_text && !telling.is_empty() {
         let mut tags: Vec<String> = scopes.iter().map(|s| format!("{s}any")).collect();
-        if !read_all {
+        if overflow {
             tags.extend(found.iter().map(|(id, _, _)| format!("zg{id}")));
         }
         picked = tagged(conn, &tags, Some(&telling), FTS_PICK)?;
@@ -294,10 +309,34 @@ fn candidates(
                 .or_insert_with(|| fresh(Some((glob.clone(), *spec)), read));
         }
     }
+    // A picked rule not met above: governed by a wider glob (its best matching one), or without
+    // globs.
     for seq in picked {
-        cands.entry(seq).or_insert_with(|| fresh(None, true));
+        if let std::collections::hash_map::Entry::Vacant(e) = cands.entry(seq) {
+            e.insert(fresh(best_glob(conn, seq, &found)?, true));
+        }
     }
     Ok(cands)
+}
+
+/// The most specific of `found` (the globs matching the path) that rule `seq` has, with its
+/// specificity; `None` for a rule without globs.
+fn best_glob(
+    conn: &Connection,
+    seq: i64,
+    found: &[(i64, String, f64)],
+) -> rusqlite::Result<Option<(String, f64)>> {
+    let mut st = conn.prepare_cached("SELECT glob_id FROM rule_globs WHERE seq = ?1")?;
+    let mut best: Option<&(i64, String, f64)> = None;
+    for gid in st.query_map([seq], |r| r.get::<_, i64>(0))? {
+        let gid = gid?;
+        if let Some(g) = found.iter().find(|g| g.0 == gid)
+            && best.is_none_or(|b| g.2 > b.2)
+        {
+            best = Some(g);
+        }
+    }
+    Ok(best.map(|g| (g.1.clone(), g.2)))
 }
 
 /// The query's words: with a path and text, the path's own words first, then the text's.
