@@ -221,8 +221,8 @@ const DEV: Floor = Floor {
     missed_abstentions: 0,
 };
 const TEST: Floor = Floor {
-    at1: 0.8,
-    at3: 0.8,
+    at1: 0.85,
+    at3: 0.85,
     leaks: 1,
     missed_abstentions: 1,
 };

@@ -550,6 +550,7 @@ mod tests {
             stem: s.to_string(),
             weight: 1.0,
             whole: true,
+            code: false,
         };
         assert_eq!(fts_query(&[w("near"), w("or\"x")]), "\"near\" OR \"orx\"");
     }

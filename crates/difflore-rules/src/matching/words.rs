@@ -147,6 +147,8 @@ pub struct Word {
     /// Seen on its own at least once — a keyword, a call, a whole identifier, a path word — not
     /// only as a fragment of a longer identifier (`aws` of `aws_s3_bucket`).
     pub whole: bool,
+    /// Written as code at least once (a rule naming an API: never a weak word then).
+    pub code: bool,
 }
 
 /// A word list written as one string, as a set.
@@ -211,6 +213,22 @@ struct Collector {
     max: usize,
     /// Every word counts as whole (a path's words name its topic).
     all_whole: bool,
+    /// The token being pushed is written as code (see [`code_styled`]).
+    code: bool,
+}
+
+/// Whether the token at `text[s..e]` is written as code: `.clone()`, `arr.length`, `` `get` ``,
+/// `println!`, `@Valid`, `Foo::bar` — a rule that names an API that way means that API, even
+/// when the word is a common one.
+fn code_styled(text: &str, s: usize, e: usize) -> bool {
+    let before = text[..s].chars().next_back();
+    let mut after = text[e..].chars();
+    let next = after.next();
+    let next2 = after.next();
+    matches!(before, Some('.' | '`' | '@' | '#' | '$' | ':'))
+        || matches!(next, Some('(' | '!' | '`'))
+        || (next == Some('.') && next2.is_some_and(char::is_alphanumeric))
+        || (next == Some(':') && next2 == Some(':'))
 }
 
 impl Collector {
@@ -220,6 +238,7 @@ impl Collector {
             seen: std::collections::HashMap::new(),
             max,
             all_whole: false,
+            code: false,
         }
     }
 
@@ -244,6 +263,10 @@ impl Collector {
         let whole = whole || self.all_whole;
         if let Some(&i) = self.seen.get(&stem) {
             self.out[i].whole |= whole;
+            if self.code {
+                self.out[i].code = true;
+                self.out[i].weight = 1.0;
+            }
             return;
         }
         if self.out.len() >= self.max {
@@ -254,29 +277,48 @@ impl Collector {
         self.out.push(Word {
             word: w.to_string(),
             stem,
-            weight: if weak { WEAK } else { 1.0 },
+            weight: if weak && !self.code { WEAK } else { 1.0 },
             whole,
+            code: self.code,
         });
     }
 
     /// Every identifier-like token of `text` (letters, digits, `_`): its parts split at `_` and
     /// case changes, then — for a split identifier — the whole token, as one word.
     fn text(&mut self, text: &str) {
-        for token in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
-            let parts: Vec<&str> = token
-                .split('_')
-                .filter(|p| !p.is_empty())
-                .flat_map(camel_parts)
-                .collect();
-            match parts.len() {
-                0 => {}
-                1 => self.push(parts[0], true),
-                _ => {
-                    for p in &parts {
-                        self.push(p, false);
-                    }
-                    self.push(&token.replace('_', ""), true);
+        let mut start: Option<usize> = None;
+        for (i, c) in text
+            .char_indices()
+            .chain(std::iter::once((text.len(), ' ')))
+        {
+            let in_token = c.is_alphanumeric() || c == '_';
+            match (start, in_token) {
+                (None, true) => start = Some(i),
+                (Some(s), false) => {
+                    self.code = code_styled(text, s, i);
+                    self.token(&text[s..i]);
+                    start = None;
                 }
+                _ => {}
+            }
+        }
+        self.code = false;
+    }
+
+    fn token(&mut self, token: &str) {
+        let parts: Vec<&str> = token
+            .split('_')
+            .filter(|p| !p.is_empty())
+            .flat_map(camel_parts)
+            .collect();
+        match parts.len() {
+            0 => {}
+            1 => self.push(parts[0], true),
+            _ => {
+                for p in &parts {
+                    self.push(p, false);
+                }
+                self.push(&token.replace('_', ""), true);
             }
         }
     }
@@ -351,7 +393,8 @@ mod tests {
             plain(&ws),
             vec!["config", "load", "loadcfg", "context", "value"]
         );
-        assert_eq!(ws[0].weight, WEAK);
+        assert_eq!(ws[4].weight, WEAK);
+        assert_eq!(words("read the config first", 48)[1].weight, WEAK);
         // Each line of the lists ends between two words, not inside one.
         for w in ["would", "should", "throws", "except", "needs", "include"] {
             assert!(
@@ -363,6 +406,27 @@ mod tests {
         // One word per stem, and the cap holds.
         assert_eq!(plain(&words("rows row Rows", 48)), vec!["rows"]);
         assert_eq!(words("alpha beta gamma delta", 2).len(), 2);
+    }
+
+    #[test]
+    fn a_common_word_written_as_code_is_telling() {
+        for text in [
+            "Don't call .clone() in a loop",
+            "use `clone` sparingly",
+            "prefer Rc::clone over deep copies",
+            "never rows.clone.iter",
+        ] {
+            let w = words(text, 48);
+            let clone = w.iter().find(|w| w.word == "clone").unwrap();
+            assert!(clone.code && clone.weight == 1.0, "{text}: {clone:?}");
+        }
+        for text in ["clone it. Then go", "a clone, then"] {
+            let clone = words(text, 48)
+                .into_iter()
+                .find(|w| w.word == "clone")
+                .unwrap();
+            assert!(!clone.code && clone.weight == WEAK, "{text}: {clone:?}");
+        }
     }
 
     #[test]
