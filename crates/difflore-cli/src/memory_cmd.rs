@@ -6,6 +6,7 @@ use crate::render;
 use crate::status_cmd::home;
 use anyhow::{Context, bail};
 use difflore_core::{repo, store};
+use difflore_rules::kinds::{Severity, Status};
 use difflore_rules::memory::{self, Edit, Rule};
 use serde_json::json;
 
@@ -31,7 +32,7 @@ pub(crate) fn print_rule(conn: &rusqlite::Connection, r: &Rule) {
         "{}  [{}{}]  {}",
         memory::handle(conn, &r.id),
         r.status,
-        if r.severity == "enforce" {
+        if r.severity == Severity::Enforce {
             ", enforce"
         } else {
             ""
@@ -92,7 +93,12 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             json,
         } => {
             let here = checkout_scope(repo.is_some() || all_repos);
-            let all = memory::list(&conn, status.as_deref(), repo.as_deref())?;
+            let status = status
+                .as_deref()
+                .map(str::parse::<Status>)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let all = memory::list(&conn, status, repo.as_deref())?;
             let total = all.len();
             let rules: Vec<memory::Rule> = match &here {
                 Some(key) => all
@@ -129,7 +135,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
                         .get(&r.id)
                         .cloned()
                         .unwrap_or_else(|| memory::handle(&conn, &r.id)),
-                    r.status.clone(),
+                    r.status.to_string(),
                     format!("{:.2}", r.confidence),
                     r.evidence.len().to_string(),
                     r.repo.clone().unwrap_or_else(|| "global".into()),
@@ -163,7 +169,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
         MemoryCommand::Approve { ids } => {
             refuse_agents("approve")?;
             for id in ids {
-                let (r, changed) = memory::set_status(&conn, &id, "active", None)?;
+                let (r, changed) = memory::set_status(&conn, &id, Status::Active, None)?;
                 println!(
                     "{} {}: {}",
                     if changed {
@@ -180,7 +186,8 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
         MemoryCommand::Reject { ids, reason } => {
             refuse_agents("reject")?;
             for id in ids {
-                let (r, changed) = memory::set_status(&conn, &id, "rejected", reason.as_deref())?;
+                let (r, changed) =
+                    memory::set_status(&conn, &id, Status::Rejected, reason.as_deref())?;
                 println!(
                     "{} {}: {}",
                     if changed {
@@ -196,7 +203,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
         }
         MemoryCommand::Pause { id } => {
             refuse_agents("pause")?;
-            let (r, changed) = memory::set_status(&conn, &id, "paused", None)?;
+            let (r, changed) = memory::set_status(&conn, &id, Status::Paused, None)?;
             println!(
                 "{} {}: {}",
                 if changed { "paused" } else { "already paused" },
@@ -208,14 +215,14 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
         MemoryCommand::Resume { id } => {
             refuse_agents("resume")?;
             let r = memory::get(&conn, &id)?;
-            if r.status != "paused" {
+            if r.status != Status::Paused {
                 bail!(
                     "rule {} is {}, not paused",
                     memory::handle(&conn, &r.id),
                     r.status
                 );
             }
-            let (r, _) = memory::set_status(&conn, &id, "active", None)?;
+            let (r, _) = memory::set_status(&conn, &id, Status::Active, None)?;
             println!("resumed {}: {}", memory::handle(&conn, &r.id), r.title);
             Ok(())
         }

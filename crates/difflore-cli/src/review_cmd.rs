@@ -39,7 +39,7 @@ const HELP: &str = "  a  approve: the rule becomes active and is served to agent
 
 pub fn run(conn: &Connection, repo: Option<&str>) -> anyhow::Result<()> {
     refuse_agents("review")?;
-    let pending = memory::list(conn, Some("pending"), repo)?;
+    let pending = memory::list(conn, Some(difflore_rules::kinds::Status::Pending), repo)?;
     if pending.is_empty() {
         println!("no pending candidates to review");
         return Ok(());
@@ -61,7 +61,12 @@ pub fn run(conn: &Connection, repo: Option<&str>) -> anyhow::Result<()> {
             print_evidence(&rule);
             match decide(&term)? {
                 Decision::Approve => {
-                    memory::set_status(conn, &rule.id, "active", None)?;
+                    memory::set_status(
+                        conn,
+                        &rule.id,
+                        difflore_rules::kinds::Status::Active,
+                        None,
+                    )?;
                     println!("approved {}", memory::handle(conn, &rule.id));
                     t.approved += 1;
                 }
@@ -70,7 +75,12 @@ pub fn run(conn: &Connection, repo: Option<&str>) -> anyhow::Result<()> {
                         break 'rules;
                     };
                     let reason = Some(reason.trim()).filter(|r| !r.is_empty());
-                    memory::set_status(conn, &rule.id, "rejected", reason)?;
+                    memory::set_status(
+                        conn,
+                        &rule.id,
+                        difflore_rules::kinds::Status::Rejected,
+                        reason,
+                    )?;
                     println!(
                         "rejected {}: never served, its comments never proposed again",
                         memory::handle(conn, &rule.id)
@@ -97,7 +107,7 @@ pub fn run(conn: &Connection, repo: Option<&str>) -> anyhow::Result<()> {
         t.rejected,
         t.edited,
         t.skipped,
-        memory::list(conn, Some("pending"), repo)?.len()
+        memory::list(conn, Some(difflore_rules::kinds::Status::Pending), repo)?.len()
     );
     Ok(())
 }

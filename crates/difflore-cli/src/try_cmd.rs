@@ -97,7 +97,7 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     }
 
     step(2, "Candidate rules — pending until a person approves them");
-    let pending = memory::list(&conn, Some("pending"), None)?;
+    let pending = memory::list(&conn, Some(difflore_rules::kinds::Status::Pending), None)?;
     for r in pending.iter().take(8) {
         println!("   {:.2}  {}", r.confidence, r.statement);
         println!(
@@ -115,7 +115,12 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
         "A person approves some (here: the most confident; for real: `difflore memory review`)",
     );
     for r in pending.iter().take(APPROVE) {
-        memory::set_status(&conn, &r.id, "active", Some("approved in difflore try"))?;
+        memory::set_status(
+            &conn,
+            &r.id,
+            difflore_rules::kinds::Status::Active,
+            Some("approved in difflore try"),
+        )?;
         println!("   approved {}  {}", memory::handle(&conn, &r.id), r.title);
     }
 

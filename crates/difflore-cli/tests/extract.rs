@@ -124,7 +124,7 @@ fn dry_run_writes_nothing_and_tombstones_are_respected() {
         difflore_core::store::open_for_write(&difflore_core::home::Home::at(e.home())).unwrap();
     difflore_rules::extract::tombstone(
         &conn,
-        "comment",
+        difflore_rules::kinds::TombstoneKind::Comment,
         "git.example.com/pay/ledger",
         "file:12",
         "rejected",
@@ -133,7 +133,7 @@ fn dry_run_writes_nothing_and_tombstones_are_respected() {
     let sig = difflore_rules::cluster::signature("Use Money instead of f64 for amounts.");
     difflore_rules::extract::tombstone(
         &conn,
-        "signature",
+        difflore_rules::kinds::TombstoneKind::Signature,
         "git.example.com/pay/ledger",
         &sig,
         "rejected",

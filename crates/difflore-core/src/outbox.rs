@@ -291,8 +291,18 @@ impl<'c> Outbox<'c> {
                     })
                     .optional()?;
                 if let Some((id, kind, occurred_at, payload, attempts, bytes)) = row {
-                    let payload = serde_json::from_str(&payload)
-                        .unwrap_or_else(|_| serde_json::Value::Object(Default::default()));
+                    // Enqueue stored only JSON; a payload that no longer parses was damaged at
+                    // rest. Sending `{}` in its place would lose it silently: it is set aside
+                    // as dead, with the reason, where `outbox list` and `outbox retry` see it.
+                    let Ok(payload) = serde_json::from_str(&payload) else {
+                        tx.execute(
+                            "UPDATE outbox SET state = 'dead', lease_owner = NULL, lease_until = NULL,
+                                    last_error = 'the stored payload is not JSON (damaged at rest)'
+                             WHERE seq = ?1",
+                            [seq],
+                        )?;
+                        continue;
+                    };
                     out.push(Claimed {
                         envelope: EventEnvelope {
                             id,
@@ -701,7 +711,13 @@ fn row_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         id: r.get(1)?,
         kind: r.get(2)?,
         occurred_at: r.get(3)?,
-        state: State::parse(&state).unwrap_or(State::Dead),
+        state: State::parse(&state).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                4,
+                rusqlite::types::Type::Text,
+                format!("unknown outbox state {state:?}").into(),
+            )
+        })?,
         attempts: r.get(5)?,
         bytes: r.get(6)?,
         next_attempt_at: r.get(7)?,

@@ -407,3 +407,27 @@ fn find_by_prefix_and_summary_age() {
         Some(90)
     );
 }
+
+#[test]
+fn a_payload_damaged_at_rest_is_set_aside_not_sent_as_empty() {
+    let (_d, conn) = setup();
+    let ob = Outbox::new(&conn);
+    fill(&ob, 3);
+    conn.execute(
+        "UPDATE outbox SET payload = '{\"n\": 1' WHERE event_id = ?1",
+        [ev(1).id],
+    )
+    .unwrap();
+    let c = ob.claim("d1", 10, 1 << 20, 30_000, T0).unwrap();
+    assert_eq!(ids(&c), vec![ev(0).id, ev(2).id]);
+    let s = ob.summary(T0).unwrap();
+    assert_eq!((s.counts.leased, s.counts.dead), (2, 1));
+    let why: String = conn
+        .query_row(
+            "SELECT last_error FROM outbox WHERE event_id = ?1",
+            [ev(1).id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(why.contains("not JSON"), "{why}");
+}

@@ -199,7 +199,7 @@ fn hit(m: Match) -> RuleHit {
         title: m.title,
         statement: m.statement,
         globs: m.globs,
-        severity: m.severity,
+        severity: m.severity.to_string(),
         score: m.score,
         why: m.why,
         evidence_url: m.evidence_url,
@@ -409,11 +409,11 @@ impl Tools {
                 id: r.id,
                 title: r.title,
                 statement: r.statement,
-                status: r.status,
-                severity: r.severity,
+                status: r.status.to_string(),
+                severity: r.severity.to_string(),
                 globs: r.globs,
                 confidence: r.confidence,
-                origin: r.origin,
+                origin: r.origin.to_string(),
                 evidence: r
                     .evidence
                     .into_iter()
@@ -457,7 +457,7 @@ impl Tools {
                     *used += 1;
                     ProposalResult {
                         id: r.id,
-                        status: r.status,
+                        status: r.status.to_string(),
                         existing: false,
                         message: "Proposed as a pending candidate: a person decides with `difflore memory review`; until then it is not served.".into(),
                     }
@@ -465,7 +465,7 @@ impl Tools {
                 Proposed::Existing(r) => ProposalResult {
                     message: format!("This rule already exists ({}); nothing new was proposed.", r.status),
                     id: r.id,
-                    status: r.status,
+                    status: r.status.to_string(),
                     existing: true,
                 },
             })
@@ -479,10 +479,11 @@ impl Tools {
         }
         let key = self.repo_key().map(str::to_string);
         self.with_conn(|conn| {
-            let rules: Vec<memory::Rule> = memory::list(conn, Some("active"), None)?
-                .into_iter()
-                .filter(|r| r.repo.is_none() || r.repo == key)
-                .collect();
+            let rules: Vec<memory::Rule> =
+                memory::list(conn, Some(difflore_rules::kinds::Status::Active), None)?
+                    .into_iter()
+                    .filter(|r| r.repo.is_none() || r.repo == key)
+                    .collect();
             let section = difflore_rules::export::render(
                 difflore_rules::export::Format::AgentsMd,
                 key.as_deref(),

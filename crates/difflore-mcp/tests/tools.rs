@@ -54,7 +54,13 @@ fn proposals_are_pending_limited_deduplicated_and_respect_rejections() {
 
     // A rule a person rejected is never proposed again, in any session.
     let conn = difflore_core::store::open_for_write(&Home::at(dir.path().join("home"))).unwrap();
-    memory::set_status(&conn, &first.id, "rejected", Some("not ours")).unwrap();
+    memory::set_status(
+        &conn,
+        &first.id,
+        difflore_rules::kinds::Status::Rejected,
+        Some("not ours"),
+    )
+    .unwrap();
     let (_, fresh) = {
         let project = dir.path().join("shop");
         (
@@ -68,7 +74,8 @@ fn proposals_are_pending_limited_deduplicated_and_respect_rejections() {
     let all = memory::list(&conn, None, None).unwrap();
     assert!(
         all.iter()
-            .all(|r| r.origin == "agent_proposal" && r.status != "active")
+            .all(|r| r.origin == difflore_rules::kinds::Origin::AgentProposal
+                && r.status != difflore_rules::kinds::Status::Active)
     );
 
     // The daily limit across sessions: 20 in 24 hours (5 so far, 15 more now).

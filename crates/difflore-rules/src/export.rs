@@ -51,7 +51,7 @@ fn rule_line(r: &Rule, url: Option<&str>) -> String {
         line.push_str(&format!(" ({})", g.join(", ")));
     }
     line.push_str(&format!(": {}", oneline(&r.statement)));
-    if r.severity == "enforce" {
+    if r.severity == crate::kinds::Severity::Enforce {
         line.push_str(" *(enforced)*");
     }
     if let Some(u) = url {
@@ -163,12 +163,12 @@ mod tests {
             id: format!("id-{title}"),
             title: title.into(),
             statement: format!("Do {title}."),
-            status: "active".into(),
-            severity: "context".into(),
+            status: crate::kinds::Status::Active,
+            severity: crate::kinds::Severity::Context,
             globs: globs.iter().map(|g| g.to_string()).collect(),
             repo: repo.map(str::to_string),
             confidence: 1.0,
-            origin: "manual".into(),
+            origin: crate::kinds::Origin::Manual,
             reason: None,
             evidence: Vec::new(),
         }

@@ -7,6 +7,7 @@
 use crate::classify::{self, CommentFacts, Verdict};
 use crate::cluster::{self, SAME_RULE};
 use crate::globs;
+use crate::kinds::{Origin, Status, TombstoneKind};
 use difflore_core::clock::now_ms;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -97,7 +98,12 @@ fn load(conn: &Connection, repo: Option<&str>) -> rusqlite::Result<Vec<Row>> {
     rows.collect()
 }
 
-pub fn tombstoned(conn: &Connection, kind: &str, repo: &str, key: &str) -> rusqlite::Result<bool> {
+pub fn tombstoned(
+    conn: &Connection,
+    kind: TombstoneKind,
+    repo: &str,
+    key: &str,
+) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM tombstones WHERE kind = ?1 AND repo = ?2 AND key = ?3)",
         params![kind, repo, key],
@@ -161,7 +167,12 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
     }
     let mut by_repo: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
     for r in rows {
-        if tombstoned(conn, "comment", &r.repo, &format!("{}:{}", r.source, r.id))? {
+        if tombstoned(
+            conn,
+            TombstoneKind::Comment,
+            &r.repo,
+            &format!("{}:{}", r.source, r.id),
+        )? {
             report.tombstoned += 1;
             continue;
         }
@@ -184,7 +195,7 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
             }
         };
         let sig = cluster::signature(&statement);
-        if tombstoned(conn, "signature", &r.repo, &sig)? {
+        if tombstoned(conn, TombstoneKind::Signature, &r.repo, &sig)? {
             report.tombstoned += 1;
             continue;
         }
@@ -248,10 +259,10 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
                     c.new = false;
                     (id, status)
                 }
-                None => (uuid::Uuid::now_v7().to_string(), "pending".to_string()),
+                None => (uuid::Uuid::now_v7().to_string(), Status::Pending),
             };
             c.id = Some(rule_id.clone());
-            if status != "pending" {
+            if status != Status::Pending {
                 // A person decided on this rule: evidence may grow, nothing else changes.
                 if !dry_run {
                     add_evidence(&tx, &rule_id, &c)?;
@@ -298,9 +309,9 @@ fn find_existing(
     conn: &Connection,
     repo: &str,
     c: &Candidate,
-) -> rusqlite::Result<Option<(String, String)>> {
+) -> rusqlite::Result<Option<(String, Status)>> {
     for (r, _) in &c.rows {
-        let hit: Option<(String, String)> = conn
+        let hit: Option<(String, Status)> = conn
             .query_row(
                 "SELECT e.rule_id, x.status FROM rule_evidence e JOIN rules x ON x.id = e.rule_id
                  WHERE e.source = ?1 AND e.comment_id = ?2 AND x.repo = ?3",
@@ -313,12 +324,12 @@ fn find_existing(
         }
     }
     let mut st = conn.prepare_cached(
-        "SELECT id, status, statement FROM rules WHERE repo = ?1 AND origin = 'review_import'",
+        "SELECT id, status, statement FROM rules WHERE repo = ?1 AND origin = ?2",
     )?;
-    let rows = st.query_map([repo], |r| {
+    let rows = st.query_map(params![repo, Origin::ReviewImport], |r| {
         Ok((
             r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
+            r.get::<_, Status>(1)?,
             r.get::<_, String>(2)?,
         ))
     })?;
@@ -378,7 +389,7 @@ fn refresh(conn: &Connection, rule_id: &str) -> rusqlite::Result<()> {
 /// Tombstones a comment (`source:id`) or a signature so extraction never proposes it again.
 pub fn tombstone(
     conn: &Connection,
-    kind: &str,
+    kind: TombstoneKind,
     repo: &str,
     key: &str,
     reason: &str,

@@ -13,5 +13,6 @@ pub mod cluster;
 pub mod export;
 pub mod extract;
 pub mod globs;
+pub mod kinds;
 pub mod matching;
 pub mod memory;

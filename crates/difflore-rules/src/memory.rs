@@ -5,6 +5,7 @@
 
 use crate::cluster;
 use crate::extract::tombstone;
+use crate::kinds::{Origin, Severity, Status, TombstoneKind};
 use difflore_core::clock::now_ms;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -26,12 +27,12 @@ pub struct Rule {
     pub id: String,
     pub title: String,
     pub statement: String,
-    pub status: String,
-    pub severity: String,
+    pub status: Status,
+    pub severity: Severity,
     pub globs: Vec<String>,
     pub repo: Option<String>,
     pub confidence: f64,
-    pub origin: String,
+    pub origin: Origin,
     pub reason: Option<String>,
     pub evidence: Vec<Evidence>,
 }
@@ -113,16 +114,9 @@ fn evidence(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Evidence>> {
 /// Rules, best first, optionally of one status and one repo.
 pub fn list(
     conn: &Connection,
-    status: Option<&str>,
+    status: Option<Status>,
     repo: Option<&str>,
 ) -> Result<Vec<Rule>, MemoryError> {
-    if let Some(s) = status
-        && !matches!(s, "pending" | "active" | "paused" | "rejected")
-    {
-        return Err(MemoryError::Invalid(format!(
-            "unknown status {s:?}: expected pending, active, paused or rejected"
-        )));
-    }
     let mut st = conn.prepare(&format!(
         "SELECT {COLS} FROM rules WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR repo = ?2)
          ORDER BY status = 'pending' DESC, confidence DESC, created_at"
@@ -215,23 +209,17 @@ pub fn get(conn: &Connection, prefix: &str) -> Result<Rule, MemoryError> {
 pub fn set_status(
     conn: &Connection,
     prefix: &str,
-    to: &str,
+    to: Status,
     reason: Option<&str>,
 ) -> Result<(Rule, bool), MemoryError> {
     let rule = get(conn, prefix)?;
-    let from = rule.status.as_str();
-    let allowed = match to {
-        "active" => matches!(from, "pending" | "paused" | "rejected" | "active"),
-        "rejected" => matches!(from, "pending" | "active" | "paused" | "rejected"),
-        "paused" => matches!(from, "active" | "paused"),
-        _ => false,
-    };
-    if !allowed {
+    let from = rule.status;
+    if !from.can_become(to) {
         let hint = match (from, to) {
-            ("pending", "paused") => {
+            (Status::Pending, Status::Paused) => {
                 ": approve it first (`difflore memory approve ID`), then pause it"
             }
-            ("rejected", "paused") => ": approve it again first if you want it back",
+            (Status::Rejected, Status::Paused) => ": approve it again first if you want it back",
             _ => "",
         };
         return Err(MemoryError::Invalid(format!(
@@ -260,22 +248,18 @@ pub fn set_status(
         st.query_map([&rule.id], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?
     };
-    if to == "rejected" {
+    if to == Status::Rejected {
         let why = reason.unwrap_or("rejected");
-        tombstone(&tx, "signature", &repo, &sig, why)?;
+        tombstone(&tx, TombstoneKind::Signature, &repo, &sig, why)?;
         for (s, c) in &sources {
-            tombstone(&tx, "comment", &repo, &format!("{s}:{c}"), why)?;
+            tombstone(&tx, TombstoneKind::Comment, &repo, &format!("{s}:{c}"), why)?;
         }
-    } else if from == "rejected" {
-        tx.execute(
-            "DELETE FROM tombstones WHERE kind = 'signature' AND repo = ?1 AND key = ?2",
-            params![repo, sig],
-        )?;
+    } else if from == Status::Rejected {
+        let mut lift =
+            tx.prepare("DELETE FROM tombstones WHERE kind = ?1 AND repo = ?2 AND key = ?3")?;
+        lift.execute(params![TombstoneKind::Signature, repo, sig])?;
         for (s, c) in &sources {
-            tx.execute(
-                "DELETE FROM tombstones WHERE kind = 'comment' AND repo = ?1 AND key = ?2",
-                params![repo, format!("{s}:{c}")],
-            )?;
+            lift.execute(params![TombstoneKind::Comment, repo, format!("{s}:{c}")])?;
         }
     }
     tx.commit()?;
@@ -341,7 +325,8 @@ pub fn edit(conn: &Connection, prefix: &str, e: &Edit) -> Result<Rule, MemoryErr
             e.title,
             e.statement,
             e.globs.as_ref().map(|g| serde_json::to_string(g).unwrap_or_default()),
-            e.enforce.map(|x| if x { "enforce" } else { "context" }),
+            e.enforce
+                .map(|x| if x { Severity::Enforce } else { Severity::Context }),
             now_ms()
         ],
     )?;
@@ -366,7 +351,7 @@ pub fn add(
     tx.execute(
         "INSERT INTO rules (id, title, statement, globs, repo, status, severity, confidence, origin, reason, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, 1.0, 'manual', 'added by a person', ?7, ?7)",
-        params![id, title.trim(), statement.trim(), serde_json::to_string(globs).unwrap_or_default(), repo, if enforce { "enforce" } else { "context" }, now],
+        params![id, title.trim(), statement.trim(), serde_json::to_string(globs).unwrap_or_default(), repo, if enforce { Severity::Enforce } else { Severity::Context }, now],
     )?;
     tx.execute(
         "INSERT INTO rule_audit (rule_id, from_status, to_status, actor, reason, at) VALUES (?1, NULL, 'active', 'person', 'memory add', ?2)",
@@ -408,7 +393,7 @@ pub fn propose(
         ));
     }
     let scope = repo.unwrap_or("");
-    if crate::extract::tombstoned(conn, "signature", scope, &sig)? {
+    if crate::extract::tombstoned(conn, TombstoneKind::Signature, scope, &sig)? {
         return Err(MemoryError::Invalid(
             "a person rejected this rule before; it is not proposed again".into(),
         ));

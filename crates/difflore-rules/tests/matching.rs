@@ -182,7 +182,13 @@ fn statuses_severity_top_k_and_budget() {
         &["src/billing/*.rs"],
         Some(SHOP),
     );
-    memory::set_status(&d.conn, &paused, "paused", None).unwrap();
+    memory::set_status(
+        &d.conn,
+        &paused,
+        difflore_rules::kinds::Status::Paused,
+        None,
+    )
+    .unwrap();
     assert!(
         !ids(&d, &Query::new(Some(SHOP)).path("src/billing/a.rs"))
             .contains(&"Paused one".to_string())

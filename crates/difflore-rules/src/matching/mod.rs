@@ -88,7 +88,7 @@ pub struct Match {
     pub statement: String,
     pub globs: Vec<String>,
     pub repo: Option<String>,
-    pub severity: String,
+    pub severity: crate::kinds::Severity,
     pub confidence: f64,
     pub score: f64,
     /// Why it applies, for people: "glob src/billing/*.rs; terms: round, cents".
@@ -439,7 +439,7 @@ fn assemble(
         else {
             continue;
         };
-        if q.enforce_only && m.severity != "enforce" {
+        if q.enforce_only && m.severity != crate::kinds::Severity::Enforce {
             continue;
         }
         let cost = m.tokens();
