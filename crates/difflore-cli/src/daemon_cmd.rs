@@ -1,8 +1,8 @@
 //! `difflore daemon start|stop|status|run|logs|install|uninstall`.
 
 use crate::cli::{DaemonCommand, RunArgs};
+use crate::context::home;
 use crate::render;
-use crate::status_cmd::home;
 use anyhow::{Context, bail};
 use difflore_core::config::Config;
 use difflore_core::home::Home;

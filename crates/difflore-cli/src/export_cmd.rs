@@ -2,7 +2,7 @@
 //! repository (and the global ones) into the marked section of AGENTS.md / CLAUDE.md, written
 //! atomically, idempotent, everything outside the section untouched.
 
-use crate::status_cmd::home;
+use crate::context::home;
 use anyhow::{Context, bail};
 use difflore_core::{repo, store};
 use difflore_rules::export::{self, Format};

@@ -2,8 +2,8 @@
 //! summary; the importing itself is `difflore-import`.
 
 use crate::cli::{ImportCommand, ImportCommon};
+use crate::context::home;
 use crate::render;
-use crate::status_cmd::home;
 use anyhow::{Context, bail};
 use difflore_core::{repo, store};
 use difflore_import::http::Http;

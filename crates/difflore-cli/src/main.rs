@@ -5,6 +5,7 @@
 
 mod agents_cmd;
 mod cli;
+mod context;
 mod daemon_cmd;
 mod export_cmd;
 mod import_cmd;
@@ -13,6 +14,7 @@ mod outbox_cmd;
 mod recall_cmd;
 mod render;
 mod review_cmd;
+mod rule_view;
 mod status_cmd;
 mod sync_cmd;
 mod try_cmd;

@@ -2,76 +2,14 @@
 //! lives in `review_cmd`).
 
 use crate::cli::MemoryCommand;
+use crate::context::{home, refuse_agents};
 use crate::render;
-use crate::status_cmd::home;
+use crate::rule_view::{print_evidence, print_rule, rule_json};
 use anyhow::{Context, bail};
 use difflore_core::{repo, store};
-use difflore_rules::kinds::{Severity, Status};
-use difflore_rules::memory::{self, Edit, Rule};
+use difflore_rules::kinds::Status;
+use difflore_rules::memory::{self, Edit};
 use serde_json::json;
-
-pub(crate) fn refuse_agents(cmd: &str) -> anyhow::Result<()> {
-    if let Some(m) = memory::agent_marker() {
-        bail!(
-            "`difflore memory {cmd}` changes what agents are told, so an agent may not run it ({m} is set). Run it yourself in your own terminal."
-        );
-    }
-    Ok(())
-}
-
-fn rule_json(r: &Rule) -> serde_json::Value {
-    json!({
-        "id": r.id, "title": r.title, "statement": r.statement, "status": r.status, "severity": r.severity,
-        "globs": r.globs, "repo": r.repo, "confidence": r.confidence, "origin": r.origin, "reason": r.reason,
-        "evidence": r.evidence,
-    })
-}
-
-pub(crate) fn print_rule(conn: &rusqlite::Connection, r: &Rule) {
-    println!(
-        "{}  [{}{}]  {}",
-        memory::handle(conn, &r.id),
-        r.status,
-        if r.severity == Severity::Enforce {
-            ", enforce"
-        } else {
-            ""
-        },
-        r.title
-    );
-    println!("  {}", r.statement);
-    println!(
-        "  scope: {}  globs: {}  confidence {:.2}  origin {}",
-        r.repo.as_deref().unwrap_or("global"),
-        if r.globs.is_empty() {
-            "(all files)".to_string()
-        } else {
-            r.globs.join(", ")
-        },
-        r.confidence,
-        r.origin
-    );
-    if let Some(why) = &r.reason {
-        println!("  why: {why}");
-    }
-}
-
-/// Every piece of evidence of a rule, with its link.
-pub(crate) fn print_evidence(r: &Rule) {
-    if r.evidence.is_empty() {
-        println!("  evidence: none (a person's own rule)");
-    }
-    for e in &r.evidence {
-        println!(
-            "  - {} on {}:{}{}",
-            e.author.as_deref().unwrap_or("?"),
-            e.path.as_deref().unwrap_or("-"),
-            e.line.map(|l| l.to_string()).unwrap_or_default(),
-            e.url.as_ref().map(|u| format!("  {u}")).unwrap_or_default()
-        );
-        println!("    \"{}\"", e.excerpt.replace('\n', " "));
-    }
-}
 
 /// The repo key of the checkout around the current directory, unless the user chose a scope.
 fn checkout_scope(chosen: bool) -> Option<String> {

@@ -1,8 +1,8 @@
 //! `difflore outbox status|list|show|retry|purge`.
 
 use crate::cli::OutboxCommand;
+use crate::context::home;
 use crate::render;
-use crate::status_cmd::home;
 use anyhow::{Context, bail};
 use difflore_core::outbox::{Outbox, RetrySelector, Row, State};
 use difflore_core::{clock, spool, store};

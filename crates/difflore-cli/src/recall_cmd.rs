@@ -2,8 +2,8 @@
 //! file (`--file`), grouped per file, ranked, with why — the matching engine as people and
 //! scripts see it.
 
+use crate::context::home;
 use crate::render;
-use crate::status_cmd::home;
 use anyhow::{Context, bail};
 use difflore_core::{repo, store};
 use difflore_rules::matching::{self, Match, Query};

@@ -4,7 +4,8 @@
 //! the current value pre-filled in full). Interactive only: without a terminal it says which
 //! non-interactive commands do the same.
 
-use crate::memory_cmd::{print_evidence, print_rule, refuse_agents};
+use crate::context::refuse_agents;
+use crate::rule_view::{print_evidence, print_rule};
 use anyhow::bail;
 use console::{Key, Term};
 use difflore_rules::memory::{self, Edit};

@@ -1,13 +1,9 @@
 //! `difflore init` and `difflore status`.
 
+use crate::context::home;
 use crate::render;
-use anyhow::Context;
 use difflore_core::home::Home;
 use difflore_core::{status, store};
-
-pub fn home() -> anyhow::Result<Home> {
-    Home::from_env().context("cannot find DIFFLORE_HOME")
-}
 
 /// Creates or migrates the store.
 pub fn init() -> anyhow::Result<()> {

@@ -1,8 +1,8 @@
 //! `difflore sync login|logout|status|now`.
 
 use crate::cli::{RunArgs, SyncCommand};
+use crate::context::home;
 use crate::render;
-use crate::status_cmd::home;
 use anyhow::{Context, bail};
 use difflore_core::clock::now_ms;
 use difflore_core::outbox::Outbox;

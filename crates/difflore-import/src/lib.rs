@@ -115,10 +115,8 @@ pub enum ImportError {
     Db(#[from] rusqlite::Error),
 }
 
-/// `true` for RFC 3339 text.
-pub fn is_rfc3339(s: &str) -> bool {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok()
-}
+/// `true` for RFC 3339 text (the wire protocol's own check).
+pub use difflore_proto::is_valid_timestamp as is_rfc3339;
 
 /// Accepts `YYYY-MM-DD` or RFC 3339 for `--since`; returns RFC 3339.
 pub fn parse_since(s: &str) -> Result<String, ImportError> {
