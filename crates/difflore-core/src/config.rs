@@ -37,12 +37,48 @@ impl Default for CaptureConfig {
     }
 }
 
+/// `serving.mode`: what the hooks do with the rules that apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ServingMode {
+    /// Tell the agent (the default).
+    #[default]
+    Context,
+    /// Tell it, and hold an edit back when an `enforce` rule applies.
+    Gate,
+    /// Serve nothing (capture goes on).
+    Off,
+}
+
+impl ServingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServingMode::Context => "context",
+            ServingMode::Gate => "gate",
+            ServingMode::Off => "off",
+        }
+    }
+}
+
+impl TryFrom<String> for ServingMode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "context" => Ok(ServingMode::Context),
+            "gate" => Ok(ServingMode::Gate),
+            "off" => Ok(ServingMode::Off),
+            _ => Err(format!(
+                "serving.mode = {s:?}: expected \"context\", \"gate\" or \"off\""
+            )),
+        }
+    }
+}
+
 /// `[serving]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServingConfig {
-    /// `context` (default), `gate` or `off`.
-    pub mode: String,
+    pub mode: ServingMode,
     /// Approximate tokens of rule text one hook answer may carry (default 1 000).
     pub token_budget: usize,
 }
@@ -50,7 +86,7 @@ pub struct ServingConfig {
 impl Default for ServingConfig {
     fn default() -> Self {
         ServingConfig {
-            mode: "context".into(),
+            mode: ServingMode::Context,
             token_budget: 1000,
         }
     }
@@ -92,15 +128,6 @@ impl Config {
             path: path.display().to_string(),
             detail: e.to_string(),
         })?;
-        if !matches!(cfg.serving.mode.as_str(), "context" | "gate" | "off") {
-            return Err(ConfigError {
-                path: path.display().to_string(),
-                detail: format!(
-                    "serving.mode = {:?}: expected \"context\", \"gate\" or \"off\"",
-                    cfg.serving.mode
-                ),
-            });
-        }
         if cfg.capture.queue_cap < 1 {
             return Err(ConfigError {
                 path: path.display().to_string(),

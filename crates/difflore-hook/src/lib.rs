@@ -21,7 +21,7 @@ pub mod serve;
 pub mod stdin;
 
 use agent::Agent;
-use difflore_core::config::{self, Config};
+use difflore_core::config::{self, Config, ServingMode};
 use difflore_core::home::Home;
 use difflore_core::outbox::{EnqueuePolicy, Enqueued, Outbox};
 use difflore_core::store::{self, StoreError};
@@ -221,9 +221,9 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
         }
     };
     let capture_on = capture_on && cfg.capture.enabled;
-    let mode = match (serve_on, cfg.serving.mode.as_str()) {
-        (true, "context") => Some(serve::Mode::Context),
-        (true, "gate") => Some(serve::Mode::Gate),
+    let mode = match (serve_on, cfg.serving.mode) {
+        (true, ServingMode::Context) => Some(serve::Mode::Context),
+        (true, ServingMode::Gate) => Some(serve::Mode::Gate),
         _ => None,
     };
     if !capture_on && mode.is_none() {

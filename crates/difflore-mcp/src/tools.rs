@@ -234,7 +234,7 @@ impl Tools {
         if !config::switch_on("DIFFLORE_SERVE") {
             return Some("serving is switched off (DIFFLORE_SERVE)".into());
         }
-        (self.config().serving.mode == "off")
+        (self.config().serving.mode == difflore_core::config::ServingMode::Off)
             .then(|| "serving is switched off (serving.mode = off)".into())
     }
 
