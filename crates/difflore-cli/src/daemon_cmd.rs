@@ -37,6 +37,10 @@ pub fn run_opts(home: &Home, a: &RunArgs) -> anyhow::Result<daemon::RunOpts> {
     Ok(daemon::RunOpts {
         batch_size: batch,
         poll_ms: poll,
+        tuning: crate::sync_cmd::tuning(),
+        // Tests pose as another version to exercise `daemon start`'s restart.
+        version: std::env::var("DIFFLORE_TEST_DAEMON_VERSION")
+            .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string()),
     })
 }
 

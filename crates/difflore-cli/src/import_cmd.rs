@@ -289,6 +289,7 @@ fn run_import(cmd: ImportCommand) -> anyhow::Result<()> {
                 "GitHub",
                 token.map(|t| ("Authorization".to_string(), format!("Bearer {t}"))),
             )
+            .with_backoff_ms(retry_backoff_ms())
             .with_base(&api_url)?;
             let key = format!("{host}/{}", path.to_ascii_lowercase());
             let conn = open_store(&home)?;
@@ -316,6 +317,7 @@ fn run_import(cmd: ImportCommand) -> anyhow::Result<()> {
                 bar.notice("no GITLAB_TOKEN: importing anonymously (public projects only)");
             }
             let mut http = Http::new("GitLab", token.map(|t| ("PRIVATE-TOKEN".to_string(), t)))
+                .with_backoff_ms(retry_backoff_ms())
                 .with_base(&api)?;
             let key = format!("{h}/{}", path.to_ascii_lowercase());
             let conn = open_store(&home)?;
@@ -355,4 +357,13 @@ fn run_import(cmd: ImportCommand) -> anyhow::Result<()> {
             report(&s, json, !no_extract, &conn)
         }
     }
+}
+
+/// The importer's first retry delay: 1 s, shortened by `DIFFLORE_TEST_IMPORT_BACKOFF_MS` for the
+/// test suite (read here, at the edge, and passed in).
+fn retry_backoff_ms() -> u64 {
+    std::env::var("DIFFLORE_TEST_IMPORT_BACKOFF_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
 }

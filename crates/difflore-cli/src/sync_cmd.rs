@@ -74,7 +74,7 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
                 ca_cert,
                 insecure,
             };
-            let who = Client::new(&c)?.whoami()?;
+            let who = Client::new(&c, tuning().request_timeout)?.whoami()?;
             let conn = store::open_for_write(&home)?;
             let was_logged_in = creds::load(&home).ok().flatten().is_some();
             let backlog = Outbox::new(&conn).summary(now_ms())?;
@@ -219,6 +219,11 @@ fn bar(total: u64) -> indicatif::ProgressBar {
     pb
 }
 
+/// The delivery timings, as the test suite may shorten them (read here, at the edge).
+pub fn tuning() -> difflore_sync::Tuning {
+    difflore_sync::Tuning::from_test_env()
+}
+
 fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<()> {
     let conn = store::open_for_write(home)?;
     let pending = Outbox::new(&conn).summary(now_ms())?.counts.pending as u64;
@@ -262,8 +267,10 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
             }
         }
     }
-    let pass = daemon::drain_now(home, &mut |delivered, _| pb.set_position(delivered as u64))
-        .map_err(anyhow::Error::msg)?;
+    let pass = daemon::drain_now(home, &tuning(), &mut |delivered, _| {
+        pb.set_position(delivered as u64)
+    })
+    .map_err(anyhow::Error::msg)?;
     pb.finish_and_clear();
     let remaining = Outbox::new(&conn).summary(now_ms())?.counts;
     if json_out {

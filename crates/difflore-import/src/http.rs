@@ -75,21 +75,23 @@ impl Http {
             .user_agent(concat!("difflore/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        let backoff_ms = std::env::var("DIFFLORE_TEST_IMPORT_BACKOFF_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1_000);
         Http {
             agent,
             auth,
             forge,
             retries: 5,
-            backoff_ms,
+            backoff_ms: 1_000,
             max_wait_s: 3_600,
             origin: None,
             answered: false,
             requests: 0,
         }
+    }
+
+    /// The first retry delay (doubling after each retry); 1 s unless a caller shortens it.
+    pub fn with_backoff_ms(mut self, ms: u64) -> Http {
+        self.backoff_ms = ms;
+        self
     }
 
     /// Sends requests (and the token) only to the origin of `api_base`.

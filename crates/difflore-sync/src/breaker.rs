@@ -18,7 +18,7 @@ impl Default for BreakerCfg {
     fn default() -> Self {
         BreakerCfg {
             threshold: 5,
-            open_ms: crate::env_ms("DIFFLORE_TEST_BREAKER_OPEN_MS").map_or(30_000, |v| v as i64),
+            open_ms: crate::Tuning::default().breaker_open_ms,
             probe_ms: 15_000,
         }
     }

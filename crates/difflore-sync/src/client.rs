@@ -6,12 +6,6 @@ use crate::creds::Credentials;
 use difflore_proto::{EventEnvelope, EventResult, IngestResponse, WhoAmI};
 use std::time::Duration;
 
-/// The longest a request may take (DESIGN: ≤ 10 s; leases are longer).
-pub fn request_timeout() -> Duration {
-    crate::env_ms("DIFFLORE_TEST_REQUEST_TIMEOUT_MS")
-        .map_or(Duration::from_secs(10), Duration::from_millis)
-}
-
 /// What the server said to a batch.
 #[derive(Debug)]
 pub enum PostOutcome {
@@ -48,7 +42,8 @@ pub enum ClientError {
 }
 
 impl Client {
-    pub fn new(c: &Credentials) -> Result<Client, ClientError> {
+    /// A client whose requests may take `request_timeout` each ([`crate::Tuning`]).
+    pub fn new(c: &Credentials, request_timeout: Duration) -> Result<Client, ClientError> {
         let roots = match &c.ca_cert {
             Some(p) => {
                 let pem = std::fs::read(p)
@@ -61,7 +56,7 @@ impl Client {
         };
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(request_timeout()))
+            .timeout_global(Some(request_timeout))
             .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
             .proxy(ureq::Proxy::try_from_env())
             .user_agent(concat!("difflore/", env!("CARGO_PKG_VERSION")))

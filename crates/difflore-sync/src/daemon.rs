@@ -30,6 +30,9 @@ pub const OWNER_PREFIX: &str = "daemon:";
 pub struct RunOpts {
     pub batch_size: usize,
     pub poll_ms: u64,
+    pub tuning: crate::Tuning,
+    /// The version the lock file announces (`daemon start` restarts a daemon of another one).
+    pub version: String,
 }
 
 impl Default for RunOpts {
@@ -37,6 +40,8 @@ impl Default for RunOpts {
         RunOpts {
             batch_size: 500,
             poll_ms: 250,
+            tuning: crate::Tuning::default(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 }
@@ -82,9 +87,7 @@ pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
     let info = LockInfo {
         pid,
         start_time: lockfile::proc_start_time(pid).unwrap_or(0),
-        // Tests pose as another version to exercise `daemon start`'s restart.
-        version: std::env::var("DIFFLORE_TEST_DAEMON_VERSION")
-            .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string()),
+        version: opts.version.clone(),
         started_at: now_ms(),
     };
     lock.write_info(&info)
@@ -173,7 +176,7 @@ fn worker_loop(
         batch_size: opts
             .batch_size
             .clamp(1, difflore_proto::MAX_EVENTS_PER_REQUEST),
-        ..DrainCfg::default()
+        ..DrainCfg::tuned(&opts.tuning)
     };
     let poll = Duration::from_millis(opts.poll_ms.clamp(10, 10_000));
     let mut client: Option<(String, Client)> = None;
@@ -249,7 +252,7 @@ fn worker_loop(
         }
         let fp = creds::fingerprint(home);
         if client.as_ref().is_none_or(|(f, _)| *f != fp) {
-            match Client::new(&creds) {
+            match Client::new(&creds, opts.tuning.request_timeout) {
                 Ok(c) => {
                     let _ = state::set(&conn, state::SERVER, &creds.server);
                     client = Some((fp, c));
@@ -350,7 +353,11 @@ fn idle(conn: &Connection, term: &AtomicBool, poll: Duration, max: Duration) {
 
 /// One foreground drain (`sync now` with no daemon running): drains until nothing is due,
 /// calling `progress(delivered_so_far, remaining)` after every batch. Returns the total pass.
-pub fn drain_now(home: &Home, progress: &mut dyn FnMut(usize, i64)) -> Result<Pass, String> {
+pub fn drain_now(
+    home: &Home,
+    tuning: &crate::Tuning,
+    progress: &mut dyn FnMut(usize, i64),
+) -> Result<Pass, String> {
     let conn = store::open_for_write(home).map_err(|e| e.to_string())?;
     let creds = creds::load(home)
         .map_err(|e| e.to_string())?
@@ -362,9 +369,9 @@ pub fn drain_now(home: &Home, progress: &mut dyn FnMut(usize, i64)) -> Result<Pa
             .unwrap_or_default();
         return Err(format!("the queue is {why}"));
     }
-    let client = Client::new(&creds).map_err(|e| e.to_string())?;
+    let client = Client::new(&creds, tuning.request_timeout).map_err(|e| e.to_string())?;
     let owner = format!("sync-now:{}:{}", std::process::id(), now_ms());
-    let mut d = Drainer::new(&conn, home, &client, owner.clone(), DrainCfg::default());
+    let mut d = Drainer::new(&conn, home, &client, owner.clone(), DrainCfg::tuned(tuning));
     let mut total = Pass::default();
     loop {
         let p = d.pass().map_err(|e| e.to_string())?;

@@ -38,16 +38,24 @@ pub struct DrainCfg {
 
 impl Default for DrainCfg {
     fn default() -> Self {
+        DrainCfg::tuned(&crate::Tuning::default())
+    }
+}
+
+impl DrainCfg {
+    /// The drain with these timings.
+    pub fn tuned(t: &crate::Tuning) -> DrainCfg {
         DrainCfg {
             batch_size: 500,
             // Leave room for the envelope around the events.
             max_bytes: MAX_REQUEST_BYTES - 64 * 1024,
-            lease_ms: crate::env_ms("DIFFLORE_TEST_LEASE_MS").map_or(60_000, |v| v as i64),
-            breaker: BreakerCfg::default(),
-            backoff_base_ms: crate::env_ms("DIFFLORE_TEST_BACKOFF_BASE_MS")
-                .map_or(1_000, |v| v as i64),
-            backoff_cap_ms: crate::env_ms("DIFFLORE_TEST_BACKOFF_CAP_MS")
-                .map_or(300_000, |v| v as i64),
+            lease_ms: t.lease_ms,
+            breaker: BreakerCfg {
+                open_ms: t.breaker_open_ms,
+                ..BreakerCfg::default()
+            },
+            backoff_base_ms: t.backoff_base_ms,
+            backoff_cap_ms: t.backoff_cap_ms,
         }
     }
 }

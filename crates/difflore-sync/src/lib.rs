@@ -21,7 +21,54 @@ pub mod lockfile;
 pub mod service;
 pub mod state;
 
-/// A test-only duration override from the environment, in milliseconds.
-pub fn env_ms(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+use std::time::Duration;
+
+/// The delivery side's timings. The defaults are the product's; a binary may shorten them for
+/// its tests ([`Tuning::from_test_env`]) and passes the result in — nothing in this crate reads
+/// the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// How long a claimed batch stays leased.
+    pub lease_ms: i64,
+    /// First retry delay after a transient failure, and the cap of the backoff.
+    pub backoff_base_ms: i64,
+    pub backoff_cap_ms: i64,
+    /// How long the breaker stays open before a probe.
+    pub breaker_open_ms: i64,
+    /// The longest one request may take (DESIGN: ≤ 10 s; leases are longer).
+    pub request_timeout: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            lease_ms: 60_000,
+            backoff_base_ms: 1_000,
+            backoff_cap_ms: 300_000,
+            breaker_open_ms: 30_000,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Tuning {
+    /// The defaults, each shortened by its `DIFFLORE_TEST_*_MS` variable when set (the test
+    /// suite's way to see leases expire and breakers close in seconds).
+    pub fn from_test_env() -> Tuning {
+        let ms = |name: &str| -> Option<u64> {
+            std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+        };
+        let d = Tuning::default();
+        Tuning {
+            lease_ms: ms("DIFFLORE_TEST_LEASE_MS").map_or(d.lease_ms, |v| v as i64),
+            backoff_base_ms: ms("DIFFLORE_TEST_BACKOFF_BASE_MS")
+                .map_or(d.backoff_base_ms, |v| v as i64),
+            backoff_cap_ms: ms("DIFFLORE_TEST_BACKOFF_CAP_MS")
+                .map_or(d.backoff_cap_ms, |v| v as i64),
+            breaker_open_ms: ms("DIFFLORE_TEST_BREAKER_OPEN_MS")
+                .map_or(d.breaker_open_ms, |v| v as i64),
+            request_timeout: ms("DIFFLORE_TEST_REQUEST_TIMEOUT_MS")
+                .map_or(d.request_timeout, Duration::from_millis),
+        }
+    }
 }
