@@ -43,8 +43,17 @@ fn eight_processes_times_500_hooks_store_exactly_4000_rows() {
         .collect();
     let failures: i32 = writers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(failures, 0);
+    // On a loaded machine a hook may wait out its 500 ms lock bound; it then spools its event
+    // (logged as a warning) and a writing command folds the spool into the queue.
+    let (_, err, code) = e.run(&["outbox", "status"]);
+    assert_eq!(code, 0, "{err}");
     assert_eq!(e.queue_len(), 4000);
-    assert_eq!(e.hook_log(), "", "no errors logged");
+    let log = e.hook_log();
+    assert!(
+        log.lines()
+            .all(|l| l.contains("WARN") && l.contains("spooled")),
+        "nothing but spool warnings logged:\n{log}"
+    );
     let sessions: HashSet<String> = e
         .queued()
         .into_iter()
