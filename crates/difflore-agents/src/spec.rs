@@ -161,7 +161,9 @@ impl Wiring for Agent {
     }
 }
 
-/// The hook command line: the absolute binary, with `DIFFLORE_HOME` when it is not the default.
+/// The hook command line: the dedicated `difflore-hook` binary when it is installed next to
+/// `bin` (it starts faster: it links only the hook), else `bin hook`; with `DIFFLORE_HOME` when it
+/// is not the default.
 pub fn hook_command(bin: &str, difflore_home: Option<&str>, agent: Agent) -> String {
     let quote = |s: &str| {
         if s.chars()
@@ -172,12 +174,24 @@ pub fn hook_command(bin: &str, difflore_home: Option<&str>, agent: Agent) -> Str
             format!("'{}'", s.replace('\'', r"'\''"))
         }
     };
-    let run = format!("{} hook --agent {}", quote(bin), agent.as_str());
+    let lean = Path::new(bin).with_file_name(HOOK_BIN);
+    let run = if Path::new(bin).is_absolute() && lean.is_file() {
+        format!(
+            "{} --agent {}",
+            quote(&lean.to_string_lossy()),
+            agent.as_str()
+        )
+    } else {
+        format!("{} hook --agent {}", quote(bin), agent.as_str())
+    };
     match difflore_home {
         Some(h) => format!("DIFFLORE_HOME={} {run}", quote(h)),
         None => run,
     }
 }
+
+/// The file name of the dedicated hook binary, installed beside `difflore`.
+pub const HOOK_BIN: &str = "difflore-hook";
 
 /// True when a hook command is one of difflore's for this agent (current or stale).
 pub fn is_our_command(command: &str, agent: Agent) -> bool {

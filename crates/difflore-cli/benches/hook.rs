@@ -1,4 +1,4 @@
-//! Hook hot-path benchmark: wall time of `difflore hook` from spawn to exit on the Claude Code
+//! Hook hot-path benchmark: wall time of the hook (`difflore-hook`, and `difflore hook` once for comparison) from spawn to exit on the Claude Code
 //! `PreToolUse` Edit fixture (unique ids, so every run really inserts), compared with spawning
 //! `/bin/true` in the same run; with and without another process holding the database open;
 //! p99 with 8 concurrent writers; the same while another process holds the write lock for 5 s
@@ -78,21 +78,35 @@ fn setup() -> Setup {
     }
 }
 
+/// The lean `difflore-hook` binary the agents' config calls.
 fn hook_cmd(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_difflore-hook"));
+    c.args(["--agent", "claude-code"])
+        .env("DIFFLORE_HOME", home);
+    c
+}
+
+/// The same hook through the full `difflore` binary (`difflore hook`), for comparison.
+fn full_hook_cmd(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_difflore"));
     c.args(["hook", "--agent", "claude-code"])
         .env("DIFFLORE_HOME", home);
     c
 }
 
-fn series(runs: usize, s: &Setup, tag: &str) -> (Vec<Duration>, Vec<Duration>) {
+fn series(
+    runs: usize,
+    s: &Setup,
+    tag: &str,
+    cmd: fn(&Path) -> Command,
+) -> (Vec<Duration>, Vec<Duration>) {
     let payloads: Vec<Vec<u8>> = (0..runs).map(|i| fixture(&s.project, tag, i)).collect();
     let mut hook = Vec::with_capacity(runs);
     let mut truth = Vec::with_capacity(runs);
     for p in &payloads {
         // Interleave so both see the same machine conditions.
         truth.push(time_spawn(&mut Command::new("/bin/true"), b""));
-        hook.push(time_spawn(&mut hook_cmd(&s.home), p));
+        hook.push(time_spawn(&mut cmd(&s.home), p));
     }
     hook.sort();
     truth.sort();
@@ -183,15 +197,17 @@ fn main() {
     );
 
     let s = setup();
-    let _ = series(50, &s, "warmup");
-    let (hook, truth) = series(runs, &s, "alone");
+    let _ = series(50, &s, "warmup", hook_cmd);
+    let (hook, truth) = series(runs, &s, "alone", hook_cmd);
     report("hook PreToolUse Edit (db not held open)", &hook, &truth);
+    let (hook, truth) = series(runs, &s, "full", full_hook_cmd);
+    report("  same through `difflore hook`", &hook, &truth);
 
     let held = rusqlite::Connection::open(s.home.join("difflore.db")).unwrap();
     let _: i64 = held
         .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
         .unwrap();
-    let (hook, truth) = series(runs, &s, "held");
+    let (hook, truth) = series(runs, &s, "held", hook_cmd);
     report("hook PreToolUse Edit (db held open)", &hook, &truth);
     drop(held);
 

@@ -144,8 +144,8 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
         .unwrap();
     assert!(
         cmd.starts_with("DIFFLORE_HOME=")
-            && cmd.contains(bin())
-            && cmd.ends_with("hook --agent gemini"),
+            // The dedicated hook binary installed beside `difflore`.
+            && cmd.ends_with(&format!("{}-hook --agent gemini", bin())),
         "{cmd}"
     );
     let codex = std::fs::read_to_string(b.home().join(".codex/config.toml")).unwrap();

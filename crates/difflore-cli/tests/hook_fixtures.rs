@@ -14,6 +14,17 @@ fn golden() -> serde_json::Map<String, Value> {
 
 #[test]
 fn every_fixture_gives_the_expected_event_and_answer() {
+    every_fixture(false);
+}
+
+/// The dedicated `difflore-hook` binary (what `agents install` wires) answers and records exactly
+/// as `difflore hook`.
+#[test]
+fn the_dedicated_hook_binary_behaves_the_same() {
+    every_fixture(true);
+}
+
+fn every_fixture(lean: bool) {
     let golden = golden();
     let fixtures = common::all_fixtures();
     assert!(fixtures.len() >= 50, "fixtures missing: {}", fixtures.len());
@@ -25,7 +36,12 @@ fn every_fixture_gives_the_expected_event_and_answer() {
             .get(&key)
             .unwrap_or_else(|| panic!("no golden entry for {key}"));
         let before = e.queue_len();
-        let (out, _) = e.hook(&["--agent", agent], &e.fixture(agent, file));
+        let input = e.fixture(agent, file);
+        let (out, _) = if lean {
+            e.lean_hook(&["--agent", agent], &input)
+        } else {
+            e.hook(&["--agent", agent], &input)
+        };
         assert_eq!(out.status.code(), Some(0), "{key}");
         let stdout = String::from_utf8(out.stdout).unwrap();
         let answer: Value = serde_json::from_str(stdout.trim()).expect("one JSON answer");

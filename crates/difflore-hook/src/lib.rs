@@ -115,7 +115,7 @@ pub fn run_process<S: AsRef<str>>(args: &[S]) -> ! {
             });
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let input = stdin::read_bounded(std::io::stdin());
+        let input = stdin::read_stdin();
         handle(agent, home.as_ref(), &input)
     }));
     if let (Err(panic), Some(h)) = (&result, &home) {

@@ -8,7 +8,9 @@
 //! a string is dropped (`elided` counts it), so a 5 MB `Write` still parses into an event that
 //! says which tool touched which file — only its content is cut.
 
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -104,9 +106,100 @@ impl Squeeze {
     }
 }
 
-enum Msg {
+/// What one wait for input gave.
+enum Next {
     Chunk(Vec<u8>),
+    /// End of input (or a read error: nothing more will come).
     End,
+    /// Nothing arrived within the wait.
+    Quiet,
+}
+
+/// A source of input chunks that can be waited on with a bound.
+trait Chunks {
+    fn next(&mut self, wait: Duration) -> Next;
+}
+
+/// Any [`Read`] (tests, pipes without a descriptor): a reader thread feeds a channel. The thread
+/// may stay blocked on an input the writer keeps open; the process exits without joining it.
+struct Threaded(mpsc::Receiver<Next>);
+
+impl Threaded {
+    fn spawn<R: Read + Send + 'static>(mut src: R) -> Option<Self> {
+        let (tx, rx) = mpsc::sync_channel::<Next>(16);
+        std::thread::Builder::new()
+            .name("hook-stdin".into())
+            .spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let msg = match src.read(&mut buf) {
+                        Ok(0) => Next::End,
+                        Ok(n) => Next::Chunk(buf[..n].to_vec()),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => Next::End,
+                    };
+                    let end = matches!(msg, Next::End);
+                    if tx.send(msg).is_err() || end {
+                        return;
+                    }
+                }
+            })
+            .ok()
+            .map(|_| Threaded(rx))
+    }
+}
+
+impl Chunks for Threaded {
+    fn next(&mut self, wait: Duration) -> Next {
+        match self.0.recv_timeout(wait) {
+            Ok(n) => n,
+            Err(mpsc::RecvTimeoutError::Timeout) => Next::Quiet,
+            Err(mpsc::RecvTimeoutError::Disconnected) => Next::End,
+        }
+    }
+}
+
+/// A file descriptor waited on with `poll(2)` on the calling thread: no thread to start, which
+/// is a quarter of a millisecond of every hook run.
+struct Polled<'a> {
+    fd: BorrowedFd<'a>,
+    buf: Vec<u8>,
+}
+
+impl Chunks for Polled<'_> {
+    fn next(&mut self, wait: Duration) -> Next {
+        let until = Instant::now() + wait;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let timeout = Timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as _,
+            };
+            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(0) => return Next::Quiet,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return Next::End,
+            }
+            match rustix::io::read(self.fd, &mut self.buf[..]) {
+                Ok(0) => return Next::End,
+                Ok(n) => return Next::Chunk(self.buf[..n].to_vec()),
+                Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => continue,
+                Err(_) => return Next::End,
+            }
+        }
+    }
+}
+
+/// Reads one event from the process's stdin within the bounds above, on this thread.
+pub fn read_stdin() -> Input {
+    let stdin = std::io::stdin();
+    let mut src = Polled {
+        fd: stdin.as_fd(),
+        buf: vec![0u8; 64 * 1024],
+    };
+    drive(&mut src, SILENCE, READ_DEADLINE, STDIN_CAP)
 }
 
 /// Reads one event from `src` within the bounds above.
@@ -116,46 +209,30 @@ pub fn read_bounded<R: Read + Send + 'static>(src: R) -> Input {
 
 /// [`read_bounded`] with explicit bounds (tests).
 pub fn read_bounded_with<R: Read + Send + 'static>(
-    mut src: R,
+    src: R,
     silence: Duration,
     deadline: Duration,
     cap: usize,
 ) -> Input {
-    let (tx, rx) = mpsc::sync_channel::<Msg>(16);
-    // The reader thread may stay blocked on a stdin the agent keeps open; the process exits
-    // without joining it.
-    let spawned = std::thread::Builder::new()
-        .name("hook-stdin".into())
-        .spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                match src.read(&mut buf) {
-                    Ok(0) => {
-                        let _ = tx.send(Msg::End);
-                        return;
-                    }
-                    Ok(n) => {
-                        if tx.send(Msg::Chunk(buf[..n].to_vec())).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => {
-                        let _ = tx.send(Msg::End);
-                        return;
-                    }
-                }
-            }
-        });
+    match Threaded::spawn(src) {
+        Some(mut t) => drive(&mut t, silence, deadline, cap),
+        None => Input {
+            bytes: Vec::new(),
+            total: 0,
+            elided: 0,
+            ending: Ending::Eof,
+        },
+    }
+}
+
+/// The bounded read itself, over any source of chunks.
+fn drive(src: &mut impl Chunks, silence: Duration, deadline: Duration, cap: usize) -> Input {
     let mut input = Input {
         bytes: Vec::new(),
         total: 0,
         elided: 0,
         ending: Ending::Eof,
     };
-    if spawned.is_err() {
-        return input;
-    }
     let start = Instant::now();
     let mut overflow = false;
     // The input can never be an event: keep draining (bounded) so the writer sees no EPIPE.
@@ -173,8 +250,8 @@ pub fn read_bounded_with<R: Read + Send + 'static>(
             };
             return input;
         }
-        match rx.recv_timeout(left.min(silence)) {
-            Ok(Msg::Chunk(c)) => {
+        match src.next(left.min(silence)) {
+            Next::Chunk(c) => {
                 input.total += c.len();
                 if overflow || invalid {
                     continue;
@@ -202,7 +279,7 @@ pub fn read_bounded_with<R: Read + Send + 'static>(
                     invalid = true;
                 }
             }
-            Ok(Msg::End) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Next::End => {
                 input.ending = if invalid {
                     Ending::Invalid
                 } else if overflow {
@@ -216,7 +293,7 @@ pub fn read_bounded_with<R: Read + Send + 'static>(
                 };
                 return input;
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
+            Next::Quiet => {
                 if start.elapsed() >= deadline {
                     continue;
                 }

@@ -84,6 +84,17 @@ impl Env {
         run_with_stdin(&mut c, stdin)
     }
 
+    /// The same hook through the dedicated `difflore-hook` binary the agents' config calls.
+    #[allow(dead_code)]
+    pub fn lean_hook(&self, args: &[&str], stdin: &[u8]) -> (Output, Duration) {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_difflore-hook"));
+        c.args(args)
+            .env("DIFFLORE_HOME", self.home())
+            .env_remove("DIFFLORE_CAPTURE")
+            .current_dir(self.dir.path());
+        run_with_stdin(&mut c, stdin)
+    }
+
     /// A fixture with the captured project dir rewritten to this env's project.
     pub fn fixture(&self, agent: &str, file: &str) -> Vec<u8> {
         let text = std::fs::read_to_string(fixtures_dir().join(agent).join(file)).unwrap();
