@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
-pub use difflore_hook::agent::Agent;
+pub use difflore_core::agent::Agent;
 
 /// Where the entries go: the user's own config (default) or the project's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

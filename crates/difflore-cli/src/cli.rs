@@ -1,6 +1,7 @@
 //! The command-line grammar of `difflore` (clap derive): every subcommand, flag and help text.
 
 use clap::{Args, Parser, Subcommand};
+use difflore_core::config::{BatchSize, PollMs};
 
 /// difflore turns your team's past code-review comments into rules and serves them to AI
 /// coding agents (Claude Code, Codex, Gemini CLI, Cursor) at the moment they matter.
@@ -211,10 +212,10 @@ pub enum SyncCommand {
 pub struct RunArgs {
     /// Most events per request (1–500; also `[daemon] batch_size` in config.toml).
     #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// How often an idle daemon checks for new events, in ms (also `[daemon] poll_ms`).
+    pub batch_size: Option<BatchSize>,
+    /// How often an idle daemon checks for new events, in ms (10–10000; also `[daemon] poll_ms`).
     #[arg(long)]
-    pub poll_ms: Option<u64>,
+    pub poll_ms: Option<PollMs>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,38 +5,22 @@ use crate::context::home;
 use crate::render;
 use anyhow::{Context, bail};
 use difflore_core::config::Config;
+use difflore_core::config::DaemonConfig;
 use difflore_core::home::Home;
 use difflore_core::logfile;
 use difflore_sync::control::{self, StartOutcome, StopOutcome};
 use difflore_sync::{daemon, service};
 use std::time::Duration;
 
-/// `--batch-size` / `--poll-ms`, else `[daemon]` in config.toml, else defaults.
+/// `--batch-size` / `--poll-ms`, else `[daemon]` in config.toml, else defaults (each range-checked
+/// where it was read).
 pub fn run_opts(home: &Home, a: &RunArgs) -> anyhow::Result<daemon::RunOpts> {
     let cfg = Config::load(&home.config_path())?;
-    let table = cfg.daemon.unwrap_or_default();
-    let from_cfg = |k: &str| table.get(k).and_then(|v| v.as_integer());
-    let d = daemon::RunOpts::default();
-    let batch = a
-        .batch_size
-        .or(from_cfg("batch_size").map(|v| v as usize))
-        .unwrap_or(d.batch_size);
-    let poll = a
-        .poll_ms
-        .or(from_cfg("poll_ms").map(|v| v as u64))
-        .unwrap_or(d.poll_ms);
-    if !(1..=difflore_proto::MAX_EVENTS_PER_REQUEST).contains(&batch) {
-        bail!(
-            "batch size must be 1–{}",
-            difflore_proto::MAX_EVENTS_PER_REQUEST
-        );
-    }
-    if !(10..=10_000).contains(&poll) {
-        bail!("poll interval must be 10–10000 ms");
-    }
     Ok(daemon::RunOpts {
-        batch_size: batch,
-        poll_ms: poll,
+        daemon: DaemonConfig {
+            batch_size: a.batch_size.unwrap_or(cfg.daemon.batch_size),
+            poll_ms: a.poll_ms.unwrap_or(cfg.daemon.poll_ms),
+        },
         tuning: crate::sync_cmd::tuning(),
         // Tests pose as another version to exercise `daemon start`'s restart.
         version: std::env::var("DIFFLORE_TEST_DAEMON_VERSION")

@@ -16,11 +16,7 @@ pub fn run(format: &str, output: Option<&Path>) -> anyhow::Result<()> {
     let found = repo::discover(&cwd);
     let key = found.as_ref().map(|r| r.key.clone());
     let conn = store::open_for_write(&home()?)?;
-    let rules: Vec<memory::Rule> =
-        memory::list(&conn, Some(difflore_rules::kinds::Status::Active), None)?
-            .into_iter()
-            .filter(|r| r.repo.is_none() || r.repo == key)
-            .collect();
+    let rules = memory::active_in_scope(&conn, key.as_deref())?;
     let section = export::render(format, key.as_deref(), &rules);
     if output == Some(Path::new("-")) {
         println!("{section}");

@@ -332,3 +332,32 @@ fn glob_is_one_repeatable_flag_everywhere() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["globs"], serde_json::json!(["x/*.go", "y/*.go"]));
 }
+
+/// `[daemon]` is a typed section: a value out of range, or an unknown key, is refused where it
+/// is read — on the command line (exit 2, clap's message) and in config.toml (exit 1, naming the
+/// file) — and the daemon never starts on it.
+#[test]
+fn daemon_settings_out_of_range_are_refused_where_they_are_read() {
+    let e = Env::init();
+    let (_, err, code) = e.run(&["daemon", "run", "--batch-size", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("batch size must be 1–500 (got 0)"), "{err}");
+    let (_, err, code) = e.run(&["daemon", "start", "--poll-ms", "soon"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("must be a whole number"), "{err}");
+
+    let cfg = e.home().join("config.toml");
+    std::fs::write(&cfg, "[daemon]\npoll_ms = 5\n").unwrap();
+    let (_, err, code) = e.run(&["daemon", "start"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("config.toml") && err.contains("poll interval (ms) must be 10–10000 (got 5)"),
+        "{err}"
+    );
+    std::fs::write(&cfg, "[daemon]\nbatchsize = 50\n").unwrap();
+    let (_, err, code) = e.run(&["daemon", "start"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("unknown field `batchsize`"), "{err}");
+    let (out, _, _) = e.run(&["daemon", "status"]);
+    assert!(!out.contains("running (pid"), "{out}");
+}

@@ -11,7 +11,7 @@ pub struct Config {
     pub capture: CaptureConfig,
     pub serving: ServingConfig,
     pub server: Option<ServerConfig>,
-    pub daemon: Option<toml::Table>,
+    pub daemon: DaemonConfig,
 }
 
 /// `[capture]`
@@ -92,6 +92,76 @@ impl Default for ServingConfig {
     }
 }
 
+/// A whole number checked against a range when it is read (config file or command line), so
+/// nothing downstream clamps it again.
+macro_rules! bounded {
+    ($(#[$doc:meta])* $name:ident: $ty:ty, $lo:expr, $hi:expr, $default:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+        #[serde(try_from = "i64")]
+        pub struct $name($ty);
+
+        impl $name {
+            pub const MIN: $ty = $lo;
+            pub const MAX: $ty = $hi;
+            pub fn get(self) -> $ty {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name($default)
+            }
+        }
+
+        impl TryFrom<i64> for $name {
+            type Error = String;
+            fn try_from(v: i64) -> Result<Self, String> {
+                if (Self::MIN as i64..=Self::MAX as i64).contains(&v) {
+                    Ok($name(v as $ty))
+                } else {
+                    Err(format!("{} must be {}–{} (got {v})", $what, Self::MIN, Self::MAX))
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                let v: i64 = s
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{} must be a whole number, not {s:?}", $what))?;
+                $name::try_from(v)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+bounded!(
+    /// Most events per request to the server.
+    BatchSize: usize, 1, difflore_proto::MAX_EVENTS_PER_REQUEST, 500, "batch size"
+);
+bounded!(
+    /// How often an idle daemon looks for new events, in milliseconds.
+    PollMs: u64, 10, 10_000, 250, "poll interval (ms)"
+);
+
+/// `[daemon]`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    pub batch_size: BatchSize,
+    pub poll_ms: PollMs,
+}
+
 /// `[server]` (written by `sync login`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +214,13 @@ pub fn is_falsy(v: &str) -> bool {
         v.trim().to_ascii_lowercase().as_str(),
         "0" | "false" | "off" | "no"
     )
+}
+
+impl Config {
+    /// Capture is on: neither `DIFFLORE_CAPTURE` nor `[capture] enabled` turns it off.
+    pub fn capture_on(&self) -> bool {
+        switch_on("DIFFLORE_CAPTURE") && self.capture.enabled
+    }
 }
 
 /// `false` when the environment variable `name` holds a falsy spelling.

@@ -6,11 +6,14 @@
 //! - [`outbox::Outbox`] is the one queue state machine: the hook appends, a drainer claims,
 //!   settles and retries (DESIGN §4); [`spool`] holds the events the hook could not write in
 //!   time until a writing command or the daemon folds them into it.
+//! - [`agent::Agent`] is what difflore knows of each agent: names, event phases, no-op answers,
+//!   environment markers.
 //! - [`repo`] derives the repo key and repo-relative paths from `.git` files alone;
 //!   [`redact`] masks secrets in anything captured; [`config`] reads `config.toml` and the
 //!   kill switches; [`logfile`] keeps bounded logs; [`status`] gathers `difflore status`.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod clock;
 pub mod config;
 pub mod home;

@@ -106,6 +106,20 @@ impl EnqueuePolicy {
     }
 }
 
+/// The `rules.served` event for what was just served (the hook and MCP both record through it).
+pub fn served_envelope(
+    id: String,
+    now_ms: i64,
+    served: &difflore_proto::RulesServed,
+) -> EventEnvelope {
+    EventEnvelope {
+        id,
+        kind: difflore_proto::kinds::RULES_SERVED.into(),
+        occurred_at: crate::clock::rfc3339(now_ms),
+        payload: serde_json::to_value(served).unwrap_or_default(),
+    }
+}
+
 impl Default for EnqueuePolicy {
     fn default() -> Self {
         EnqueuePolicy {

@@ -7,13 +7,12 @@
 //!
 //! No async runtime, no `git` process, no network, no socket, no migrations on this path.
 //!
-//! Modules: [`stdin`] (bounded read), [`agent`] (agents, phases, no-op answers), [`normalize`]
+//! Modules: [`stdin`] (bounded read), [`agent`] (from `difflore-core`: agents, phases, no-op answers), [`normalize`]
 //! (agent payload → `hook.event`), [`patch`] (Codex `apply_patch` paths), [`eventid`] (stable
 //! UUIDv8 ids), [`serve`] (moments, matching, per-session state, answers).
 
 #![forbid(unsafe_code)]
 
-pub mod agent;
 pub mod eventid;
 pub mod normalize;
 pub mod patch;
@@ -21,12 +20,13 @@ pub mod serve;
 pub mod stdin;
 
 use agent::Agent;
+pub use difflore_core::agent;
 use difflore_core::config::{self, Config, ServingMode};
 use difflore_core::home::Home;
-use difflore_core::outbox::{EnqueuePolicy, Enqueued, Outbox};
+use difflore_core::outbox::{self, EnqueuePolicy, Enqueued, Outbox};
 use difflore_core::store::{self, StoreError};
 use difflore_core::{clock, logfile, repo, spool};
-use difflore_proto::{EventEnvelope, kinds};
+use difflore_proto::{EventEnvelope, RulesServed, kinds};
 use serde_json::Value;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -385,36 +385,30 @@ fn record_and_serve(
         if let Some(s) = served {
             // The serving state is recorded: the answer goes out whatever happens next.
             let _ = REPLY.set(s.reply);
+            let rules = s.rule_ids.len();
             // A session-start summary names no rule: nothing to record.
             if captured.is_some() && !s.rule_ids.is_empty() {
-                let payload = serde_json::json!({
-                    "agent": agent.as_str(),
-                    "event": event,
-                    "session": v
-                        .get("session_id")
-                        .and_then(Value::as_str)
-                        .map(|s| difflore_core::redact::prefix_at_most(s, normalize::NAME_MAX)),
-                    "repo": repo.map(|r| r.key.as_str()),
-                    "file": s.files.first(),
-                    "files": s.files,
-                    "rule_ids": s.rule_ids,
-                    "mode": mode.as_str(),
-                    "moment": s.moment,
-                });
-                let env = EventEnvelope {
-                    id: eventid::derived_id(key.as_bytes(), &id, kinds::RULES_SERVED).to_string(),
-                    kind: kinds::RULES_SERVED.into(),
-                    occurred_at: clock::rfc3339(now),
-                    payload,
+                let served = RulesServed {
+                    agent: agent.as_str().into(),
+                    event: Some(event.into()),
+                    session: v.get("session_id").and_then(Value::as_str).map(|s| {
+                        difflore_core::redact::prefix_at_most(s, normalize::NAME_MAX).to_string()
+                    }),
+                    repo: repo.map(|r| r.key.clone()),
+                    file: s.files.first().cloned(),
+                    files: Some(s.files),
+                    rule_ids: s.rule_ids,
+                    mode: mode.as_str().into(),
+                    moment: Some(s.moment.into()),
+                    tool: None,
                 };
+                let served_id = eventid::derived_id(key.as_bytes(), &id, kinds::RULES_SERVED);
+                let env = outbox::served_envelope(served_id.to_string(), now, &served);
                 if let Err(e) = store_or_hold(&conn, env, policy, now) {
                     return Ok(spooled(home, &sql(e).to_string()));
                 }
             }
-            outcome = Outcome::Served {
-                rules: s.rule_ids.len(),
-                captured,
-            };
+            outcome = Outcome::Served { rules, captured };
         }
     }
     store::hook_trim_wal(&conn, &path);

@@ -6,10 +6,10 @@
 
 use difflore_core::config::{self, Config};
 use difflore_core::home::Home;
-use difflore_core::outbox::{EnqueuePolicy, Outbox};
+use difflore_core::outbox::{self, EnqueuePolicy, Outbox};
 use difflore_core::repo::{self, Repo};
 use difflore_core::{clock, store};
-use difflore_proto::{EventEnvelope, kinds};
+use difflore_proto::RulesServed;
 use difflore_rules::matching::{self, Match, Query};
 use difflore_rules::memory::{self, MemoryError, Proposed};
 use rusqlite::Connection;
@@ -258,23 +258,24 @@ impl Tools {
     /// Records what an answer served (only while capture is on; failures only logged).
     fn record(&self, conn: &Connection, tool: &str, file: Option<&str>, ids: Vec<String>) {
         let cfg = self.config();
-        if ids.is_empty() || !config::switch_on("DIFFLORE_CAPTURE") || !cfg.capture.enabled {
+        if ids.is_empty() || !cfg.capture_on() {
             return;
         }
         let now = clock::now_ms();
-        let env = EventEnvelope {
-            id: uuid::Uuid::now_v7().to_string(),
-            kind: kinds::RULES_SERVED.into(),
-            occurred_at: clock::rfc3339(now),
-            payload: serde_json::json!({
-                "agent": "mcp", "session": self.session, "repo": self.repo_key(), "file": file,
-                "rule_ids": ids, "mode": "mcp", "tool": tool,
-            }),
+        let served = RulesServed {
+            agent: "mcp".into(),
+            event: None,
+            session: Some(self.session.clone()),
+            repo: self.repo_key().map(str::to_string),
+            file: file.map(str::to_string),
+            files: None,
+            rule_ids: ids,
+            mode: "mcp".into(),
+            moment: None,
+            tool: Some(tool.into()),
         };
-        let policy = EnqueuePolicy {
-            cap: cfg.capture.queue_cap,
-            logged_in: self.home.token_path().exists(),
-        };
+        let env = outbox::served_envelope(uuid::Uuid::now_v7().to_string(), now, &served);
+        let policy = EnqueuePolicy::for_home(&self.home, cfg.capture.queue_cap);
         if let Err(e) = Outbox::new(conn).enqueue(&env, policy, now) {
             eprintln!("difflore mcp: could not record rules.served: {e}");
         }
@@ -479,11 +480,7 @@ impl Tools {
         }
         let key = self.repo_key().map(str::to_string);
         self.with_conn(|conn| {
-            let rules: Vec<memory::Rule> =
-                memory::list(conn, Some(difflore_rules::kinds::Status::Active), None)?
-                    .into_iter()
-                    .filter(|r| r.repo.is_none() || r.repo == key)
-                    .collect();
+            let rules = memory::active_in_scope(conn, key.as_deref())?;
             let section = difflore_rules::export::render(
                 difflore_rules::export::Format::AgentsMd,
                 key.as_deref(),

@@ -34,6 +34,36 @@ pub mod kinds {
     pub const RULES_SERVED: &str = "rules.served";
 }
 
+/// The payload of a `rules.served` event (DESIGN §9): which rules were given to which agent,
+/// when and where. The hook fills `event`, `files` and `moment`; MCP fills `tool`. The server
+/// reads it to count serving per rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesServed {
+    /// `claude-code`, `codex`, `gemini`, `cursor`, or `mcp`.
+    pub agent: String,
+    /// The hook event that served (absent for MCP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The agent's session, cut to a bounded length.
+    pub session: Option<String>,
+    /// The repository key (DESIGN §9), when known.
+    pub repo: Option<String>,
+    /// The first file served for, if any.
+    pub file: Option<String>,
+    /// Every file served for (absent for MCP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    pub rule_ids: Vec<String>,
+    /// `context`, `gate` or `mcp`.
+    pub mode: String,
+    /// When in the agent's work the rules were served (`read`, `prompt`, `edit`, `gate`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moment: Option<String>,
+    /// The MCP tool that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+}
+
 /// One event as it travels on the wire and sits in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventEnvelope {
@@ -47,10 +77,11 @@ pub struct EventEnvelope {
     pub payload: serde_json::Value,
 }
 
-/// Body of `POST /v1/events`.
+/// Body of `POST /v1/events`. The client sends its batch borrowed; the server reads each event
+/// on its own (a malformed one is rejected alone), so it never deserializes this whole.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IngestRequest {
-    pub events: Vec<EventEnvelope>,
+pub struct IngestRequest<'a> {
+    pub events: std::borrow::Cow<'a, [EventEnvelope]>,
 }
 
 /// What the server did with one event.

@@ -55,23 +55,7 @@ pub enum MemoryError {
 
 /// The agent environment variable present, if any (Claude Code, Codex, Gemini CLI, Cursor).
 pub fn agent_marker() -> Option<String> {
-    const MARKERS: &[&str] = &[
-        "CLAUDECODE",
-        "CLAUDE_CODE_SESSION_ID",
-        "CLAUDE_CODE_ENTRYPOINT",
-        "CODEX_SESSION_ID",
-        "CODEX_THREAD_ID",
-        "CODEX_SANDBOX",
-        "CODEX_SANDBOX_NETWORK_DISABLED",
-        "GEMINI_SESSION_ID",
-        "GEMINI_CLI",
-        "CURSOR_AGENT",
-        "CURSOR_SESSION_ID",
-    ];
-    MARKERS
-        .iter()
-        .find(|m| std::env::var_os(m).is_some_and(|v| !v.is_empty()))
-        .map(|m| m.to_string())
+    difflore_core::agent::Agent::env_marker().map(str::to_string)
 }
 
 const COLS: &str =
@@ -128,6 +112,15 @@ pub fn list(
         r.evidence = evidence(conn, &r.id)?;
     }
     Ok(rules)
+}
+
+/// The rules that apply in repository `key`: active, and either that repository's or global
+/// (export and the MCP resource read the same set).
+pub fn active_in_scope(conn: &Connection, key: Option<&str>) -> Result<Vec<Rule>, MemoryError> {
+    Ok(list(conn, Some(Status::Active), None)?
+        .into_iter()
+        .filter(|r| r.repo.is_none() || r.repo.as_deref() == key)
+        .collect())
 }
 
 /// The full id for what a person typed: a rule's handle (the tail [`handle`] shows), or a

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use difflore_proto::{
-    EnvelopeError, EventEnvelope, EventResult, EventStatus, MAX_EVENTS_PER_REQUEST,
+    EnvelopeError, EventEnvelope, EventResult, EventStatus, IngestResponse, MAX_EVENTS_PER_REQUEST,
     MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, WhoAmI,
 };
 use difflore_server_db::{NewEvent, Role, Storage, StorageError, Stored, TokenRecord};
@@ -264,7 +264,7 @@ async fn post_events(State(st): State<Arc<AppState>>, headers: HeaderMap, body: 
             },
         })
         .collect();
-    Json(json!({"results": results})).into_response()
+    Json(IngestResponse { results }).into_response()
 }
 
 /// Byte offset of a 1-based line and column in `b`.

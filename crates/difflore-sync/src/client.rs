@@ -3,7 +3,7 @@
 //! given with `--ca-cert`; honours `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`.
 
 use crate::creds::Credentials;
-use difflore_proto::{EventEnvelope, EventResult, IngestResponse, WhoAmI};
+use difflore_proto::{EventEnvelope, EventResult, IngestRequest, IngestResponse, WhoAmI};
 use std::time::Duration;
 
 /// What the server said to a batch.
@@ -108,7 +108,9 @@ impl Client {
 
     /// `POST /v1/events`.
     pub fn post_events(&self, events: &[EventEnvelope]) -> PostOutcome {
-        let body = match serde_json::to_vec(&serde_json::json!({ "events": events })) {
+        let body = match serde_json::to_vec(&IngestRequest {
+            events: events.into(),
+        }) {
             Ok(b) => b,
             Err(e) => return PostOutcome::BadRequest(e.to_string()),
         };

@@ -14,6 +14,7 @@ use crate::drain::{DrainCfg, Drainer, Pass, parked_and_unchanged};
 use crate::lockfile::{self, DaemonLock, LockInfo};
 use crate::{creds, state};
 use difflore_core::clock::{now_ms, rfc3339};
+use difflore_core::config::DaemonConfig;
 use difflore_core::home::Home;
 use difflore_core::outbox::Outbox;
 use difflore_core::{logfile, store};
@@ -28,8 +29,8 @@ pub const OWNER_PREFIX: &str = "daemon:";
 
 #[derive(Debug, Clone)]
 pub struct RunOpts {
-    pub batch_size: usize,
-    pub poll_ms: u64,
+    /// Batch size and poll interval, already range-checked (`[daemon]` or the command line).
+    pub daemon: DaemonConfig,
     pub tuning: crate::Tuning,
     /// The version the lock file announces (`daemon start` restarts a daemon of another one).
     pub version: String,
@@ -38,8 +39,7 @@ pub struct RunOpts {
 impl Default for RunOpts {
     fn default() -> Self {
         RunOpts {
-            batch_size: 500,
-            poll_ms: 250,
+            daemon: DaemonConfig::default(),
             tuning: crate::Tuning::default(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         }
@@ -173,12 +173,10 @@ fn worker_loop(
     let conn = store::open_for_write(home).map_err(|e| e.to_string())?;
     let schema = store::schema_version(&conn).map_err(|e| e.to_string())?;
     let mut cfg = DrainCfg {
-        batch_size: opts
-            .batch_size
-            .clamp(1, difflore_proto::MAX_EVENTS_PER_REQUEST),
+        batch_size: opts.daemon.batch_size.get(),
         ..DrainCfg::tuned(&opts.tuning)
     };
-    let poll = Duration::from_millis(opts.poll_ms.clamp(10, 10_000));
+    let poll = Duration::from_millis(opts.daemon.poll_ms.get());
     let mut client: Option<(String, Client)> = None;
     let mut last_maintenance = Instant::now() - Duration::from_secs(3600);
     let mut last_status = String::new();

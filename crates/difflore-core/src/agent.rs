@@ -1,5 +1,7 @@
-//! The agents difflore hooks into, their lifecycle event names, and their no-op answers
-//! (DESIGN §6, `fixtures/hooks/README.md`).
+//! Everything difflore knows about an agent as such, in one place: its names, its lifecycle
+//! event names and their phases, its tools' kinds, its no-op answers (DESIGN §6,
+//! `fixtures/hooks/README.md`) and the environment variables that show a process runs inside it.
+//! How each agent's config files are wired lives in `difflore-agents`, over this type.
 
 use serde_json::{Value, json};
 
@@ -67,6 +69,35 @@ impl Agent {
             (Agent::Cursor, "postToolUseFailure") => ToolFailure,
             _ => return None,
         })
+    }
+
+    /// Environment variables the agent sets for the processes it runs.
+    pub fn env_markers(self) -> &'static [&'static str] {
+        match self {
+            Agent::ClaudeCode => &[
+                "CLAUDECODE",
+                "CLAUDE_CODE_SESSION_ID",
+                "CLAUDE_CODE_ENTRYPOINT",
+            ],
+            Agent::Codex => &[
+                "CODEX_SESSION_ID",
+                "CODEX_THREAD_ID",
+                "CODEX_SANDBOX",
+                "CODEX_SANDBOX_NETWORK_DISABLED",
+            ],
+            Agent::Gemini => &["GEMINI_SESSION_ID", "GEMINI_CLI"],
+            Agent::Cursor => &["CURSOR_AGENT", "CURSOR_SESSION_ID"],
+        }
+    }
+
+    /// The first agent environment variable set (non-empty) in this process, if any: the
+    /// process runs inside an agent.
+    pub fn env_marker() -> Option<&'static str> {
+        Agent::ALL
+            .iter()
+            .flat_map(|a| a.env_markers())
+            .copied()
+            .find(|m| std::env::var_os(m).is_some_and(|v| !v.is_empty()))
     }
 
     /// The answer that changes nothing for this agent and event.
