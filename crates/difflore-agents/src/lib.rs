@@ -35,11 +35,10 @@ pub struct Ctx {
 /// One entry difflore added to a file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Entry {
-    pub agent: String,
-    pub scope: String,
+    pub agent: Agent,
+    pub scope: Scope,
     pub file: PathBuf,
-    /// "hook" or "mcp".
-    pub kind: String,
+    pub kind: EntryKind,
     /// Keys to the array (hooks) or to the value (MCP, `version`).
     pub path: Vec<String>,
     /// The exact value added (an array element for hooks).
@@ -50,6 +49,18 @@ pub struct Entry {
     /// The file did not exist before.
     #[serde(default)]
     pub created_file: bool,
+}
+
+/// What an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// One element of a hook array.
+    Hook,
+    /// The MCP server's entry.
+    Mcp,
+    /// A `version` key the agent's hooks file needs (kept if it was there before).
+    Version,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -122,11 +133,11 @@ fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
     let cmd = spec::hook_command(&ctx.bin, ctx.difflore_home.as_deref(), agent);
     let hooks_file = agent.hooks_file(&ctx.home, &ctx.project, scope);
     let mut out = Vec::new();
-    let entry = |file: &Path, kind: &str, path: Vec<String>, value: Value| Entry {
-        agent: agent.as_str().into(),
-        scope: scope.as_str().into(),
+    let entry = |file: &Path, kind: EntryKind, path: Vec<String>, value: Value| Entry {
+        agent,
+        scope,
         file: file.to_path_buf(),
-        kind: kind.into(),
+        kind,
         path,
         value,
         created: Vec::new(),
@@ -135,7 +146,7 @@ fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
     if agent == Agent::Cursor {
         out.push(entry(
             &hooks_file,
-            "version",
+            EntryKind::Version,
             vec!["version".into()],
             Value::from(1),
         ));
@@ -143,7 +154,7 @@ fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
     for (event, matcher) in agent.hook_events() {
         out.push(entry(
             &hooks_file,
-            "hook",
+            EntryKind::Hook,
             vec!["hooks".into(), event.to_string()],
             agent.hook_entry(&cmd, *matcher),
         ));
@@ -161,7 +172,7 @@ fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
     };
     out.push(entry(
         &mcp_file,
-        "mcp",
+        EntryKind::Mcp,
         vec![key.into(), "difflore".into()],
         agent.mcp_entry(&ctx.bin, &env),
     ));
@@ -174,8 +185,8 @@ fn apply(f: &mut File, agent: Agent, e: &mut Entry) -> Result<(usize, usize), Ed
     let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
     let file = f.path.clone();
     match &mut f.doc {
-        Doc::Json { value, .. } => match e.kind.as_str() {
-            "hook" => {
+        Doc::Json { value, .. } => match e.kind {
+            EntryKind::Hook => {
                 let arr = edit::array_at(&file, value, &path, &mut e.created)?;
                 if arr.contains(&e.value) {
                     return Ok((0, 0));
@@ -192,7 +203,7 @@ fn apply(f: &mut File, agent: Agent, e: &mut Entry) -> Result<(usize, usize), Ed
                 let obj = edit::object_at(&file, value, parents, &mut e.created)?;
                 match obj.get(*last) {
                     Some(v) if *v == e.value => Ok((0, 0)),
-                    Some(_) if e.kind == "version" => Ok((0, 0)),
+                    Some(_) if e.kind == EntryKind::Version => Ok((0, 0)),
                     Some(_) => {
                         obj.insert(last.to_string(), e.value.clone());
                         Ok((0, 1))
@@ -382,7 +393,7 @@ pub fn uninstall(
     let mut manifest = Manifest::load(ctx)?;
     let (mine, rest): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut manifest.entries)
         .into_iter()
-        .partition(|e| e.agent == agent.as_str() && e.scope == scope.as_str());
+        .partition(|e| e.agent == agent && e.scope == scope);
     let mut changes = Vec::new();
     let mut kept = rest;
     for (path, entries) in group_by_file(mine) {
@@ -395,13 +406,13 @@ pub fn uninstall(
             created.extend(e.created.iter().cloned());
             let gone = match &mut f.doc {
                 Doc::Json { value, .. } => {
-                    let parent_path = if e.kind == "hook" {
+                    let parent_path = if e.kind == EntryKind::Hook {
                         &e.path[..]
                     } else {
                         &e.path[..e.path.len() - 1]
                     };
-                    match e.kind.as_str() {
-                        "hook" => match edit::get(value, parent_path).cloned() {
+                    match e.kind {
+                        EntryKind::Hook => match edit::get(value, parent_path).cloned() {
                             Some(Value::Array(mut a)) => {
                                 let before = a.len();
                                 a.retain(|x| *x != e.value);
@@ -413,7 +424,7 @@ pub fn uninstall(
                         },
                         _ => {
                             if edit::get(value, &e.path) == Some(&e.value)
-                                && (e.kind != "version" || e.created.contains(&e.path))
+                                && (e.kind != EntryKind::Version || e.created.contains(&e.path))
                             {
                                 edit::remove(value, &e.path);
                                 1
@@ -439,7 +450,7 @@ pub fn uninstall(
                     }
                 }
             };
-            if gone == 0 && e.kind != "version" {
+            if gone == 0 && e.kind != EntryKind::Version {
                 note = Some("an entry was changed since install and was left in place".to_string());
             }
             removed += gone;
@@ -556,7 +567,7 @@ pub fn status(ctx: &Ctx, agent: Agent) -> AgentStatus {
                 doc: Doc::Json { value, .. },
                 ..
             }) => {
-                for e in want.iter().filter(|e| e.kind == "hook") {
+                for e in want.iter().filter(|e| e.kind == EntryKind::Hook) {
                     if let Some(Value::Array(a)) = edit::get(&value, &e.path) {
                         if a.contains(&e.value) {
                             st.hooks_current += 1;
@@ -571,7 +582,7 @@ pub fn status(ctx: &Ctx, agent: Agent) -> AgentStatus {
         }
         let mcp_want = want
             .iter()
-            .find(|e| e.kind == "mcp")
+            .find(|e| e.kind == EntryKind::Mcp)
             .map(|e| e.value.clone());
         st.mcp = match File::load(&mcp_file) {
             Ok(File {

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 pub use difflore_core::agent::Agent;
 
 /// Where the entries go: the user's own config (default) or the project's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scope {
     User,
     Project,

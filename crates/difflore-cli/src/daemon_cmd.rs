@@ -8,6 +8,7 @@ use difflore_core::config::Config;
 use difflore_core::config::DaemonConfig;
 use difflore_core::home::Home;
 use difflore_core::logfile;
+use difflore_sync::control::DaemonState;
 use difflore_sync::control::{self, StartOutcome, StopOutcome};
 use difflore_sync::{daemon, service};
 use std::time::Duration;
@@ -44,7 +45,7 @@ pub fn start(home: &Home, a: &RunArgs) -> anyhow::Result<()> {
     run_opts(home, a)?;
     difflore_core::store::open_for_write(home)?;
     let exe = std::env::current_exe().context("cannot find the difflore executable")?;
-    match control::start(home, &exe, &run_args(a)).map_err(anyhow::Error::msg)? {
+    match control::start(home, &exe, &run_args(a))? {
         StartOutcome::Started(i) => println!("daemon started (pid {})", i.pid),
         StartOutcome::AlreadyRunning(i) => println!(
             "daemon already running (pid {}, version {})",
@@ -63,7 +64,7 @@ pub fn run(cmd: DaemonCommand) -> anyhow::Result<()> {
     match cmd {
         DaemonCommand::Start(a) => start(&home, &a),
         DaemonCommand::Stop { grace } => {
-            match control::stop(&home, Duration::from_secs(grace)).map_err(anyhow::Error::msg)? {
+            match control::stop(&home, Duration::from_secs(grace))? {
                 StopOutcome::Terminated(pid) => println!("daemon terminated (pid {pid})"),
                 StopOutcome::Killed(pid) => {
                     println!("daemon did not stop within {grace} s: killed (pid {pid})")
@@ -116,9 +117,9 @@ pub fn run(cmd: DaemonCommand) -> anyhow::Result<()> {
         }
         DaemonCommand::Install => {
             let exe = std::env::current_exe().context("cannot find the difflore executable")?;
-            let (path, enable) = service::install(&exe, &home).map_err(anyhow::Error::msg)?;
+            let (path, enable) = service::install(&exe, &home)?;
             println!("wrote {}", path.display());
-            match service::verify(&path).map_err(anyhow::Error::msg)? {
+            match service::verify(&path)? {
                 Some(_) => println!("systemd-analyze verify: ok"),
                 None => println!("(not linted: systemd-analyze is not installed)"),
             }
@@ -126,7 +127,7 @@ pub fn run(cmd: DaemonCommand) -> anyhow::Result<()> {
             Ok(())
         }
         DaemonCommand::Uninstall => {
-            let (removed, path) = service::uninstall().map_err(anyhow::Error::msg)?;
+            let (removed, path) = service::uninstall()?;
             if removed {
                 println!(
                     "removed {}; disable a loaded unit with `systemctl --user disable --now {}`",
@@ -143,12 +144,12 @@ pub fn run(cmd: DaemonCommand) -> anyhow::Result<()> {
 
 pub fn print_status(s: &control::DaemonStatus) {
     let state = match s.state {
-        "running" => format!("running (pid {})", s.pid.unwrap_or(0)),
-        "stale" => {
+        DaemonState::Running => format!("running (pid {})", s.pid.unwrap_or(0)),
+        DaemonState::Stale => {
             "not running (a crashed daemon left its lock file; `difflore daemon stop` cleans it)"
                 .into()
         }
-        _ => "not running".into(),
+        DaemonState::NotRunning => "not running".into(),
     };
     println!("daemon       {state}");
     if let Some(v) = &s.version {

@@ -66,7 +66,7 @@ fn main() {
         Command::Export { format, output } => export_cmd::run(&format, output.as_deref()),
         Command::Daemon(d) => daemon_cmd::run(d),
         Command::Agents(a) => agents_cmd::run(a),
-        Command::Mcp => difflore_mcp::run().map_err(anyhow::Error::msg),
+        Command::Mcp => difflore_mcp::run().map_err(anyhow::Error::from),
         Command::Hook(_) => unreachable_hook(),
     };
     if let Err(e) = result {

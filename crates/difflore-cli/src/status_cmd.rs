@@ -4,6 +4,7 @@ use crate::context::home;
 use crate::render;
 use difflore_core::home::Home;
 use difflore_core::{status, store};
+use difflore_sync::control::DaemonState;
 
 /// Creates or migrates the store.
 pub fn init() -> anyhow::Result<()> {
@@ -111,7 +112,7 @@ pub fn status(json: bool) -> anyhow::Result<()> {
         println!("sync           not logged in (events stay local; the last 7 days are kept)");
     }
     let daemon = match d.state {
-        "running" => format!(
+        DaemonState::Running => format!(
             "running (pid {}, {}){}",
             d.pid.unwrap_or(0),
             d.activity.as_deref().unwrap_or("running"),
@@ -121,14 +122,14 @@ pub fn status(json: bool) -> anyhow::Result<()> {
                 ""
             }
         ),
-        "stale" => "not running (stale lock file from a crash)".into(),
-        _ => "not running".into(),
+        DaemonState::Stale => "not running (stale lock file from a crash)".into(),
+        DaemonState::NotRunning => "not running".into(),
     };
     println!(
         "daemon         {daemon}; breaker {}; delivered {}",
         d.breaker, d.delivered
     );
-    if d.logged_in && d.state != "running" {
+    if d.logged_in && d.state != DaemonState::Running {
         println!(
             "WARNING        logged in but no daemon is running: events are not delivered. Run `difflore daemon start`."
         );

@@ -9,6 +9,7 @@ use difflore_core::outbox::Outbox;
 use difflore_core::store;
 use difflore_sync::client::Client;
 use difflore_sync::control;
+use difflore_sync::control::DaemonState;
 use difflore_sync::creds::{self, Credentials};
 use difflore_sync::{daemon, state};
 use serde_json::json;
@@ -184,14 +185,14 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
             }
             println!(
                 "daemon       {}{}",
-                d.state.replace('_', " "),
+                d.state,
                 d.activity
                     .as_ref()
                     .filter(|a| *a != "running")
                     .map(|a| format!(" ({a})"))
                     .unwrap_or_default()
             );
-            if d.logged_in && d.state != "running" {
+            if d.logged_in && d.state != DaemonState::Running {
                 println!(
                     "warning      logged in but no daemon is running: start it with `difflore daemon start`"
                 );
@@ -232,7 +233,7 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let daemon = control::status(home);
-    if daemon.state == "running" {
+    if daemon.state == DaemonState::Running {
         // Ask the daemon (a commit wakes it) and follow its progress instead of draining beside it.
         state::set(&conn, state::DRAIN_REQUESTED_AT, &now_ms().to_string())?;
         let start_delivered = daemon.delivered;
@@ -247,7 +248,10 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
                 last_pending = p;
                 last_change = Instant::now();
             }
-            if p == 0 || last_change.elapsed() > Duration::from_secs(10) || s.state != "running" {
+            if p == 0
+                || last_change.elapsed() > Duration::from_secs(10)
+                || s.state != DaemonState::Running
+            {
                 pb.finish_and_clear();
                 let delivered = (s.delivered - start_delivered).max(0);
                 if json_out {
@@ -269,8 +273,7 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
     }
     let pass = daemon::drain_now(home, &tuning(), &mut |delivered, _| {
         pb.set_position(delivered as u64)
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     pb.finish_and_clear();
     let remaining = Outbox::new(&conn).summary(now_ms())?.counts;
     if json_out {

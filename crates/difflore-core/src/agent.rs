@@ -5,8 +5,9 @@
 
 use serde_json::{Value, json};
 
-/// A supported agent (`--agent`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A supported agent (`--agent`); serialized by its name (`claude-code`, `codex`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Agent {
     ClaudeCode,
     Codex,

@@ -14,15 +14,31 @@ pub mod tools;
 
 use difflore_core::home::Home;
 
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    #[error("cannot find DIFFLORE_HOME: {0}")]
+    Home(String),
+    #[error("cannot read the working directory: {0}")]
+    Cwd(#[source] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] difflore_core::store::StoreError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("MCP session could not start: {0}")]
+    Start(String),
+    #[error("MCP session ended with an error: {0}")]
+    Session(String),
+}
+
 /// Runs the server until the client closes stdin. Errors are for stderr.
-pub fn run() -> Result<(), String> {
-    let home = Home::from_env().map_err(|e| format!("cannot find DIFFLORE_HOME: {e}"))?;
-    let cwd =
-        std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
-    let tools = tools::Tools::open(home, cwd).map_err(|e| e.to_string())?;
+pub fn run() -> Result<(), McpError> {
+    let home = Home::from_env().map_err(|e| McpError::Home(e.to_string()))?;
+    let cwd = std::env::current_dir().map_err(McpError::Cwd)?;
+    let tools = tools::Tools::open(home, cwd)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(McpError::Runtime)?;
     rt.block_on(server::serve_stdio(tools))
 }

@@ -147,14 +147,14 @@ impl ServerHandler for Server {
 }
 
 /// Serves on stdin/stdout until the client closes stdin.
-pub async fn serve_stdio(tools: Tools) -> Result<(), String> {
+pub async fn serve_stdio(tools: Tools) -> Result<(), crate::McpError> {
     let running = Server::new(tools)
         .serve(rmcp::transport::stdio())
         .await
-        .map_err(|e| format!("MCP session could not start: {e}"))?;
+        .map_err(|e| crate::McpError::Start(e.to_string()))?;
     running
         .waiting()
         .await
-        .map_err(|e| format!("MCP session ended with an error: {e}"))?;
+        .map_err(|e| crate::McpError::Session(e.to_string()))?;
     Ok(())
 }

@@ -436,7 +436,12 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
     (code, Json(body)).into_response()
 }
 
+/// A `--role` value that names no role.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown role {0:?}: expected ingest, read or admin")]
+pub struct UnknownRole(pub String);
+
 /// Roles a `--role` flag accepts.
-pub fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: expected ingest, read or admin"))
+pub fn parse_role(s: &str) -> Result<Role, UnknownRole> {
+    Role::parse(s).ok_or_else(|| UnknownRole(s.to_string()))
 }

@@ -20,8 +20,17 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
+/// Why a `--database` value is not one this server can use.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DatabaseUrlError {
+    #[error("empty database path")]
+    Empty,
+    #[error("unsupported database {0:?}: use sqlite:PATH or postgres://USER@HOST/DB")]
+    Unsupported(String),
+}
+
 impl DatabaseUrl {
-    pub fn parse(s: &str) -> Result<DatabaseUrl, String> {
+    pub fn parse(s: &str) -> Result<DatabaseUrl, DatabaseUrlError> {
         let s = s.trim();
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             return Ok(DatabaseUrl::Postgres(s.to_string()));
@@ -31,12 +40,10 @@ impl DatabaseUrl {
             .or_else(|| s.strip_prefix("sqlite:"))
             .unwrap_or(s);
         if path.is_empty() {
-            return Err("empty database path".into());
+            return Err(DatabaseUrlError::Empty);
         }
         if path.contains("://") {
-            return Err(format!(
-                "unsupported database {s:?}: use sqlite:PATH or postgres://USER@HOST/DB"
-            ));
+            return Err(DatabaseUrlError::Unsupported(s.to_string()));
         }
         Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
     }

@@ -232,7 +232,7 @@ async fn token(store: backend::AnyStorage, cmd: TokenCommand) -> anyhow::Result<
         TokenCommand::Create { team, name, role } => {
             valid_name("--team", &team)?;
             valid_name("--name", &name)?;
-            let role = api::parse_role(&role).map_err(anyhow::Error::msg)?;
+            let role = api::parse_role(&role)?;
             let (text, record) =
                 auth::new_token(&team, &name, role, difflore_server_db::now_rfc3339())?;
             let rec = store.create_token(record).await?;

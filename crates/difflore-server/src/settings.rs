@@ -65,7 +65,7 @@ pub fn database(
     file: &FileConfig,
 ) -> anyhow::Result<DatabaseUrl> {
     if let Some(d) = flag.or(file.database.as_deref()) {
-        return DatabaseUrl::parse(d).map_err(anyhow::Error::msg);
+        return Ok(DatabaseUrl::parse(d)?);
     }
     let dir = data_dir
         .map(Path::to_path_buf)

@@ -36,17 +36,61 @@ pub enum Gate {
     },
 }
 
-/// `"closed"`, `"open"` or `"half_open"`.
-pub fn current(conn: &Connection) -> String {
-    state::get(conn, state::BREAKER)
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "closed".into())
+/// The breaker's state as `daemon_state` keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+
+    fn parse(s: &str) -> Option<BreakerState> {
+        Some(match s {
+            "closed" => BreakerState::Closed,
+            "open" => BreakerState::Open,
+            "half_open" => BreakerState::HalfOpen,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for BreakerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The breaker's state; closed when it was never set. A value this version does not know is an
+/// error (a database written by another version), never taken for a state.
+pub fn current(conn: &Connection) -> rusqlite::Result<BreakerState> {
+    match state::get(conn, state::BREAKER)? {
+        None => Ok(BreakerState::Closed),
+        Some(s) => BreakerState::parse(&s).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                format!("unknown breaker state {s:?} in daemon_state").into(),
+            )
+        }),
+    }
+}
+
+fn set(conn: &Connection, st: BreakerState) -> rusqlite::Result<()> {
+    state::set(conn, state::BREAKER, st.as_str())
 }
 
 pub fn gate(conn: &Connection, cfg: &BreakerCfg, now: i64) -> rusqlite::Result<Gate> {
-    let st = current(conn);
-    if st == "closed" {
+    if current(conn)? == BreakerState::Closed {
         return Ok(Gate::Closed);
     }
     let opened = state::get_i64(conn, state::BREAKER_OPENED_AT)?.unwrap_or(0);
@@ -61,7 +105,7 @@ pub fn gate(conn: &Connection, cfg: &BreakerCfg, now: i64) -> rusqlite::Result<G
         return Ok(Gate::Open { until: probe_until });
     }
     let tx = conn.unchecked_transaction()?;
-    state::set(&tx, state::BREAKER, "half_open")?;
+    set(&tx, BreakerState::HalfOpen)?;
     state::set(
         &tx,
         state::BREAKER_PROBE_UNTIL,
@@ -73,10 +117,11 @@ pub fn gate(conn: &Connection, cfg: &BreakerCfg, now: i64) -> rusqlite::Result<G
 
 /// The server answered (whatever it said): close.
 pub fn on_answer(conn: &Connection) -> rusqlite::Result<()> {
-    if current(conn) != "closed" || state::get_i64(conn, state::BREAKER_FAILURES)?.unwrap_or(0) != 0
+    if current(conn)? != BreakerState::Closed
+        || state::get_i64(conn, state::BREAKER_FAILURES)?.unwrap_or(0) != 0
     {
         let tx = conn.unchecked_transaction()?;
-        state::set(&tx, state::BREAKER, "closed")?;
+        set(&tx, BreakerState::Closed)?;
         state::set(&tx, state::BREAKER_FAILURES, "0")?;
         state::delete(&tx, state::BREAKER_PROBE_UNTIL)?;
         tx.commit()?;
@@ -99,9 +144,9 @@ pub fn on_transport_failure(
     }
     state::add(&tx, state::BREAKER_FAILURES, 1)?;
     let failures = state::get_i64(&tx, state::BREAKER_FAILURES)?.unwrap_or(1);
-    let open = current(&tx) == "half_open" || failures >= cfg.threshold;
+    let open = current(&tx)? == BreakerState::HalfOpen || failures >= cfg.threshold;
     if open {
-        state::set(&tx, state::BREAKER, "open")?;
+        set(&tx, BreakerState::Open)?;
         state::set(&tx, state::BREAKER_OPENED_AT, &now.to_string())?;
         state::delete(&tx, state::BREAKER_PROBE_UNTIL)?;
     }
@@ -130,7 +175,7 @@ mod tests {
         assert!(on_transport_failure(&c, &cfg, 200).unwrap());
         assert_eq!(gate(&c, &cfg, 500).unwrap(), Gate::Open { until: 1_200 });
         assert_eq!(gate(&c, &cfg, 1_200).unwrap(), Gate::Probe);
-        assert_eq!(current(&c), "half_open");
+        assert_eq!(current(&c).unwrap(), BreakerState::HalfOpen);
         // Only one probe in flight.
         assert_eq!(gate(&c, &cfg, 1_201).unwrap(), Gate::Open { until: 1_700 });
         // The probe failed: open again at once.
@@ -138,7 +183,44 @@ mod tests {
         assert_eq!(gate(&c, &cfg, 1_400).unwrap(), Gate::Open { until: 2_300 });
         assert_eq!(gate(&c, &cfg, 2_300).unwrap(), Gate::Probe);
         on_answer(&c).unwrap();
-        assert_eq!(current(&c), "closed");
+        assert_eq!(current(&c).unwrap(), BreakerState::Closed);
         assert_eq!(gate(&c, &cfg, 2_301).unwrap(), Gate::Closed);
+    }
+
+    #[test]
+    fn a_state_this_version_does_not_know_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let c = difflore_core::store::open_for_write(&Home::at(d.path())).unwrap();
+        assert_eq!(
+            current(&c).unwrap(),
+            BreakerState::Closed,
+            "never set: closed"
+        );
+        state::set(&c, state::BREAKER, "ajar").unwrap();
+        let e = current(&c).unwrap_err().to_string();
+        assert!(e.contains("unknown breaker state \"ajar\""), "{e}");
+        assert!(
+            gate(&c, &BreakerCfg::default(), 0).is_err(),
+            "no gate on a guess"
+        );
+    }
+
+    #[test]
+    fn activities_read_back_as_written() {
+        let d = tempfile::tempdir().unwrap();
+        let c = difflore_core::store::open_for_write(&Home::at(d.path())).unwrap();
+        for a in [
+            state::Activity::Running,
+            state::Activity::Stopped,
+            state::Activity::WaitingForLogin,
+            state::Activity::CredentialsUnreadable("permission denied".into()),
+            state::Activity::CredentialsRejected("bad CA file".into()),
+            state::Activity::Parked("the server refused the token (401)".into()),
+        ] {
+            state::set_activity(&c, &a).unwrap();
+            assert_eq!(state::activity(&c).unwrap(), Some(a));
+        }
+        state::set(&c, state::STATUS, "dancing").unwrap();
+        assert!(state::activity(&c).is_err());
     }
 }

@@ -1,8 +1,10 @@
 //! Daemon control from the CLI: `status` (read-only), `start` (spawn detached and wait for the
 //! lock), `stop` (signal only the process that holds the lock and whose start time matches).
 
+use crate::breaker::{self, BreakerState};
+use crate::error::ControlError;
 use crate::lockfile::{self, LockInfo};
-use crate::{breaker, creds, daemon, state};
+use crate::{creds, daemon, state};
 use difflore_core::clock::now_ms;
 use difflore_core::home::Home;
 use difflore_core::{logfile, store};
@@ -10,12 +12,32 @@ use serde::Serialize;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Whether a daemon runs for this home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaemonState {
+    Running,
+    NotRunning,
+    /// The lock file names a daemon that no longer holds it (it died).
+    Stale,
+}
+
+impl std::fmt::Display for DaemonState {
+    /// As a person reads it: `running`, `not running`, `stale`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DaemonState::Running => "running",
+            DaemonState::NotRunning => "not running",
+            DaemonState::Stale => "stale",
+        })
+    }
+}
+
 /// `difflore daemon status --json` (DESIGN §9).
 #[derive(Debug, Clone, Serialize)]
 pub struct DaemonStatus {
     pub schema_version: u32,
-    /// `running`, `not_running` or `stale`.
-    pub state: &'static str,
+    pub state: DaemonState,
     pub pid: Option<u32>,
     pub version: Option<String>,
     pub version_mismatch: bool,
@@ -25,7 +47,8 @@ pub struct DaemonStatus {
     pub delivered: i64,
     pub failed: i64,
     pub queue: Option<difflore_core::outbox::Counts>,
-    pub breaker: String,
+    /// Closed while nothing says otherwise (no database yet).
+    pub breaker: BreakerState,
     pub server: Option<String>,
     /// What the daemon says it is doing (`running`, `waiting for login`, `parked: …`).
     pub activity: Option<String>,
@@ -41,9 +64,9 @@ pub fn status(home: &Home) -> DaemonStatus {
     let held = lockfile::is_held(home);
     let info = lockfile::read_info(home);
     let state = match (held, &info) {
-        (true, _) => "running",
-        (false, Some(_)) => "stale",
-        (false, None) => "not_running",
+        (true, _) => DaemonState::Running,
+        (false, Some(_)) => DaemonState::Stale,
+        (false, None) => DaemonState::NotRunning,
     };
     let running_info = info.clone().filter(|_| held);
     let mut s = DaemonStatus {
@@ -62,7 +85,7 @@ pub fn status(home: &Home) -> DaemonStatus {
         delivered: 0,
         failed: 0,
         queue: None,
-        breaker: "closed".into(),
+        breaker: BreakerState::Closed,
         server: None,
         activity: None,
         logged_in: creds::load(home).ok().flatten().is_some(),
@@ -84,17 +107,22 @@ pub fn status(home: &Home) -> DaemonStatus {
             .ok()
             .flatten()
             .unwrap_or(0);
-        s.breaker = breaker::current(&conn);
+        let breaker = breaker::current(&conn);
         s.server = state::get(&conn, state::SERVER).ok().flatten();
         s.last_error = state::get(&conn, state::LAST_ERROR).ok().flatten();
+        match breaker {
+            Ok(b) => s.breaker = b,
+            Err(e) => s.last_error = Some(e.to_string()),
+        }
         s.unreachable_since = state::get_i64(&conn, state::UNREACHABLE_SINCE)
             .ok()
             .flatten()
             .map(daemon::when);
-        s.activity = state::get(&conn, state::STATUS)
-            .ok()
-            .flatten()
-            .filter(|_| held);
+        s.activity = match state::activity(&conn) {
+            Ok(a) => a.map(|a| a.to_string()),
+            Err(e) => Some(e.to_string()),
+        }
+        .filter(|_| held);
         s.queue = difflore_core::outbox::Outbox::new(&conn)
             .summary(now_ms())
             .ok()
@@ -119,7 +147,7 @@ pub fn start(
     home: &Home,
     exe: &std::path::Path,
     extra_args: &[String],
-) -> Result<StartOutcome, String> {
+) -> Result<StartOutcome, ControlError> {
     let mut old = None;
     if lockfile::is_held(home)
         && let Some(info) = lockfile::read_info(home)
@@ -130,15 +158,20 @@ pub fn start(
         stop(home, Duration::from_secs(10))?;
         old = Some(info);
     }
-    home.ensure_dirs().map_err(|e| e.to_string())?;
+    home.ensure_dirs().map_err(ControlError::io(format!(
+        "create {}",
+        home.root().display()
+    )))?;
     let out_path = logfile::path(home, "daemon.out");
     rotate(&out_path);
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&out_path)
-        .map_err(|e| format!("cannot open {}: {e}", out_path.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
+        .map_err(ControlError::io(format!("open {}", out_path.display())))?;
+    let err = out
+        .try_clone()
+        .map_err(ControlError::io(format!("open {}", out_path.display())))?;
     let mut cmd = Command::new(exe);
     cmd.arg("daemon")
         .arg("run")
@@ -154,16 +187,16 @@ pub fn start(
     }
     let mut child = cmd
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        .map_err(ControlError::io(format!("start {}", exe.display())))?;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let mut lines = logfile::tail(home, "daemon.out", 5);
             lines.extend(logfile::tail(home, daemon::LOG, 5));
-            return Err(format!(
-                "the daemon exited at once ({status}). Last log lines:\n  {}",
-                lines.join("\n  ")
-            ));
+            return Err(ControlError::ExitedAtOnce {
+                status: status.to_string(),
+                log: lines.join("\n  "),
+            });
         }
         if lockfile::is_held(home)
             && let Some(info) = lockfile::read_info(home)
@@ -178,10 +211,7 @@ pub fn start(
             let _ = child.kill();
             let _ = child.wait();
             let lines = logfile::tail(home, "daemon.out", 5);
-            return Err(format!(
-                "the daemon did not take its lock within 5 s. Last log lines:\n  {}",
-                lines.join("\n  ")
-            ));
+            return Err(ControlError::NoLock(lines.join("\n  ")));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -203,27 +233,25 @@ pub enum StopOutcome {
 
 /// SIGTERM, wait up to `grace`, SIGKILL; only the process whose pid and start time match the
 /// lock file while the lock is held. Returns once the lock is free.
-pub fn stop(home: &Home, grace: Duration) -> Result<StopOutcome, String> {
+pub fn stop(home: &Home, grace: Duration) -> Result<StopOutcome, ControlError> {
     if !lockfile::is_held(home) {
-        return Ok(if lockfile::clean_stale(home).map_err(|e| e.to_string())? {
+        let stale =
+            lockfile::clean_stale(home).map_err(ControlError::io("remove the stale lock"))?;
+        return Ok(if stale {
             StopOutcome::StaleCleaned
         } else {
             StopOutcome::NotRunning
         });
     }
-    let info = lockfile::read_info(home)
-        .ok_or("the lock is held but names no process; try again in a moment")?;
+    let info = lockfile::read_info(home).ok_or(ControlError::LockNamesNoProcess)?;
     if let Some(actual) = lockfile::proc_start_time(info.pid)
         && info.start_time != 0
         && actual != info.start_time
     {
-        return Err(format!(
-            "pid {} is not the daemon that took the lock (its start time differs); not signalling it",
-            info.pid
-        ));
+        return Err(ControlError::NotTheDaemon(info.pid));
     }
-    let pid =
-        rustix::process::Pid::from_raw(info.pid as i32).ok_or("invalid pid in the lock file")?;
+    let pid = rustix::process::Pid::from_raw(info.pid as i32)
+        .ok_or(ControlError::InvalidPid(info.pid))?;
     let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
@@ -236,10 +264,7 @@ pub fn stop(home: &Home, grace: Duration) -> Result<StopOutcome, String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while lockfile::is_held(home) {
         if Instant::now() > deadline {
-            return Err(format!(
-                "pid {} still holds the lock after SIGKILL",
-                info.pid
-            ));
+            return Err(ControlError::Unkillable(info.pid));
         }
         std::thread::sleep(Duration::from_millis(25));
     }

@@ -11,7 +11,9 @@
 
 use crate::client::Client;
 use crate::drain::{DrainCfg, Drainer, Pass, parked_and_unchanged};
+use crate::error::DrainError;
 use crate::lockfile::{self, DaemonLock, LockInfo};
+use crate::state::Activity;
 use crate::{creds, state};
 use difflore_core::clock::{now_ms, rfc3339};
 use difflore_core::config::DaemonConfig;
@@ -96,7 +98,7 @@ pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
     let released = Outbox::new(&conn)
         .release_leases_of(OWNER_PREFIX)
         .map_err(|e| RunError::Other(e.to_string()))?;
-    let _ = state::set(&conn, state::STATUS, "running");
+    let _ = state::set_activity(&conn, &Activity::Running);
     log(
         home,
         "INFO",
@@ -144,7 +146,7 @@ pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
         let _ = worker.join();
     }
     let n = Outbox::new(&conn).release_leases_of(&owner).unwrap_or(0);
-    let _ = state::set(&conn, state::STATUS, "stopped");
+    let _ = state::set_activity(&conn, &Activity::Stopped);
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
     log(
         home,
@@ -169,9 +171,9 @@ fn worker_loop(
     term: &AtomicBool,
     exit_requested: &AtomicBool,
     owner: String,
-) -> Result<(), String> {
-    let conn = store::open_for_write(home).map_err(|e| e.to_string())?;
-    let schema = store::schema_version(&conn).map_err(|e| e.to_string())?;
+) -> Result<(), DrainError> {
+    let conn = store::open_for_write(home)?;
+    let schema = store::schema_version(&conn)?;
     let mut cfg = DrainCfg {
         batch_size: opts.daemon.batch_size.get(),
         ..DrainCfg::tuned(&opts.tuning)
@@ -179,11 +181,11 @@ fn worker_loop(
     let poll = Duration::from_millis(opts.daemon.poll_ms.get());
     let mut client: Option<(String, Client)> = None;
     let mut last_maintenance = Instant::now() - Duration::from_secs(3600);
-    let mut last_status = String::new();
-    let mut set_status = |conn: &Connection, s: &str| {
-        if s != last_status {
-            let _ = state::set(conn, state::STATUS, s);
-            last_status = s.to_string();
+    let mut last_status: Option<Activity> = None;
+    let mut set_status = |conn: &Connection, a: Activity| {
+        if last_status.as_ref() != Some(&a) {
+            let _ = state::set_activity(conn, &a);
+            last_status = Some(a);
         }
     };
     while !term.load(Ordering::SeqCst) {
@@ -225,13 +227,13 @@ fn worker_loop(
         let creds = match creds::load(home) {
             Ok(Some(c)) => c,
             Ok(None) => {
-                set_status(&conn, "waiting for login");
+                set_status(&conn, Activity::WaitingForLogin);
                 client = None;
                 idle(&conn, term, poll, Duration::from_secs(1));
                 continue;
             }
             Err(e) => {
-                set_status(&conn, &format!("credentials unreadable: {e}"));
+                set_status(&conn, Activity::CredentialsUnreadable(e.to_string()));
                 idle(&conn, term, poll, Duration::from_secs(1));
                 continue;
             }
@@ -256,7 +258,7 @@ fn worker_loop(
                     client = Some((fp, c));
                 }
                 Err(e) => {
-                    set_status(&conn, &format!("cannot use the credentials: {e}"));
+                    set_status(&conn, Activity::CredentialsRejected(e.to_string()));
                     idle(&conn, term, poll, Duration::from_secs(5));
                     continue;
                 }
@@ -265,7 +267,7 @@ fn worker_loop(
         let Some((_, c)) = client.as_ref() else {
             continue;
         };
-        set_status(&conn, "running");
+        set_status(&conn, Activity::Running);
         let mut drainer = Drainer::new(&conn, home, c, owner.clone(), cfg.clone());
         // Drain back-to-back while there is backlog.
         let mut pass;
@@ -355,24 +357,23 @@ pub fn drain_now(
     home: &Home,
     tuning: &crate::Tuning,
     progress: &mut dyn FnMut(usize, i64),
-) -> Result<Pass, String> {
-    let conn = store::open_for_write(home).map_err(|e| e.to_string())?;
-    let creds = creds::load(home)
-        .map_err(|e| e.to_string())?
-        .ok_or("not logged in: run `difflore sync login --server URL` first")?;
-    if parked_and_unchanged(&conn, home).map_err(|e| e.to_string())? {
-        let why = state::get(&conn, state::STATUS)
+) -> Result<Pass, DrainError> {
+    let conn = store::open_for_write(home)?;
+    let creds = creds::load(home)?.ok_or(DrainError::NotLoggedIn)?;
+    if parked_and_unchanged(&conn, home)? {
+        let why = state::activity(&conn)
             .ok()
             .flatten()
+            .map(|a| a.to_string())
             .unwrap_or_default();
-        return Err(format!("the queue is {why}"));
+        return Err(DrainError::Parked(why));
     }
-    let client = Client::new(&creds, tuning.request_timeout).map_err(|e| e.to_string())?;
+    let client = Client::new(&creds, tuning.request_timeout)?;
     let owner = format!("sync-now:{}:{}", std::process::id(), now_ms());
     let mut d = Drainer::new(&conn, home, &client, owner.clone(), DrainCfg::tuned(tuning));
     let mut total = Pass::default();
     loop {
-        let p = d.pass().map_err(|e| e.to_string())?;
+        let p = d.pass()?;
         total.claimed += p.claimed;
         total.delivered += p.delivered;
         total.dead += p.dead;

@@ -127,7 +127,7 @@ impl<'a> Drainer<'a> {
             now,
         )?;
         if batch.is_empty() {
-            if size == 1 && breaker::current(self.conn) == "half_open" {
+            if size == 1 && breaker::current(self.conn)? == breaker::BreakerState::HalfOpen {
                 // Nothing to probe with: let the next event probe.
                 state::delete(self.conn, state::BREAKER_PROBE_UNTIL)?;
             }
@@ -371,7 +371,7 @@ impl<'a> Drainer<'a> {
             state::PARKED_FINGERPRINT,
             &creds::fingerprint(self.home),
         )?;
-        state::set(self.conn, state::STATUS, &format!("parked: {why}"))?;
+        state::set_activity(self.conn, &state::Activity::Parked(why.to_string()))?;
         p.parked = Some(why.to_string());
         Ok(())
     }
@@ -409,7 +409,7 @@ pub fn parked_and_unchanged(conn: &Connection, home: &Home) -> rusqlite::Result<
             Outbox::new(conn).unpark_all(now_ms())?;
             state::delete(conn, state::PARKED_FINGERPRINT)?;
             state::delete(conn, state::CONFIG_ERRORS)?;
-            state::set(conn, state::STATUS, "running")?;
+            state::set_activity(conn, &state::Activity::Running)?;
             Ok(false)
         }
     }

@@ -8,7 +8,7 @@
 //!   the database, so `sync now` and the daemon see the same truth.
 //! - [`lockfile`] is the daemon's liveness truth (`daemon.lock`, flock + pid + start time);
 //!   [`daemon`] is the long-running loop; [`control`] starts, stops and reports on it;
-//!   [`service`] writes the systemd / launchd units.
+//!   [`service`] writes the systemd / launchd units; [`error`] names why each can fail.
 #![forbid(unsafe_code)]
 
 pub mod breaker;
@@ -17,6 +17,7 @@ pub mod control;
 pub mod creds;
 pub mod daemon;
 pub mod drain;
+pub mod error;
 pub mod lockfile;
 pub mod service;
 pub mod state;

@@ -2,6 +2,7 @@
 //! that runs `difflore daemon run`. Written (and on Linux linted with `systemd-analyze verify`
 //! when available), not started: the printed command enables it.
 
+use crate::error::ControlError;
 use difflore_core::home::Home;
 use std::path::{Path, PathBuf};
 
@@ -41,11 +42,11 @@ pub fn launchd_plist(exe: &Path, home: &Home) -> String {
 }
 
 /// Writes the unit; returns its path and the command that enables it.
-pub fn install(exe: &Path, home: &Home) -> Result<(PathBuf, String), String> {
-    let path = unit_path().ok_or("HOME is not set")?;
+pub fn install(exe: &Path, home: &Home) -> Result<(PathBuf, String), ControlError> {
+    let path = unit_path().ok_or(ControlError::NoHome)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            .map_err(ControlError::io(format!("create {}", dir.display())))?;
     }
     let (text, enable) = if cfg!(target_os = "macos") {
         (
@@ -58,13 +59,13 @@ pub fn install(exe: &Path, home: &Home) -> Result<(PathBuf, String), String> {
             format!("systemctl --user daemon-reload && systemctl --user enable --now {UNIT_NAME}"),
         )
     };
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(&path, text).map_err(ControlError::io(format!("write {}", path.display())))?;
     Ok((path, enable))
 }
 
 /// Lints the unit with `systemd-analyze verify` when it is installed: `Ok(None)` when the tool
 /// is missing, `Ok(Some(output))` when it passed.
-pub fn verify(path: &Path) -> Result<Option<String>, String> {
+pub fn verify(path: &Path) -> Result<Option<String>, ControlError> {
     if cfg!(target_os = "macos") {
         return Ok(None);
     }
@@ -75,19 +76,21 @@ pub fn verify(path: &Path) -> Result<Option<String>, String> {
     {
         Err(_) => Ok(None),
         Ok(o) if o.status.success() => Ok(Some(String::from_utf8_lossy(&o.stderr).into_owned())),
-        Ok(o) => Err(format!(
-            "systemd-analyze verify failed:\n{}",
-            String::from_utf8_lossy(&o.stderr)
+        Ok(o) => Err(ControlError::Verify(
+            String::from_utf8_lossy(&o.stderr).into_owned(),
         )),
     }
 }
 
 /// Removes the unit; `false` when there was none.
-pub fn uninstall() -> Result<(bool, PathBuf), String> {
-    let path = unit_path().ok_or("HOME is not set")?;
+pub fn uninstall() -> Result<(bool, PathBuf), ControlError> {
+    let path = unit_path().ok_or(ControlError::NoHome)?;
     match std::fs::remove_file(&path) {
         Ok(()) => Ok((true, path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((false, path)),
-        Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+        Err(e) => Err(ControlError::Io {
+            what: format!("remove {}", path.display()),
+            source: e,
+        }),
     }
 }
