@@ -8,71 +8,13 @@
 use difflore_core::home::Home;
 use difflore_core::outbox::{EnqueuePolicy, Outbox};
 use difflore_core::{clock, store};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use difflore_test_support::server::{Backend, TestServer};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_difflore");
-
-fn server_bin() -> PathBuf {
-    Path::new(BIN).with_file_name("difflore-server")
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    db: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server(db: &str) -> Server {
-    let mut child = Command::new(server_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", db])
-        .env("DIFFLORE_SERVER_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("difflore-server (run ./bench/daemon.sh, which builds it)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
-    Server {
-        child,
-        url,
-        db: db.to_string(),
-    }
-}
-
-fn token(s: &Server, team: &str, role: &str) -> String {
-    let o = Command::new(server_bin())
-        .args([
-            "token",
-            "create",
-            "--team",
-            team,
-            "--name",
-            &uuid::Uuid::now_v7().to_string(),
-            "--role",
-            role,
-            "--database",
-            &s.db,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
-}
 
 fn difflore(home: &Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
@@ -135,15 +77,14 @@ fn pct(v: &mut [Duration], q: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3
 }
 
-fn run(label: &str, db: &str) {
+fn run(label: &str, backend: &Backend) {
     let dir = tempfile::tempdir().unwrap();
     let home_path = dir.path().join("home");
     let home = Home::at(&home_path);
-    let s = server(db);
-    let team = format!("bench-{}", uuid::Uuid::now_v7().simple());
+    let s = TestServer::start(backend);
     let tf = dir.path().join("tok");
-    std::fs::write(&tf, token(&s, &team, "ingest")).unwrap();
-    let read = token(&s, &team, "read");
+    std::fs::write(&tf, s.token("ingest", "ingest")).unwrap();
+    let read = s.token("read", "read");
     assert!(difflore(&home_path, &["init"]).status.success());
     let o = difflore(
         &home_path,
@@ -271,13 +212,9 @@ fn run(label: &str, db: &str) {
 }
 
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    run(
-        "sqlite",
-        &format!("sqlite:{}", dir.path().join("server.db").display()),
-    );
+    run("sqlite", &Backend::Sqlite);
     match std::env::var("DIFFLORE_BENCH_PG_URL") {
-        Ok(u) if !u.is_empty() => run("postgres", &u),
+        Ok(u) if !u.is_empty() => run("postgres", &Backend::Postgres(u)),
         _ => println!("postgres  skipped (set DIFFLORE_BENCH_PG_URL)"),
     }
 }

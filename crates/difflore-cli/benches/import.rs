@@ -1,20 +1,18 @@
-//! Import throughput: `difflore import github` (release build) against a local server that
-//! replays GitHub REST pages (100 PRs, 10 000 review comments in pages of 100, `Link`
+//! Import throughput: `difflore import github` (release build) against the shared fake forge
+//! (`difflore-test-support`) replaying GitHub REST pages (100 PRs, 10 000 review comments in pages of 100, `Link`
 //! pagination). Reports review comments stored per second, end to end (process start to exit).
 //!
 //! Run: `cargo bench -p difflore-cli --bench import`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use difflore_test_support::forge::{Forge, ok};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 const COMMENT_PAGES: usize = 100;
 
 fn at(m: usize) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(1_760_000_000 + m as i64 * 60).unwrap();
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
+    difflore_test_support::forge::at(m as i64)
 }
 
 fn pages(base: &str) -> (String, Vec<String>) {
@@ -43,59 +41,27 @@ fn pages(base: &str) -> (String, Vec<String>) {
 }
 
 fn main() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
+    // The pages need the server's own URL (for `Link` and `pull_request_url`): start it with a
+    // placeholder handler, then hand it the real one.
+    let forge = Forge::start(Arc::new(|_: &str, _: &_, _: &_| ok(String::new())));
+    let base = forge.url.clone();
     let (prs, comments) = pages(&base);
-    let data = Arc::new((prs, comments, base.clone()));
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let data = data.clone();
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut w = s;
-                let _ = w.set_nodelay(true);
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                            break;
-                        }
-                    }
-                    let _ = r.by_ref().take(0).read_to_end(&mut Vec::new());
-                    let page: usize = target
-                        .split(['?', '&'])
-                        .find_map(|kv| kv.strip_prefix("page="))
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or(1);
-                    let (body, link) = if target.contains("/pulls/comments") {
-                        let link = (page < COMMENT_PAGES).then(|| format!("<{}/repos/acme/shop/pulls/comments?per_page=100&page={}>; rel=\"next\"", data.2, page + 1));
-                        (data.1[page - 1].as_str(), link)
-                    } else {
-                        (data.0.as_str(), None)
-                    };
-                    let mut head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-                        body.len()
-                    );
-                    if let Some(l) = link {
-                        head.push_str(&format!("Link: {l}\r\n"));
-                    }
-                    head.push_str("\r\n");
-                    if w.write_all(head.as_bytes())
-                        .and_then(|_| w.write_all(body.as_bytes()))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
+    let link_base = base.clone();
+    forge.set(Arc::new(move |path: &str, query: &HashMap<String, String>, _: &_| {
+        let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        if path.contains("/pulls/comments") {
+            let mut a = ok(comments[page - 1].clone());
+            if page < COMMENT_PAGES {
+                a.1.push((
+                    "Link".into(),
+                    format!("<{link_base}/repos/acme/shop/pulls/comments?per_page=100&page={}>; rel=\"next\"", page + 1),
+                ));
+            }
+            a
+        } else {
+            ok(prs.clone())
         }
-    });
+    }));
     let mut rates = Vec::new();
     for run in 0..3 {
         let dir = tempfile::tempdir().unwrap();

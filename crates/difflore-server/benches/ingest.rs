@@ -6,13 +6,10 @@
 //! it runs PostgreSQL too (`./bench/server.sh` starts a throwaway cluster with fsync on).
 //! `BENCH_SECS` (default 10) and `BENCH_CLIENTS` (default 8) change the load.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use difflore_test_support::server::{Backend, TestServer};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_difflore-server");
 
 fn body(n: usize) -> String {
     let events: Vec<serde_json::Value> = (0..n)
@@ -30,41 +27,11 @@ fn body(n: usize) -> String {
     serde_json::json!({ "events": events }).to_string()
 }
 
-fn run(label: &str, database: &str, secs: u64, clients: usize) {
-    let out = Command::new(BIN)
-        .args([
-            "token",
-            "create",
-            "--team",
-            "bench",
-            "--name",
-            &uuid::Uuid::now_v7().to_string(),
-            "--database",
-            database,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-        .env("DIFFLORE_SERVER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+fn run(label: &str, backend: &Backend, secs: u64, clients: usize) {
+    let mut server = TestServer::start(backend);
+    let token = server.token("bench", "ingest");
+    let url = server.url.clone();
+    let pid = server.child.as_ref().map_or(0, |c| c.id());
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
@@ -104,17 +71,13 @@ fn run(label: &str, database: &str, secs: u64, clients: usize) {
         accepted += a;
     }
     let el = start.elapsed().as_secs_f64();
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let hwm = status
         .lines()
         .find(|l| l.starts_with("VmHWM"))
         .unwrap_or("VmHWM: ?")
         .to_string();
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    server.stop();
     lat.sort();
     let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
     println!(
@@ -139,15 +102,9 @@ fn main() {
     println!(
         "difflore-server ingest: {clients} clients, batches of 100 unique events, {secs} s per backend"
     );
-    let dir = tempfile::tempdir().unwrap();
-    run(
-        "sqlite",
-        &format!("sqlite:{}", dir.path().join("server.db").display()),
-        secs,
-        clients,
-    );
+    run("sqlite", &Backend::Sqlite, secs, clients);
     match std::env::var("DIFFLORE_BENCH_PG_URL") {
-        Ok(u) if !u.is_empty() => run("postgres", &u, secs, clients),
+        Ok(u) if !u.is_empty() => run("postgres", &Backend::Postgres(u), secs, clients),
         _ => println!("postgres   skipped (set DIFFLORE_BENCH_PG_URL)"),
     }
 }

@@ -22,7 +22,7 @@ on_both_backends!(
 fn accept_duplicate_and_partial_rejection(b: &Backend) {
     let s = Server::start(b);
     let team = unique("acme");
-    let t = s.token(&team, "alice", "read");
+    let t = s.token_in(&team, "alice", "read");
     let ids: Vec<String> = (0..3).map(|_| new_id()).collect();
     let mut evs: Vec<Value> = ids.iter().map(|i| event(i, "hook.event")).collect();
     evs.push(json!({"id": "not-a-uuid", "kind": "hook.event", "occurred_at": "2026-11-25T17:00:00Z", "payload": {}}));
@@ -97,7 +97,7 @@ fn accept_duplicate_and_partial_rejection(b: &Backend) {
 
 fn limits_answer_413_with_the_limits(b: &Backend) {
     let s = Server::start(b);
-    let t = s.token(&unique("acme"), "ci", "read");
+    let t = s.token_in(&unique("acme"), "ci", "read");
     // 500 events is fine, 501 is not.
     let evs: Vec<Value> = (0..500).map(|_| event(&new_id(), "hook.event")).collect();
     let (st, v) = post(&s.url, Some(&t), batch(&evs));
@@ -130,9 +130,9 @@ fn limits_answer_413_with_the_limits(b: &Backend) {
 fn auth_roles_and_revocation(b: &Backend) {
     let s = Server::start(b);
     let team = unique("acme");
-    let ingest = s.token(&team, "laptop", "ingest");
-    let read = s.token(&team, "dash", "read");
-    let admin = s.token(&team, "ops", "admin");
+    let ingest = s.token_in(&team, "laptop", "ingest");
+    let read = s.token_in(&team, "dash", "read");
+    let admin = s.token_in(&team, "ops", "admin");
     let body = batch(&[event(&new_id(), "hook.event")]);
     assert_eq!(post(&s.url, None, body.clone()).0, 401);
     assert_eq!(post(&s.url, Some("garbage"), body.clone()).0, 401);
@@ -183,8 +183,8 @@ fn auth_roles_and_revocation(b: &Backend) {
 fn teams_are_isolated(b: &Backend) {
     let s = Server::start(b);
     let (ta, tb) = (unique("a"), unique("b"));
-    let a = s.token(&ta, "x", "read");
-    let bt = s.token(&tb, "x", "read");
+    let a = s.token_in(&ta, "x", "read");
+    let bt = s.token_in(&tb, "x", "read");
     let shared = new_id();
     let (_, v) = post(
         &s.url,
@@ -211,7 +211,7 @@ fn teams_are_isolated(b: &Backend) {
 
 fn cursor_pages_without_gaps_or_repeats(b: &Backend) {
     let s = Server::start(b);
-    let t = s.token(&unique("acme"), "r", "read");
+    let t = s.token_in(&unique("acme"), "r", "read");
     let mut want = Vec::new();
     for _ in 0..5 {
         let evs: Vec<Value> = (0..5)
@@ -231,7 +231,7 @@ fn cursor_pages_without_gaps_or_repeats(b: &Backend) {
     let (st, v) = get(
         &s.url,
         "/v1/events",
-        Some(&s.token(&unique("empty"), "r", "read")),
+        Some(&s.token_in(&unique("empty"), "r", "read")),
     );
     assert_eq!(st, 200);
     assert_eq!(v, json!({"events": [], "next_cursor": null}));
@@ -252,7 +252,7 @@ fn cursor_pages_without_gaps_or_repeats(b: &Backend) {
 fn a_late_commit_is_never_skipped(b: &Backend) {
     let s = Server::start(b);
     let team = unique("late");
-    let t = s.token(&team, "r", "read");
+    let t = s.token_in(&team, "r", "read");
     let first = new_id();
     post(&s.url, Some(&t), batch(&[event(&first, "hook.event")]));
     let late = new_id();
@@ -346,7 +346,7 @@ fn a_late_commit_is_never_skipped(b: &Backend) {
 
 fn sixteen_clients_replaying_one_batch_store_each_id_once(b: &Backend) {
     let s = Server::start(b);
-    let t = s.token(&unique("replay"), "r", "read");
+    let t = s.token_in(&unique("replay"), "r", "read");
     let ids: Vec<String> = (0..100).map(|_| new_id()).collect();
     let body = batch(
         &ids.iter()
@@ -388,7 +388,7 @@ fn sixteen_clients_replaying_one_batch_store_each_id_once(b: &Backend) {
 
 fn bad_input_gets_4xx_and_the_server_stays_up(b: &Backend) {
     let s = Server::start(b);
-    let t = s.token(&unique("fuzz"), "r", "read");
+    let t = s.token_in(&unique("fuzz"), "r", "read");
     let mut bodies: Vec<Vec<u8>> = vec![
         Vec::new(),
         b"null".to_vec(),
@@ -430,7 +430,7 @@ fn bad_input_gets_4xx_and_the_server_stays_up(b: &Backend) {
 
 fn sigterm_exits_cleanly(b: &Backend) {
     let mut s = Server::start(b);
-    let t = s.token(&unique("term"), "r", "read");
+    let t = s.token_in(&unique("term"), "r", "read");
     // Requests in flight while the signal arrives all complete.
     let url = s.url.clone();
     let tt = t.clone();
@@ -462,7 +462,7 @@ fn postgres_cursor_orders_txids_numerically_across_a_digit_boundary() {
     let Some(b) = Backend::postgres() else { return };
     let Backend::Postgres(url) = &b else { return };
     let s = Server::start(&b);
-    let t = s.token(&unique("digits"), "r", "read");
+    let t = s.token_in(&unique("digits"), "r", "read");
     let psql = |sql: &str| {
         let out = std::process::Command::new("psql")
             .args([url.as_str(), "-X", "-At", "-c", sql])

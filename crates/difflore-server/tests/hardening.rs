@@ -27,7 +27,7 @@ fn statuses(v: &Value) -> Vec<String> {
 
 fn a_nul_character_rejects_that_event_only(b: &Backend) {
     let s = Server::start(b);
-    let t = s.token(&unique("nul"), "r", "read");
+    let t = s.token_in(&unique("nul"), "r", "read");
     let good: Vec<String> = (0..3).map(|_| new_id()).collect();
     let mut evs: Vec<Value> = good.iter().map(|i| event(i, "hook.event")).collect();
     let bad = new_id();
@@ -66,7 +66,7 @@ fn a_nul_character_rejects_that_event_only(b: &Backend) {
 
 fn writers_with_the_same_ids_in_opposite_orders_never_get_503(b: &Backend) {
     let s = Server::start(b);
-    let t = s.token(&unique("order"), "r", "read");
+    let t = s.token_in(&unique("order"), "r", "read");
     let ids: Vec<String> = (0..100).map(|_| new_id()).collect();
     let mut answers: Vec<(u16, Value)> = Vec::new();
     for round in 0..5 {
@@ -202,7 +202,7 @@ fn connections_past_the_cap_are_refused_and_health_still_answers() {
 #[test]
 fn a_bad_chunk_size_is_400_and_deep_nesting_names_the_event() {
     let s = Server::start(&Backend::Sqlite);
-    let t = s.token(&unique("chunk"), "r", "read");
+    let t = s.token_in(&unique("chunk"), "r", "read");
     let mut c = raw(&s.url);
     write!(
         c,
@@ -228,7 +228,7 @@ fn a_bad_chunk_size_is_400_and_deep_nesting_names_the_event() {
 #[test]
 fn a_hundred_megabyte_body_is_refused_without_being_read() {
     let s = Server::start(&Backend::Sqlite);
-    let t = s.token(&unique("big"), "r", "read");
+    let t = s.token_in(&unique("big"), "r", "read");
     let mut c = raw(&s.url);
     write!(
         c,

@@ -1,6 +1,10 @@
 //! Helpers shared by the end-to-end tests: a throwaway `DIFFLORE_HOME`, a fake git checkout, the
 //! agent fixtures, and running the real `difflore` binary as a child process.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+pub use difflore_test_support::forge;
+pub use difflore_test_support::proc::{Reaped, wait_for};
+pub use difflore_test_support::server::{Backend, TestServer, server_bin};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -167,30 +171,6 @@ pub fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
-/// A child process killed (SIGKILL) and reaped when the test ends, also when it fails: a failed
-/// test never leaves a daemon behind.
-pub struct Reaped(pub std::process::Child);
-
-impl std::ops::Deref for Reaped {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-impl std::ops::DerefMut for Reaped {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 impl Drop for Env {
     /// A daemon started with `daemon start` (detached) is stopped with its home.
     fn drop(&mut self) {
@@ -238,203 +218,6 @@ pub fn all_fixtures() -> Vec<(String, String)> {
         }
     }
     v
-}
-
-/// `difflore-server`, built beside `difflore` by the workspace build.
-pub fn server_bin() -> PathBuf {
-    let p = Path::new(bin()).with_file_name("difflore-server");
-    assert!(
-        p.exists(),
-        "{} is missing: build the whole workspace first (`cargo build --workspace`)",
-        p.display()
-    );
-    p
-}
-
-/// Which storage a test server runs on.
-#[derive(Clone, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres(String),
-}
-
-impl Backend {
-    /// PostgreSQL from `DIFFLORE_TEST_PG_URL`; with `DIFFLORE_REQUIRE_PG=1` its absence fails.
-    pub fn postgres() -> Option<Backend> {
-        match std::env::var("DIFFLORE_TEST_PG_URL") {
-            Ok(u) if !u.is_empty() => Some(Backend::Postgres(u)),
-            _ => {
-                if std::env::var("DIFFLORE_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                    panic!("DIFFLORE_REQUIRE_PG=1 but DIFFLORE_TEST_PG_URL is not set");
-                }
-                eprintln!(
-                    "SKIPPED: PostgreSQL case (set DIFFLORE_TEST_PG_URL; ./scripts/test does)"
-                );
-                None
-            }
-        }
-    }
-}
-
-/// A real `difflore-server` on 127.0.0.1 (a fixed free port, so it can be restarted on the
-/// same URL).
-pub struct TestServer {
-    pub child: Option<std::process::Child>,
-    pub url: String,
-    pub port: u16,
-    pub database: String,
-    pub team: String,
-    pub dir: tempfile::TempDir,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl TestServer {
-    pub fn start(b: &Backend) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let database = match b {
-            Backend::Sqlite => format!("sqlite:{}", dir.path().join("server.db").display()),
-            Backend::Postgres(u) => u.clone(),
-        };
-        let port = free_port();
-        let mut s = TestServer {
-            child: None,
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-            database,
-            team: format!("team-{}", uuid::Uuid::now_v7().simple()),
-            dir,
-        };
-        s.spawn();
-        s
-    }
-
-    pub fn spawn(&mut self) {
-        use std::io::BufRead;
-        let mut child = Command::new(server_bin())
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{}", self.port),
-                "--database",
-                &self.database,
-            ])
-            .env("DIFFLORE_SERVER_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening"), "{line}");
-        self.child = Some(child);
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn token(&self, name: &str, role: &str) -> String {
-        let out = Command::new(server_bin())
-            .args([
-                "token",
-                "create",
-                "--team",
-                &self.team,
-                "--name",
-                name,
-                "--role",
-                role,
-                "--database",
-                &self.database,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    pub fn revoke(&self, name: &str) {
-        let out = Command::new(server_bin())
-            .args([
-                "token",
-                "revoke",
-                name,
-                "--team",
-                &self.team,
-                "--database",
-                &self.database,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Every event id the server holds for the team (read token).
-    pub fn ids(&self, read_token: &str) -> Vec<String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut out = Vec::new();
-        let mut after = String::new();
-        loop {
-            let mut r = agent
-                .get(format!("{}/v1/events?limit=1000&after={after}", self.url))
-                .header("Authorization", format!("Bearer {read_token}"))
-                .call()
-                .unwrap();
-            let v: serde_json::Value =
-                serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
-            let evs = v["events"].as_array().unwrap();
-            if evs.is_empty() {
-                return out;
-            }
-            out.extend(evs.iter().map(|e| e["id"].as_str().unwrap().to_string()));
-            after = v["next_cursor"].as_str().unwrap().to_string();
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Polls `f` every 100 ms until it returns true or `secs` pass.
-pub fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {secs} s waiting for {what}");
 }
 
 impl Env {
@@ -501,5 +284,3 @@ impl Env {
         ids
     }
 }
-
-pub mod forge;
