@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use difflore_core::{repo, store};
 use difflore_rules::kinds::Status;
 use difflore_rules::memory::{self, Edit};
+use rusqlite::Connection;
 use serde_json::json;
 
 /// The repo key of the checkout around the current directory, unless the user chose a scope.
@@ -29,140 +30,40 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             repo,
             all_repos,
             json,
-        } => {
-            let here = checkout_scope(repo.is_some() || all_repos);
-            let status = status
-                .as_deref()
-                .map(str::parse::<Status>)
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
-            let all = memory::list(&conn, status, repo.as_deref())?;
-            let total = all.len();
-            let rules: Vec<memory::Rule> = match &here {
-                Some(key) => all
-                    .into_iter()
-                    .filter(|r| r.repo.is_none() || r.repo.as_deref() == Some(key.as_str()))
-                    .collect(),
-                None => all,
-            };
-            let elsewhere = total - rules.len();
-            if json {
-                return render::json(
-                    &json!({"schema_version": 1, "rules": rules.iter().map(rule_json).collect::<Vec<_>>()}),
-                );
-            }
-            if rules.is_empty() {
-                println!(
-                    "no rules{}{}",
-                    status
-                        .map(|s| format!(" with status {s}"))
-                        .unwrap_or_default(),
-                    match (&here, elsewhere) {
-                        (Some(key), n) if n > 0 =>
-                            format!(" for {key} ({n} in other repositories: --all-repos)"),
-                        _ => String::new(),
-                    }
-                );
-                return Ok(());
-            }
-            let handles = memory::handles(&conn)?;
-            let mut t = render::table(&["id", "status", "conf", "evidence", "scope", "title"]);
-            for r in &rules {
-                t.add_row(vec![
-                    handles
-                        .get(&r.id)
-                        .cloned()
-                        .unwrap_or_else(|| memory::handle(&conn, &r.id)),
-                    r.status.to_string(),
-                    format!("{:.2}", r.confidence),
-                    r.evidence.len().to_string(),
-                    r.repo.clone().unwrap_or_else(|| "global".into()),
-                    r.title.clone(),
-                ]);
-            }
-            println!("{t}");
-            if let (Some(key), true) = (&here, elsewhere > 0) {
-                println!(
-                    "(rules of {key} and global rules; {elsewhere} of other repositories not shown: --all-repos)"
-                );
-            }
-            Ok(())
-        }
+        } => list(&conn, status.as_deref(), repo.as_deref(), all_repos, json),
         MemoryCommand::Review { repo, all_repos } => {
             let here = checkout_scope(repo.is_some() || all_repos);
             crate::review_cmd::run(&conn, repo.as_deref().or(here.as_deref()))
         }
-        MemoryCommand::Show { id, json } => {
-            let r = memory::get(&conn, &id)?;
-            if json {
-                let mut v = rule_json(&r);
-                v["schema_version"] = json!(1);
-                return render::json(&v);
-            }
-            print_rule(&conn, &r);
-            println!("  id: {}", r.id);
-            print_evidence(&r);
-            Ok(())
-        }
+        MemoryCommand::Show { id, json } => show(&conn, &id, json),
         MemoryCommand::Approve { ids } => {
             refuse_agents("approve")?;
-            for id in ids {
-                let (r, changed) = memory::set_status(&conn, &id, Status::Active, None)?;
-                println!(
-                    "{} {}: {}",
-                    if changed {
-                        "approved"
-                    } else {
-                        "already active"
-                    },
-                    memory::handle(&conn, &r.id),
-                    r.title
-                );
-            }
-            Ok(())
+            decide(
+                &conn,
+                &ids,
+                Status::Active,
+                None,
+                ("approved", "already active"),
+            )
         }
         MemoryCommand::Reject { ids, reason } => {
             refuse_agents("reject")?;
-            for id in ids {
-                let (r, changed) =
-                    memory::set_status(&conn, &id, Status::Rejected, reason.as_deref())?;
-                println!(
-                    "{} {}: {}",
-                    if changed {
-                        "rejected"
-                    } else {
-                        "already rejected"
-                    },
-                    memory::handle(&conn, &r.id),
-                    r.title
-                );
-            }
-            Ok(())
+            let verbs = ("rejected", "already rejected");
+            decide(&conn, &ids, Status::Rejected, reason.as_deref(), verbs)
         }
         MemoryCommand::Pause { id } => {
             refuse_agents("pause")?;
-            let (r, changed) = memory::set_status(&conn, &id, Status::Paused, None)?;
-            println!(
-                "{} {}: {}",
-                if changed { "paused" } else { "already paused" },
-                memory::handle(&conn, &r.id),
-                r.title
-            );
-            Ok(())
+            decide(
+                &conn,
+                &[id],
+                Status::Paused,
+                None,
+                ("paused", "already paused"),
+            )
         }
         MemoryCommand::Resume { id } => {
             refuse_agents("resume")?;
-            let r = memory::get(&conn, &id)?;
-            if r.status != Status::Paused {
-                bail!(
-                    "rule {} is {}, not paused",
-                    memory::handle(&conn, &r.id),
-                    r.status
-                );
-            }
-            let (r, _) = memory::set_status(&conn, &id, Status::Active, None)?;
-            println!("resumed {}: {}", memory::handle(&conn, &r.id), r.title);
-            Ok(())
+            resume(&conn, &id)
         }
         MemoryCommand::Edit {
             id,
@@ -187,21 +88,7 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
                     None
                 },
             };
-            if e.title.is_none()
-                && e.statement.is_none()
-                && e.globs.is_none()
-                && e.enforce.is_none()
-            {
-                bail!(
-                    "nothing to change: give --title, --statement, --glob (repeatable), --enforce or --no-enforce"
-                );
-            }
-            let r = memory::edit(&conn, &id, &e)?;
-            if json {
-                return render::json(&rule_json(&r));
-            }
-            print_rule(&conn, &r);
-            Ok(())
+            edit(&conn, &id, &e, json)
         }
         MemoryCommand::Add {
             title,
@@ -213,22 +100,24 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             json,
         } => {
             refuse_agents("add")?;
-            let globs = globs.all();
-            let key =
-                if global {
-                    None
-                } else {
-                    match r {
-                        Some(k) => Some(k.trim().to_ascii_lowercase()),
-                        None => {
-                            let cwd = std::env::current_dir()?;
-                            Some(repo::discover(&cwd).map(|x| x.key).context(
-                                "not inside a git checkout: pass --repo KEY or --global",
-                            )?)
-                        }
-                    }
-                };
-            let rule = memory::add(&conn, &title, &statement, &globs, key.as_deref(), enforce)?;
+            let key = if global {
+                None
+            } else {
+                Some(match r {
+                    Some(k) => k.trim().to_ascii_lowercase(),
+                    None => repo::discover(&std::env::current_dir()?)
+                        .map(|x| x.key)
+                        .context("not inside a git checkout: pass --repo KEY or --global")?,
+                })
+            };
+            let rule = memory::add(
+                &conn,
+                &title,
+                &statement,
+                &globs.all(),
+                key.as_deref(),
+                enforce,
+            )?;
             if json {
                 return render::json(&rule_json(&rule));
             }
@@ -237,4 +126,132 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `memory list`: the checkout's rules and global ones (or a chosen repo, or all), as a table
+/// or JSON.
+fn list(
+    conn: &Connection,
+    status: Option<&str>,
+    repo: Option<&str>,
+    all_repos: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let here = checkout_scope(repo.is_some() || all_repos);
+    let status = status
+        .map(str::parse::<Status>)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let all = memory::list(conn, status, repo)?;
+    let total = all.len();
+    let rules: Vec<memory::Rule> = match &here {
+        Some(key) => all
+            .into_iter()
+            .filter(|r| r.repo.is_none() || r.repo.as_deref() == Some(key.as_str()))
+            .collect(),
+        None => all,
+    };
+    let elsewhere = total - rules.len();
+    if json {
+        return render::json(
+            &json!({"schema_version": 1, "rules": rules.iter().map(rule_json).collect::<Vec<_>>()}),
+        );
+    }
+    if rules.is_empty() {
+        println!(
+            "no rules{}{}",
+            status
+                .map(|s| format!(" with status {s}"))
+                .unwrap_or_default(),
+            match (&here, elsewhere) {
+                (Some(key), n) if n > 0 =>
+                    format!(" for {key} ({n} in other repositories: --all-repos)"),
+                _ => String::new(),
+            }
+        );
+        return Ok(());
+    }
+    let handles = memory::handles(conn)?;
+    let mut t = render::table(&["id", "status", "conf", "evidence", "scope", "title"]);
+    for r in &rules {
+        t.add_row(vec![
+            handles
+                .get(&r.id)
+                .cloned()
+                .unwrap_or_else(|| memory::handle(conn, &r.id)),
+            r.status.to_string(),
+            format!("{:.2}", r.confidence),
+            r.evidence.len().to_string(),
+            r.repo.clone().unwrap_or_else(|| "global".into()),
+            r.title.clone(),
+        ]);
+    }
+    println!("{t}");
+    if let (Some(key), true) = (&here, elsewhere > 0) {
+        println!(
+            "(rules of {key} and global rules; {elsewhere} of other repositories not shown: --all-repos)"
+        );
+    }
+    Ok(())
+}
+
+fn show(conn: &Connection, id: &str, json: bool) -> anyhow::Result<()> {
+    let r = memory::get(conn, id)?;
+    if json {
+        let mut v = rule_json(&r);
+        v["schema_version"] = json!(1);
+        return render::json(&v);
+    }
+    print_rule(conn, &r);
+    println!("  id: {}", r.id);
+    print_evidence(&r);
+    Ok(())
+}
+
+/// Moves each rule to `to`, saying for each whether it changed (`verbs`: done, already).
+fn decide(
+    conn: &Connection,
+    ids: &[String],
+    to: Status,
+    reason: Option<&str>,
+    (done, already): (&str, &str),
+) -> anyhow::Result<()> {
+    for id in ids {
+        let (r, changed) = memory::set_status(conn, id, to, reason)?;
+        println!(
+            "{} {}: {}",
+            if changed { done } else { already },
+            memory::handle(conn, &r.id),
+            r.title
+        );
+    }
+    Ok(())
+}
+
+fn resume(conn: &Connection, id: &str) -> anyhow::Result<()> {
+    let r = memory::get(conn, id)?;
+    if r.status != Status::Paused {
+        bail!(
+            "rule {} is {}, not paused",
+            memory::handle(conn, &r.id),
+            r.status
+        );
+    }
+    let (r, _) = memory::set_status(conn, id, Status::Active, None)?;
+    println!("resumed {}: {}", memory::handle(conn, &r.id), r.title);
+    Ok(())
+}
+
+fn edit(conn: &Connection, id: &str, e: &Edit, json: bool) -> anyhow::Result<()> {
+    if e.title.is_none() && e.statement.is_none() && e.globs.is_none() && e.enforce.is_none() {
+        bail!(
+            "nothing to change: give --title, --statement, --glob (repeatable), --enforce or --no-enforce"
+        );
+    }
+    let r = memory::edit(conn, id, e)?;
+    if json {
+        return render::json(&rule_json(&r));
+    }
+    print_rule(conn, &r);
+    Ok(())
 }

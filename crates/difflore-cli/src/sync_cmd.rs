@@ -5,6 +5,7 @@ use crate::context::home;
 use crate::render;
 use anyhow::{Context, bail};
 use difflore_core::clock::now_ms;
+use difflore_core::home::Home;
 use difflore_core::outbox::Outbox;
 use difflore_core::store;
 use difflore_sync::client::Client;
@@ -12,6 +13,7 @@ use difflore_sync::control;
 use difflore_sync::control::DaemonState;
 use difflore_sync::creds::{self, Credentials};
 use difflore_sync::{daemon, state};
+use rusqlite::Connection;
 use serde_json::json;
 use std::io::{IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
@@ -41,27 +43,7 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
             discard_backlog,
         } => {
             let url = creds::check_server_url(&server, insecure)?;
-            let raw = match &token_file {
-                Some(p) => std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?,
-                None => {
-                    if std::io::stdin().is_terminal() {
-                        // Read without echo: the secret never reaches the scrollback.
-                        eprint!("paste the token (it is not shown) and press Enter: ");
-                        let _ = std::io::stderr().flush();
-                        let line = console::Term::stderr()
-                            .read_secure_line()
-                            .context("cannot read the token from the terminal")?;
-                        eprintln!();
-                        line
-                    } else {
-                        let mut s = String::new();
-                        std::io::stdin().take(8192).read_to_string(&mut s)?;
-                        s
-                    }
-                }
-            };
-            let token = creds::clean_token(&raw)?;
+            let token = creds::clean_token(&read_token(token_file.as_deref())?)?;
             let ca_cert = match ca_cert {
                 Some(p) => Some(
                     std::fs::canonicalize(&p)
@@ -75,57 +57,11 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
                 ca_cert,
                 insecure,
             };
-            let who = Client::new(&c, tuning().request_timeout)?.whoami()?;
-            let conn = store::open_for_write(&home)?;
-            let was_logged_in = creds::load(&home).ok().flatten().is_some();
-            let backlog = Outbox::new(&conn).summary(now_ms())?;
-            let queued = backlog.counts.pending + backlog.counts.parked;
-            let mut discard = discard_backlog;
-            if !was_logged_in && queued > 0 && !upload_backlog && !discard_backlog {
-                if std::io::stdin().is_terminal() {
-                    eprint!(
-                        "{queued} events were captured before this login. Upload them to {url}? [y/N] "
-                    );
-                    let _ = std::io::stderr().flush();
-                    let mut a = String::new();
-                    std::io::stdin().read_line(&mut a)?;
-                    discard = !matches!(a.trim().to_ascii_lowercase().as_str(), "y" | "yes");
-                } else {
-                    bail!(
-                        "{queued} events were captured before this login: pass --upload-backlog to send them to {url}, or --discard-backlog to delete them (nothing was changed)"
-                    );
-                }
-            }
-            if discard && !was_logged_in {
-                let n = Outbox::new(&conn).discard_before(now_ms() + 1)?;
-                println!("discarded {n} events captured before login");
-            }
-            creds::save(&home, &c)?;
-            state::set(&conn, state::SERVER, &url)?;
-            state::set(&conn, "team", &who.team)?;
-            println!(
-                "logged in to {url} as {:?} of team {:?} (roles: {})",
-                who.token_name,
-                who.team,
-                who.roles.join(", ")
-            );
-            if !who.roles.iter().any(|r| r == "ingest") {
-                eprintln!("warning: this token cannot upload events (it lacks the ingest role)");
-            }
-            if no_daemon {
-                println!(
-                    "the daemon was not started (--no-daemon); run `difflore daemon start` or `difflore sync now`"
-                );
-            } else {
-                crate::daemon_cmd::start(
-                    &home,
-                    &RunArgs {
-                        batch_size: None,
-                        poll_ms: None,
-                    },
-                )?;
-            }
-            Ok(())
+            let backlog = Backlog {
+                upload: upload_backlog,
+                discard: discard_backlog,
+            };
+            login(&home, &c, backlog, no_daemon)
         }
         SyncCommand::Logout => {
             if difflore_sync::lockfile::is_held(&home) {
@@ -142,72 +78,160 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        SyncCommand::Status(j) => {
-            let d = control::status(&home);
-            let team = store::open_read_only(&home)
-                .ok()
-                .and_then(|c| state::get(&c, "team").ok().flatten());
-            if j.json {
-                return render::json(&json!({
-                    "schema_version": 1,
-                    "logged_in": d.logged_in,
-                    "server": d.server,
-                    "team": team,
-                    "sends": WHAT_IS_SENT.iter().map(|(k, f)| json!({"kind": k, "fields": f})).collect::<Vec<_>>(),
-                    "queue": d.queue,
-                    "daemon": d.state,
-                    "activity": d.activity,
-                    "breaker": d.breaker,
-                    "last_error": d.last_error,
-                    "unreachable_since": d.unreachable_since,
-                }));
-            }
-            if d.logged_in {
-                println!(
-                    "logged in    {} (team {})",
-                    d.server.as_deref().unwrap_or("?"),
-                    team.as_deref().unwrap_or("?")
-                );
-            } else {
-                println!(
-                    "logged in    no — events stay on this machine (the last 7 days are kept)"
-                );
-            }
-            println!("sends");
-            for (k, f) in WHAT_IS_SENT {
-                println!("  {k:<13}{f}");
-            }
-            if let Some(q) = &d.queue {
-                println!(
-                    "queue        {} pending, {} leased, {} dead, {} parked",
-                    q.pending, q.leased, q.dead, q.parked
-                );
-            }
-            println!(
-                "daemon       {}{}",
-                d.state,
-                d.activity
-                    .as_ref()
-                    .filter(|a| *a != "running")
-                    .map(|a| format!(" ({a})"))
-                    .unwrap_or_default()
-            );
-            if d.logged_in && d.state != DaemonState::Running {
-                println!(
-                    "warning      logged in but no daemon is running: start it with `difflore daemon start`"
-                );
-            }
-            println!("breaker      {}", d.breaker);
-            if let Some(t) = &d.unreachable_since {
-                println!("unreachable  since {t}");
-            }
-            if let Some(e) = &d.last_error {
-                println!("last error   {e}");
-            }
-            Ok(())
-        }
+        SyncCommand::Status(j) => status(&home, j.json),
         SyncCommand::Now(j) => sync_now(&home, j.json),
     }
+}
+
+/// The token from `--token-file`, else from the terminal without echo, else from stdin.
+fn read_token(token_file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(p) = token_file {
+        return std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()));
+    }
+    if std::io::stdin().is_terminal() {
+        // Read without echo: the secret never reaches the scrollback.
+        eprint!("paste the token (it is not shown) and press Enter: ");
+        let _ = std::io::stderr().flush();
+        let line = console::Term::stderr()
+            .read_secure_line()
+            .context("cannot read the token from the terminal")?;
+        eprintln!();
+        return Ok(line);
+    }
+    let mut s = String::new();
+    std::io::stdin().take(8192).read_to_string(&mut s)?;
+    Ok(s)
+}
+
+/// What to do with events captured before the first login (`--upload-backlog`,
+/// `--discard-backlog`; asked on a terminal when neither is given).
+#[derive(Debug, Clone, Copy)]
+struct Backlog {
+    upload: bool,
+    discard: bool,
+}
+
+/// `sync login`: checks the token with the server, settles the backlog, saves the login and
+/// starts the daemon.
+fn login(home: &Home, c: &Credentials, backlog: Backlog, no_daemon: bool) -> anyhow::Result<()> {
+    let url = &c.server;
+    let who = Client::new(c, tuning().request_timeout)?.whoami()?;
+    let conn = store::open_for_write(home)?;
+    let was_logged_in = creds::load(home).ok().flatten().is_some();
+    if !was_logged_in && discard_backlog(&conn, url, backlog)? {
+        let n = Outbox::new(&conn).discard_before(now_ms() + 1)?;
+        println!("discarded {n} events captured before login");
+    }
+    creds::save(home, c)?;
+    state::set(&conn, state::SERVER, url)?;
+    state::set(&conn, "team", &who.team)?;
+    println!(
+        "logged in to {url} as {:?} of team {:?} (roles: {})",
+        who.token_name,
+        who.team,
+        who.roles.join(", ")
+    );
+    if !who.roles.iter().any(|r| r == "ingest") {
+        eprintln!("warning: this token cannot upload events (it lacks the ingest role)");
+    }
+    if no_daemon {
+        println!(
+            "the daemon was not started (--no-daemon); run `difflore daemon start` or `difflore sync now`"
+        );
+        return Ok(());
+    }
+    let defaults = RunArgs {
+        batch_size: None,
+        poll_ms: None,
+    };
+    crate::daemon_cmd::start(home, &defaults)
+}
+
+/// Whether the events queued before this first login are to be discarded: the flags decide, a
+/// terminal user is asked, a script without a flag is refused (nothing changed).
+fn discard_backlog(conn: &Connection, url: &str, b: Backlog) -> anyhow::Result<bool> {
+    let backlog = Outbox::new(conn).summary(now_ms())?;
+    let queued = backlog.counts.pending + backlog.counts.parked;
+    if queued == 0 || b.upload || b.discard {
+        return Ok(b.discard);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{queued} events were captured before this login: pass --upload-backlog to send them to {url}, or --discard-backlog to delete them (nothing was changed)"
+        );
+    }
+    eprint!("{queued} events were captured before this login. Upload them to {url}? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut a = String::new();
+    std::io::stdin().read_line(&mut a)?;
+    Ok(!matches!(
+        a.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// `sync status`: the login, what is sent, the queue and the daemon.
+fn status(home: &Home, json_out: bool) -> anyhow::Result<()> {
+    let d = control::status(home);
+    let team = store::open_read_only(home)
+        .ok()
+        .and_then(|c| state::get(&c, "team").ok().flatten());
+    if json_out {
+        return render::json(&json!({
+            "schema_version": 1,
+            "logged_in": d.logged_in,
+            "server": d.server,
+            "team": team,
+            "sends": WHAT_IS_SENT.iter().map(|(k, f)| json!({"kind": k, "fields": f})).collect::<Vec<_>>(),
+            "queue": d.queue,
+            "daemon": d.state,
+            "activity": d.activity,
+            "breaker": d.breaker,
+            "last_error": d.last_error,
+            "unreachable_since": d.unreachable_since,
+        }));
+    }
+    if d.logged_in {
+        println!(
+            "logged in    {} (team {})",
+            d.server.as_deref().unwrap_or("?"),
+            team.as_deref().unwrap_or("?")
+        );
+    } else {
+        println!("logged in    no — events stay on this machine (the last 7 days are kept)");
+    }
+    println!("sends");
+    for (k, f) in WHAT_IS_SENT {
+        println!("  {k:<13}{f}");
+    }
+    if let Some(q) = &d.queue {
+        println!(
+            "queue        {} pending, {} leased, {} dead, {} parked",
+            q.pending, q.leased, q.dead, q.parked
+        );
+    }
+    println!(
+        "daemon       {}{}",
+        d.state,
+        d.activity
+            .as_ref()
+            .filter(|a| *a != "running")
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default()
+    );
+    if d.logged_in && d.state != DaemonState::Running {
+        println!(
+            "warning      logged in but no daemon is running: start it with `difflore daemon start`"
+        );
+    }
+    println!("breaker      {}", d.breaker);
+    if let Some(t) = &d.unreachable_since {
+        println!("unreachable  since {t}");
+    }
+    if let Some(e) = &d.last_error {
+        println!("last error   {e}");
+    }
+    Ok(())
 }
 
 fn bar(total: u64) -> indicatif::ProgressBar {

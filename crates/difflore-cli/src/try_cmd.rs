@@ -8,7 +8,9 @@ use anyhow::Context;
 use difflore_core::home::Home;
 use difflore_core::store;
 use difflore_import::file;
+use difflore_rules::kinds::Status;
 use difflore_rules::{extract, memory};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
@@ -76,18 +78,46 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     );
     let home = Home::at(root.join("home"));
     let conn = store::open_for_write(&home)?;
+    let repo = import_and_extract(&conn)?;
+    review(&conn)?;
+    agent_works(&root, &home, &repo)?;
+    recorded(&conn)?;
 
+    println!("\nFor real, in your own repository:");
+    println!("   difflore import github OWNER/REPO     # or gitlab, or an offline file");
+    println!("   difflore memory review                # approve what your team stands by");
+    println!(
+        "   difflore agents install               # wire Claude Code, Codex, Gemini CLI, Cursor"
+    );
+    if keep {
+        let kept = tmp.keep();
+        println!(
+            "\nThe demo's files are kept in {} (DIFFLORE_HOME={}).",
+            kept.display(),
+            kept.join("home").display()
+        );
+    } else {
+        drop(conn);
+        tmp.close()
+            .context("cannot remove the demo's temporary directory")?;
+        println!("\nNothing was written outside the temporary directory, and it is removed.");
+    }
+    Ok(())
+}
+
+/// Step 1: the bundled history imported and extracted; returns its repository key.
+fn import_and_extract(conn: &Connection) -> anyhow::Result<String> {
     step(
         1,
         "Import a team's review history (bundled sample, offline)",
     );
     let parsed = file::parse(SAMPLE, None)?;
-    let s = file::store_all(&conn, &parsed, false)?;
+    let s = file::store_all(conn, &parsed, false)?;
     println!(
         "   {} review comments from {} pull requests of {}",
         s.comments, s.prs, parsed.repo
     );
-    let report = extract::run(&conn, None, false)?;
+    let report = extract::run(conn, None, false)?;
     println!(
         "   {} of {} comments state a team convention; the others were dropped:",
         report.kept, report.comments
@@ -95,9 +125,13 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     for (why, n) in &report.dropped {
         println!("     {n:>2} × {why}");
     }
+    Ok(parsed.repo)
+}
 
+/// Steps 2 and 3: the candidates, and the most confident approved.
+fn review(conn: &Connection) -> anyhow::Result<()> {
     step(2, "Candidate rules — pending until a person approves them");
-    let pending = memory::list(&conn, Some(difflore_rules::kinds::Status::Pending), None)?;
+    let pending = memory::list(conn, Some(Status::Pending), None)?;
     for r in pending.iter().take(8) {
         println!("   {:.2}  {}", r.confidence, r.statement);
         println!(
@@ -116,14 +150,19 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     );
     for r in pending.iter().take(APPROVE) {
         memory::set_status(
-            &conn,
+            conn,
             &r.id,
-            difflore_rules::kinds::Status::Active,
+            Status::Active,
             Some("approved in difflore try"),
         )?;
-        println!("   approved {}  {}", memory::handle(&conn, &r.id), r.title);
+        println!("   approved {}  {}", memory::handle(conn, &r.id), r.title);
     }
+    Ok(())
+}
 
+/// Step 4: a checkout of the sample repository, and an agent's session start, read and edit of
+/// a governed file through the real hook process.
+fn agent_works(root: &Path, home: &Home, repo: &str) -> anyhow::Result<()> {
     step(
         4,
         "An agent works in the repository; its hooks run `difflore hook`",
@@ -133,7 +172,7 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(project.join("src/billing"))?;
     std::fs::write(
         project.join(".git/config"),
-        format!("[remote \"origin\"]\n\turl = https://{}.git\n", parsed.repo),
+        format!("[remote \"origin\"]\n\turl = https://{repo}.git\n"),
     )?;
     let file = project.join("src/billing/total.rs");
     std::fs::write(
@@ -179,7 +218,11 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
         println!("\n → {what}");
         show_answer(&hook(home.root(), payload)?, when);
     }
+    Ok(())
+}
 
+/// Step 5: what the outbox holds.
+fn recorded(conn: &Connection) -> anyhow::Result<()> {
     step(
         5,
         "What was recorded (local outbox; a daemon would deliver it to a team server)",
@@ -208,26 +251,6 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
                     .unwrap_or("")
             ),
         }
-    }
-
-    println!("\nFor real, in your own repository:");
-    println!("   difflore import github OWNER/REPO     # or gitlab, or an offline file");
-    println!("   difflore memory review                # approve what your team stands by");
-    println!(
-        "   difflore agents install               # wire Claude Code, Codex, Gemini CLI, Cursor"
-    );
-    if keep {
-        let kept = tmp.keep();
-        println!(
-            "\nThe demo's files are kept in {} (DIFFLORE_HOME={}).",
-            kept.display(),
-            kept.join("home").display()
-        );
-    } else {
-        drop(conn);
-        tmp.close()
-            .context("cannot remove the demo's temporary directory")?;
-        println!("\nNothing was written outside the temporary directory, and it is removed.");
     }
     Ok(())
 }

@@ -139,132 +139,159 @@ async fn post_events(State(st): State<Arc<AppState>>, headers: HeaderMap, body: 
         Ok(None) => return too_large("request body is over the limit", Vec::new()),
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
-    let v: Value = match serde_json::from_slice(&bytes) {
+    let items = match batch_items(&bytes) {
+        Ok(items) => items,
+        Err(r) => return r,
+    };
+    let judged = judge(&items);
+    if !judged.oversized.is_empty() {
+        return too_large(
+            &format!(
+                "{} event payload(s) over {MAX_PAYLOAD_BYTES} bytes",
+                judged.oversized.len()
+            ),
+            judged.oversized,
+        );
+    }
+    let ids: Vec<String> = judged.to_store.iter().map(|e| e.id.clone()).collect();
+    let inserted = match st.store.insert_events(&token.team, judged.to_store).await {
+        Ok(v) => v,
+        Err(e) => return storage_error(e),
+    };
+    let results = results(judged.verdicts, &ids, &inserted);
+    Json(IngestResponse { results }).into_response()
+}
+
+/// The `events` array of a request body, or the 400/413 that says why there is none.
+fn batch_items(bytes: &[u8]) -> Result<Vec<Value>, Response> {
+    let mut v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
-            let at = offset_of(&bytes, e.line(), e.column());
-            let which = event_index_at(&bytes, at)
+            let at = offset_of(bytes, e.line(), e.column());
+            let which = event_index_at(bytes, at)
                 .map_or_else(|| "the body".to_string(), |i| format!("events[{i}]"));
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "{which} is nested deeper than 127 levels of arrays and objects (at byte {at}); nothing of this request was stored"
                 ),
-            );
+            ));
         }
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")),
+        Err(e) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("body is not JSON: {e}"),
+            ));
+        }
     };
-    let Some(items) = v.get("events").and_then(Value::as_array) else {
-        return error(
+    let Some(Value::Array(items)) = v.get_mut("events").map(Value::take) else {
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "body must be {\"events\": [{\"id\", \"kind\", \"occurred_at\", \"payload\"}, …]}",
-        );
+        ));
     };
     if items.len() > MAX_EVENTS_PER_REQUEST {
-        return too_large(
+        return Err(too_large(
             &format!(
                 "{} events in one request; the limit is {MAX_EVENTS_PER_REQUEST}",
                 items.len()
             ),
             Vec::new(),
-        );
+        ));
     }
-    // Validate every envelope; collect per-event verdicts in input order.
-    enum Verdict {
-        Rejected(Option<String>, String),
-        Store(usize),
-        DuplicateInRequest(String),
-    }
-    let mut verdicts = Vec::with_capacity(items.len());
-    let mut to_store: Vec<NewEvent> = Vec::new();
+    Ok(items)
+}
+
+/// What ingest decided for one event of the request, in input order.
+enum Verdict {
+    Rejected(Option<String>, String),
+    /// Stored as `to_store[i]`.
+    Store(usize),
+    DuplicateInRequest(String),
+}
+
+/// Every envelope judged: verdicts in input order, the events to store, and the ids of payloads
+/// over the limit (which make the whole request a 413).
+struct Judged {
+    verdicts: Vec<Verdict>,
+    to_store: Vec<NewEvent>,
+    oversized: Vec<String>,
+}
+
+fn judge(items: &[Value]) -> Judged {
+    let mut j = Judged {
+        verdicts: Vec::with_capacity(items.len()),
+        to_store: Vec::new(),
+        oversized: Vec::new(),
+    };
     let mut seen: HashSet<String> = HashSet::new();
-    let mut oversized = Vec::new();
     for item in items {
         let given_id = item.get("id").and_then(Value::as_str).map(str::to_string);
         let env: EventEnvelope = match serde_json::from_value(item.clone()) {
             Ok(e) => e,
             Err(e) => {
-                verdicts.push(Verdict::Rejected(given_id, format!("malformed event: {e}")));
+                j.verdicts
+                    .push(Verdict::Rejected(given_id, format!("malformed event: {e}")));
                 continue;
             }
         };
         match difflore_proto::validate_envelope(&env) {
             Ok(_) => {}
             Err(EnvelopeError::PayloadTooLarge { .. }) => {
-                oversized.push(env.id.clone());
+                j.oversized.push(env.id.clone());
                 continue;
             }
             Err(e) => {
-                verdicts.push(Verdict::Rejected(given_id, e.to_string()));
+                j.verdicts.push(Verdict::Rejected(given_id, e.to_string()));
                 continue;
             }
         }
         let id = match uuid::Uuid::parse_str(&env.id) {
             Ok(u) => u.hyphenated().to_string(),
             Err(_) => {
-                verdicts.push(Verdict::Rejected(given_id, "id is not a UUID".into()));
+                j.verdicts
+                    .push(Verdict::Rejected(given_id, "id is not a UUID".into()));
                 continue;
             }
         };
         if !seen.insert(id.clone()) {
-            verdicts.push(Verdict::DuplicateInRequest(env.id));
+            j.verdicts.push(Verdict::DuplicateInRequest(env.id));
             continue;
         }
-        verdicts.push(Verdict::Store(to_store.len()));
-        to_store.push(NewEvent {
+        j.verdicts.push(Verdict::Store(j.to_store.len()));
+        j.to_store.push(NewEvent {
             id,
             kind: env.kind,
             occurred_at: env.occurred_at,
             payload: env.payload.to_string(),
         });
     }
-    if !oversized.is_empty() {
-        return too_large(
-            &format!(
-                "{} event payload(s) over {MAX_PAYLOAD_BYTES} bytes",
-                oversized.len()
-            ),
-            oversized,
-        );
-    }
-    let ids: Vec<String> = to_store.iter().map(|e| e.id.clone()).collect();
-    let inserted = match st.store.insert_events(&token.team, to_store).await {
-        Ok(v) => v,
-        Err(e) => return storage_error(e),
-    };
-    let results: Vec<EventResult> = verdicts
+    j
+}
+
+/// The per-event answers: verdicts, with what the database did for the stored ones.
+fn results(verdicts: Vec<Verdict>, ids: &[String], inserted: &[Stored]) -> Vec<EventResult> {
+    let result = |id: String, status, reason| EventResult { id, status, reason };
+    verdicts
         .into_iter()
         .map(|v| match v {
-            Verdict::Rejected(id, reason) => EventResult {
-                id: id.unwrap_or_default(),
-                status: EventStatus::Rejected,
-                reason: Some(reason),
-            },
-            Verdict::DuplicateInRequest(id) => EventResult {
-                id,
-                status: EventStatus::Duplicate,
-                reason: None,
-            },
+            Verdict::Rejected(id, reason) => {
+                result(id.unwrap_or_default(), EventStatus::Rejected, Some(reason))
+            }
+            Verdict::DuplicateInRequest(id) => result(id, EventStatus::Duplicate, None),
             Verdict::Store(i) => match inserted.get(i) {
-                Some(Stored::Inserted) => EventResult {
-                    id: ids[i].clone(),
-                    status: EventStatus::Accepted,
-                    reason: None,
-                },
-                Some(Stored::Refused(why)) => EventResult {
-                    id: ids[i].clone(),
-                    status: EventStatus::Rejected,
-                    reason: Some(format!("the database refused this event: {why}")),
-                },
-                Some(Stored::Existed) | None => EventResult {
-                    id: ids[i].clone(),
-                    status: EventStatus::Duplicate,
-                    reason: None,
-                },
+                Some(Stored::Inserted) => result(ids[i].clone(), EventStatus::Accepted, None),
+                Some(Stored::Refused(why)) => result(
+                    ids[i].clone(),
+                    EventStatus::Rejected,
+                    Some(format!("the database refused this event: {why}")),
+                ),
+                Some(Stored::Existed) | None => {
+                    result(ids[i].clone(), EventStatus::Duplicate, None)
+                }
             },
         })
-        .collect();
-    Json(IngestResponse { results }).into_response()
+        .collect()
 }
 
 /// Byte offset of a 1-based line and column in `b`.

@@ -62,29 +62,24 @@ fn log(home: &Home, level: &str, msg: &str) {
     logfile::append(home, LOG, level, msg);
 }
 
-/// Runs the daemon in the foreground until a signal or a schema change. Returns the exit code.
-pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
-    // A `status` probe may hold a shared lock for a moment: retry briefly before giving up.
-    let mut lock = None;
+/// The daemon's lock. A `status` probe may hold a shared lock for a moment: retries briefly
+/// before giving up.
+fn acquire(home: &Home) -> Result<DaemonLock, RunError> {
     for _ in 0..10 {
         match DaemonLock::try_acquire(home)
             .map_err(|e| RunError::Other(format!("cannot open the lock file: {e}")))?
         {
-            Ok(l) => {
-                lock = Some(l);
-                break;
-            }
-            Err(lockfile::Held(info)) => {
-                if info.is_some() {
-                    return Err(RunError::AlreadyRunning(info));
-                }
-                std::thread::sleep(Duration::from_millis(30));
-            }
+            Ok(l) => return Ok(l),
+            Err(lockfile::Held(Some(info))) => return Err(RunError::AlreadyRunning(Some(info))),
+            Err(lockfile::Held(None)) => std::thread::sleep(Duration::from_millis(30)),
         }
     }
-    let Some(mut lock) = lock else {
-        return Err(RunError::AlreadyRunning(lockfile::read_info(home)));
-    };
+    Err(RunError::AlreadyRunning(lockfile::read_info(home)))
+}
+
+/// Runs the daemon in the foreground until a signal or a schema change. Returns the exit code.
+pub fn run(home: &Home, opts: &RunOpts) -> Result<i32, RunError> {
+    let mut lock = acquire(home)?;
     let pid = std::process::id();
     let info = LockInfo {
         pid,
@@ -174,75 +169,33 @@ fn worker_loop(
 ) -> Result<(), DrainError> {
     let conn = store::open_for_write(home)?;
     let schema = store::schema_version(&conn)?;
-    let mut cfg = DrainCfg {
-        batch_size: opts.daemon.batch_size.get(),
-        ..DrainCfg::tuned(&opts.tuning)
+    let mut w = Worker {
+        conn: &conn,
+        home,
+        opts,
+        owner,
+        cfg: DrainCfg {
+            batch_size: opts.daemon.batch_size.get(),
+            ..DrainCfg::tuned(&opts.tuning)
+        },
+        client: None,
+        last_maintenance: Instant::now() - Duration::from_secs(3600),
+        last_status: None,
     };
     let poll = Duration::from_millis(opts.daemon.poll_ms.get());
-    let mut client: Option<(String, Client)> = None;
-    let mut last_maintenance = Instant::now() - Duration::from_secs(3600);
-    let mut last_status: Option<Activity> = None;
-    let mut set_status = |conn: &Connection, a: Activity| {
-        if last_status.as_ref() != Some(&a) {
-            let _ = state::set_activity(conn, &a);
-            last_status = Some(a);
-        }
-    };
     while !term.load(Ordering::SeqCst) {
         // A transient database error (a lock held too long, a full disk) must not kill the
         // daemon: log it, wait, try again. Only a schema change ends the loop.
-        let current = match store::schema_version(&conn) {
-            Ok(v) => v,
-            Err(e) => {
-                log(home, "WARN", &format!("database error, retrying: {e}"));
-                idle(&conn, term, poll, Duration::from_secs(1));
-                continue;
-            }
-        };
-        if current != schema {
-            log(
-                home,
-                "INFO",
-                "the database schema changed under the daemon; exiting so a matching version can take over",
-            );
-            exit_requested.store(true, Ordering::SeqCst);
-            return Ok(());
-        }
-        // Events a hook could not write in time wait in the spool: queue them (cheap when empty).
-        store::fold_spool(home, &conn);
-        if last_maintenance.elapsed() >= Duration::from_secs(30) {
-            let ob = Outbox::new(&conn);
-            if let Ok(n) = ob.expire_old(now_ms())
-                && n > 0
-            {
+        match store::schema_version(&conn) {
+            Ok(v) if v == schema => {}
+            Ok(_) => {
                 log(
                     home,
-                    "WARN",
-                    &format!("{n} events older than 7 days aged out as dead"),
+                    "INFO",
+                    "the database schema changed under the daemon; exiting so a matching version can take over",
                 );
-            }
-            let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
-            last_maintenance = Instant::now();
-        }
-        let creds = match creds::load(home) {
-            Ok(Some(c)) => c,
-            Ok(None) => {
-                set_status(&conn, Activity::WaitingForLogin);
-                client = None;
-                idle(&conn, term, poll, Duration::from_secs(1));
-                continue;
-            }
-            Err(e) => {
-                set_status(&conn, Activity::CredentialsUnreadable(e.to_string()));
-                idle(&conn, term, poll, Duration::from_secs(1));
-                continue;
-            }
-        };
-        match parked_and_unchanged(&conn, home) {
-            Ok(false) => {}
-            Ok(true) => {
-                idle(&conn, term, poll, Duration::from_secs(1));
-                continue;
+                exit_requested.store(true, Ordering::SeqCst);
+                return Ok(());
             }
             Err(e) => {
                 log(home, "WARN", &format!("database error, retrying: {e}"));
@@ -250,26 +203,108 @@ fn worker_loop(
                 continue;
             }
         }
-        let fp = creds::fingerprint(home);
-        if client.as_ref().is_none_or(|(f, _)| *f != fp) {
-            match Client::new(&creds, opts.tuning.request_timeout) {
+        w.maintain();
+        let wait = match w.ready() {
+            Err(wait) => wait,
+            Ok(()) => w.drain(term),
+        };
+        idle(&conn, term, poll, wait);
+    }
+    Ok(())
+}
+
+/// The drain loop's state between turns.
+struct Worker<'a> {
+    conn: &'a Connection,
+    home: &'a Home,
+    opts: &'a RunOpts,
+    owner: String,
+    cfg: DrainCfg,
+    /// The client for the current credentials (by fingerprint).
+    client: Option<(String, Client)>,
+    last_maintenance: Instant,
+    last_status: Option<Activity>,
+}
+
+impl Worker<'_> {
+    fn set_status(&mut self, a: Activity) {
+        if self.last_status.as_ref() != Some(&a) {
+            let _ = state::set_activity(self.conn, &a);
+            self.last_status = Some(a);
+        }
+    }
+
+    /// Every turn: fold the spool (cheap when empty); every 30 s: age out week-old events and
+    /// checkpoint the WAL.
+    fn maintain(&mut self) {
+        store::fold_spool(self.home, self.conn);
+        if self.last_maintenance.elapsed() < Duration::from_secs(30) {
+            return;
+        }
+        if let Ok(n) = Outbox::new(self.conn).expire_old(now_ms())
+            && n > 0
+        {
+            log(
+                self.home,
+                "WARN",
+                &format!("{n} events older than 7 days aged out as dead"),
+            );
+        }
+        let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+        self.last_maintenance = Instant::now();
+    }
+
+    /// Logged in, not parked, with a client for the current credentials; else how long to wait.
+    fn ready(&mut self) -> Result<(), Duration> {
+        let creds = match creds::load(self.home) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                self.set_status(Activity::WaitingForLogin);
+                self.client = None;
+                return Err(Duration::from_secs(1));
+            }
+            Err(e) => {
+                self.set_status(Activity::CredentialsUnreadable(e.to_string()));
+                return Err(Duration::from_secs(1));
+            }
+        };
+        match parked_and_unchanged(self.conn, self.home) {
+            Ok(false) => {}
+            Ok(true) => return Err(Duration::from_secs(1)),
+            Err(e) => {
+                log(self.home, "WARN", &format!("database error, retrying: {e}"));
+                return Err(Duration::from_secs(1));
+            }
+        }
+        let fp = creds::fingerprint(self.home);
+        if self.client.as_ref().is_none_or(|(f, _)| *f != fp) {
+            match Client::new(&creds, self.opts.tuning.request_timeout) {
                 Ok(c) => {
-                    let _ = state::set(&conn, state::SERVER, &creds.server);
-                    client = Some((fp, c));
+                    let _ = state::set(self.conn, state::SERVER, &creds.server);
+                    self.client = Some((fp, c));
                 }
                 Err(e) => {
-                    set_status(&conn, Activity::CredentialsRejected(e.to_string()));
-                    idle(&conn, term, poll, Duration::from_secs(5));
-                    continue;
+                    self.set_status(Activity::CredentialsRejected(e.to_string()));
+                    return Err(Duration::from_secs(5));
                 }
             }
         }
-        let Some((_, c)) = client.as_ref() else {
-            continue;
+        self.set_status(Activity::Running);
+        Ok(())
+    }
+
+    /// Drains back-to-back while there is backlog; returns how long to idle next.
+    fn drain(&mut self, term: &AtomicBool) -> Duration {
+        let Some((_, c)) = self.client.as_ref() else {
+            return Duration::from_secs(1);
         };
-        set_status(&conn, Activity::Running);
-        let mut drainer = Drainer::new(&conn, home, c, owner.clone(), cfg.clone());
-        // Drain back-to-back while there is backlog.
+        let mut drainer = Drainer::new(
+            self.conn,
+            self.home,
+            c,
+            self.owner.clone(),
+            self.cfg.clone(),
+        );
         let mut pass;
         loop {
             pass = match drainer.pass() {
@@ -277,9 +312,9 @@ fn worker_loop(
                 Err(e) => {
                     // Give this pass's leases back at once (best effort; otherwise they are
                     // re-claimed when they expire): nothing is lost, at worst sent twice.
-                    let _ = Outbox::new(&conn).release_leases_of(&owner);
+                    let _ = Outbox::new(self.conn).release_leases_of(&self.owner);
                     log(
-                        home,
+                        self.home,
                         "WARN",
                         &format!("database error during a drain, retrying: {e}"),
                     );
@@ -289,7 +324,7 @@ fn worker_loop(
                     }
                 }
             };
-            report(home, &pass);
+            report(self.home, &pass);
             if term.load(Ordering::SeqCst)
                 || pass.claimed == 0
                 || pass.parked.is_some()
@@ -301,15 +336,13 @@ fn worker_loop(
                 break; // failures: let backoff pace the next try
             }
         }
-        cfg.max_bytes = drainer.cfg.max_bytes;
-        let _ = state::delete(&conn, state::DRAIN_REQUESTED_AT);
-        let max_idle = match pass.breaker_open_until {
+        self.cfg.max_bytes = drainer.cfg.max_bytes;
+        let _ = state::delete(self.conn, state::DRAIN_REQUESTED_AT);
+        match pass.breaker_open_until {
             Some(until) => Duration::from_millis((until - now_ms()).clamp(50, 60_000) as u64),
             None => Duration::from_secs(1),
-        };
-        idle(&conn, term, poll, max_idle);
+        }
     }
-    Ok(())
 }
 
 fn report(home: &Home, p: &Pass) {

@@ -19,7 +19,7 @@ use crate::{creds, state};
 use difflore_core::clock::now_ms;
 use difflore_core::home::Home;
 use difflore_core::outbox::{Claimed, FailClass, Outbox};
-use difflore_proto::{EventStatus, MAX_REQUEST_BYTES};
+use difflore_proto::{EventResult, EventStatus, MAX_REQUEST_BYTES};
 use rusqlite::Connection;
 
 /// Consecutive "other 4xx" answers for whole batches before the queue parks.
@@ -181,53 +181,8 @@ impl<'a> Drainer<'a> {
             state::delete(self.conn, state::CONFIG_ERRORS)?;
         }
         match outcome {
-            PostOutcome::Results(results) => {
-                let mut done = Vec::new();
-                let mut answered = std::collections::HashSet::new();
-                for r in results {
-                    let Some(id) = ids.iter().find(|i| i.eq_ignore_ascii_case(&r.id)).cloned()
-                    else {
-                        continue;
-                    };
-                    answered.insert(id.clone());
-                    match r.status {
-                        EventStatus::Accepted | EventStatus::Duplicate => done.push(id),
-                        EventStatus::Rejected => {
-                            let why = r.reason.unwrap_or_else(|| "no reason given".into());
-                            p.dead +=
-                                ob.fail(&self.owner, &[id], FailClass::Rejected, None, &why, now)?;
-                            p.last_error = Some(format!("server rejected an event: {why}"));
-                        }
-                    }
-                }
-                p.delivered += ob.complete(&self.owner, &done, now)?;
-                let missing: Vec<String> =
-                    ids.into_iter().filter(|i| !answered.contains(i)).collect();
-                if !missing.is_empty() {
-                    p.retried += ob.release(&self.owner, &missing)?;
-                }
-            }
-            PostOutcome::Transport(e) => {
-                let opened = breaker::on_transport_failure(self.conn, &self.cfg.breaker, now)?;
-                let delay = difflore_core::outbox::backoff_ms(
-                    0,
-                    self.cfg.backoff_base_ms,
-                    self.cfg.backoff_cap_ms,
-                );
-                p.retried += ob.fail(
-                    &self.owner,
-                    &ids,
-                    FailClass::Transport,
-                    Some(delay),
-                    &e,
-                    now,
-                )?;
-                p.last_error = Some(format!(
-                    "cannot reach {}: {e}{}",
-                    self.client.server(),
-                    if opened { " (breaker open)" } else { "" }
-                ));
-            }
+            PostOutcome::Results(results) => self.settle(ids, results, p, now)?,
+            PostOutcome::Transport(e) => self.unreachable(&ids, &e, p, now)?,
             PostOutcome::RateLimited(after) => {
                 p.retried += ob.fail(
                     &self.owner,
@@ -247,47 +202,7 @@ impl<'a> Drainer<'a> {
                 self.park(&why, p)?;
                 p.last_error = Some(why);
             }
-            PostOutcome::TooLarge(named) => {
-                if !named.is_empty() {
-                    let (big, rest): (Vec<Claimed>, Vec<Claimed>) =
-                        batch.into_iter().partition(|c| {
-                            named.iter().any(|n| n.eq_ignore_ascii_case(&c.envelope.id))
-                        });
-                    let big_ids = Self::ids(&big);
-                    p.dead += ob.fail(
-                        &self.owner,
-                        &big_ids,
-                        FailClass::TooLarge,
-                        None,
-                        "payload over the server's limit",
-                        now,
-                    )?;
-                    if !rest.is_empty() && !big.is_empty() {
-                        return self.send(rest, p).map(|_| None);
-                    }
-                    if !rest.is_empty() {
-                        p.retried += ob.release(&self.owner, &Self::ids(&rest))?;
-                    }
-                } else if batch.len() > 1 {
-                    self.cfg.max_bytes = (self.cfg.max_bytes / 2).max(64 * 1024);
-                    let second = {
-                        let mut b = batch;
-                        let s = b.split_off(b.len() / 2);
-                        self.send(b, p)?;
-                        s
-                    };
-                    return self.send(second, p).map(|_| None);
-                } else {
-                    p.dead += ob.fail(
-                        &self.owner,
-                        &ids,
-                        FailClass::TooLarge,
-                        None,
-                        "request over the server's limit",
-                        now,
-                    )?;
-                }
-            }
+            PostOutcome::TooLarge(named) => return self.too_large(batch, &named, p, now),
             PostOutcome::ServerError(status, msg) => {
                 if probing {
                     p.last_error = Some(format!("server error {status}: {msg}"));
@@ -331,6 +246,103 @@ impl<'a> Drainer<'a> {
                 }
                 p.last_error = Some(why);
             }
+        }
+        Ok(None)
+    }
+
+    /// The server answered per event: accepted and duplicates are done, rejected ones dead,
+    /// events it did not name go back to pending.
+    fn settle(
+        &self,
+        ids: Vec<String>,
+        results: Vec<EventResult>,
+        p: &mut Pass,
+        now: i64,
+    ) -> rusqlite::Result<()> {
+        let ob = self.outbox();
+        let mut done = Vec::new();
+        let mut answered = std::collections::HashSet::new();
+        for r in results {
+            let Some(id) = ids.iter().find(|i| i.eq_ignore_ascii_case(&r.id)).cloned() else {
+                continue;
+            };
+            answered.insert(id.clone());
+            match r.status {
+                EventStatus::Accepted | EventStatus::Duplicate => done.push(id),
+                EventStatus::Rejected => {
+                    let why = r.reason.unwrap_or_else(|| "no reason given".into());
+                    p.dead += ob.fail(&self.owner, &[id], FailClass::Rejected, None, &why, now)?;
+                    p.last_error = Some(format!("server rejected an event: {why}"));
+                }
+            }
+        }
+        p.delivered += ob.complete(&self.owner, &done, now)?;
+        let missing: Vec<String> = ids.into_iter().filter(|i| !answered.contains(i)).collect();
+        if !missing.is_empty() {
+            p.retried += ob.release(&self.owner, &missing)?;
+        }
+        Ok(())
+    }
+
+    /// No answer: the breaker counts it; the batch waits without an attempt counted.
+    fn unreachable(&self, ids: &[String], e: &str, p: &mut Pass, now: i64) -> rusqlite::Result<()> {
+        let opened = breaker::on_transport_failure(self.conn, &self.cfg.breaker, now)?;
+        let delay =
+            difflore_core::outbox::backoff_ms(0, self.cfg.backoff_base_ms, self.cfg.backoff_cap_ms);
+        p.retried +=
+            self.outbox()
+                .fail(&self.owner, ids, FailClass::Transport, Some(delay), e, now)?;
+        p.last_error = Some(format!(
+            "cannot reach {}: {e}{}",
+            self.client.server(),
+            if opened { " (breaker open)" } else { "" }
+        ));
+        Ok(())
+    }
+
+    /// 413: the events the server named die and the rest is sent again; unnamed, the batch is
+    /// halved (and the byte budget with it) until a single event is too large, which dies.
+    fn too_large(
+        &mut self,
+        batch: Vec<Claimed>,
+        named: &[String],
+        p: &mut Pass,
+        now: i64,
+    ) -> rusqlite::Result<Option<Vec<Claimed>>> {
+        let ob = self.outbox();
+        if !named.is_empty() {
+            let (big, rest): (Vec<Claimed>, Vec<Claimed>) = batch
+                .into_iter()
+                .partition(|c| named.iter().any(|n| n.eq_ignore_ascii_case(&c.envelope.id)));
+            p.dead += ob.fail(
+                &self.owner,
+                &Self::ids(&big),
+                FailClass::TooLarge,
+                None,
+                "payload over the server's limit",
+                now,
+            )?;
+            if !rest.is_empty() && !big.is_empty() {
+                return self.send(rest, p).map(|_| None);
+            }
+            if !rest.is_empty() {
+                p.retried += ob.release(&self.owner, &Self::ids(&rest))?;
+            }
+        } else if batch.len() > 1 {
+            self.cfg.max_bytes = (self.cfg.max_bytes / 2).max(64 * 1024);
+            let mut first = batch;
+            let second = first.split_off(first.len() / 2);
+            self.send(first, p)?;
+            return self.send(second, p).map(|_| None);
+        } else {
+            p.dead += ob.fail(
+                &self.owner,
+                &Self::ids(&batch),
+                FailClass::TooLarge,
+                None,
+                "request over the server's limit",
+                now,
+            )?;
         }
         Ok(None)
     }
