@@ -404,76 +404,13 @@ pub fn uninstall(
         let mut created: Vec<Vec<String>> = Vec::new();
         for e in &entries {
             created.extend(e.created.iter().cloned());
-            let gone = match &mut f.doc {
-                Doc::Json { value, .. } => {
-                    let parent_path = if e.kind == EntryKind::Hook {
-                        &e.path[..]
-                    } else {
-                        &e.path[..e.path.len() - 1]
-                    };
-                    match e.kind {
-                        EntryKind::Hook => match edit::get(value, parent_path).cloned() {
-                            Some(Value::Array(mut a)) => {
-                                let before = a.len();
-                                a.retain(|x| *x != e.value);
-                                let n = before - a.len();
-                                edit::set(value, parent_path, Value::Array(a));
-                                n
-                            }
-                            _ => 0,
-                        },
-                        _ => {
-                            if edit::get(value, &e.path) == Some(&e.value)
-                                && (e.kind != EntryKind::Version || e.created.contains(&e.path))
-                            {
-                                edit::remove(value, &e.path);
-                                1
-                            } else {
-                                0
-                            }
-                        }
-                    }
-                }
-                Doc::Toml(doc) => {
-                    let same = doc
-                        .get("mcp_servers")
-                        .and_then(|i| i.get("difflore"))
-                        .and_then(|i| i.as_table())
-                        .is_some_and(|t| toml_value(t) == e.value);
-                    if same {
-                        if let Some(t) = doc.get_mut("mcp_servers").and_then(|i| i.as_table_mut()) {
-                            t.remove("difflore");
-                        }
-                        1
-                    } else {
-                        0
-                    }
-                }
-            };
+            let gone = remove_entry(&mut f.doc, e);
             if gone == 0 && e.kind != EntryKind::Version {
                 note = Some("an entry was changed since install and was left in place".to_string());
             }
             removed += gone;
         }
-        // Containers difflore created, deepest first, if now empty.
-        created.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        match &mut f.doc {
-            Doc::Json { value, .. } => {
-                for c in &created {
-                    edit::remove_if_empty(value, c);
-                }
-            }
-            Doc::Toml(doc) => {
-                if created.iter().any(|c| c == &["mcp_servers".to_string()])
-                    && doc
-                        .get("mcp_servers")
-                        .and_then(|i| i.as_table())
-                        .is_some_and(|t| t.is_empty())
-                {
-                    doc.remove("mcp_servers");
-                }
-            }
-        }
+        remove_created_containers(&mut f.doc, created);
         let now_empty = match &f.doc {
             Doc::Json { value, .. } => value.is_empty(),
             Doc::Toml(d) => d.to_string().trim().is_empty(),
@@ -507,6 +444,71 @@ pub fn uninstall(
         manifest.save(ctx)?;
     }
     Ok(changes)
+}
+
+/// Takes one recorded entry out of a loaded file, only if it is still exactly what difflore
+/// wrote (a `version` key only if difflore created it); returns how many values went.
+fn remove_entry(doc: &mut Doc, e: &Entry) -> usize {
+    match doc {
+        Doc::Json { value, .. } => match e.kind {
+            EntryKind::Hook => match edit::get(value, &e.path).cloned() {
+                Some(Value::Array(mut a)) => {
+                    let before = a.len();
+                    a.retain(|x| *x != e.value);
+                    let n = before - a.len();
+                    edit::set(value, &e.path, Value::Array(a));
+                    n
+                }
+                _ => 0,
+            },
+            _ => {
+                if edit::get(value, &e.path) == Some(&e.value)
+                    && (e.kind != EntryKind::Version || e.created.contains(&e.path))
+                {
+                    edit::remove(value, &e.path);
+                    1
+                } else {
+                    0
+                }
+            }
+        },
+        Doc::Toml(doc) => {
+            let same = doc
+                .get("mcp_servers")
+                .and_then(|i| i.get("difflore"))
+                .and_then(|i| i.as_table())
+                .is_some_and(|t| toml_value(t) == e.value);
+            if !same {
+                return 0;
+            }
+            if let Some(t) = doc.get_mut("mcp_servers").and_then(|i| i.as_table_mut()) {
+                t.remove("difflore");
+            }
+            1
+        }
+    }
+}
+
+/// Removes the containers difflore created, deepest first, when they are now empty.
+fn remove_created_containers(doc: &mut Doc, mut created: Vec<Vec<String>>) {
+    created.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    match doc {
+        Doc::Json { value, .. } => {
+            for c in &created {
+                edit::remove_if_empty(value, c);
+            }
+        }
+        Doc::Toml(doc) => {
+            if created.iter().any(|c| c == &["mcp_servers".to_string()])
+                && doc
+                    .get("mcp_servers")
+                    .and_then(|i| i.as_table())
+                    .is_some_and(|t| t.is_empty())
+            {
+                doc.remove("mcp_servers");
+            }
+        }
+    }
 }
 
 /// The state of one agent in one scope.

@@ -100,32 +100,57 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             json,
         } => {
             refuse_agents("add")?;
-            let key = if global {
-                None
-            } else {
-                Some(match r {
-                    Some(k) => k.trim().to_ascii_lowercase(),
-                    None => repo::discover(&std::env::current_dir()?)
-                        .map(|x| x.key)
-                        .context("not inside a git checkout: pass --repo KEY or --global")?,
-                })
-            };
-            let rule = memory::add(
-                &conn,
-                &title,
-                &statement,
-                &globs.all(),
-                key.as_deref(),
+            let new = NewRule {
+                title: &title,
+                statement: &statement,
+                globs: &globs.all(),
                 enforce,
-            )?;
-            if json {
-                return render::json(&rule_json(&rule));
-            }
-            println!("added (active):");
-            print_rule(&conn, &rule);
-            Ok(())
+            };
+            add(&conn, &new, r, global, json)
         }
     }
+}
+
+/// What `memory add` was given.
+struct NewRule<'a> {
+    title: &'a str,
+    statement: &'a str,
+    globs: &'a [String],
+    enforce: bool,
+}
+
+/// `memory add`: an active rule of the checkout's repository (or `--repo`, or `--global`).
+fn add(
+    conn: &Connection,
+    new: &NewRule<'_>,
+    repo_key: Option<String>,
+    global: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let key = if global {
+        None
+    } else {
+        Some(match repo_key {
+            Some(k) => k.trim().to_ascii_lowercase(),
+            None => repo::discover(&std::env::current_dir()?)
+                .map(|x| x.key)
+                .context("not inside a git checkout: pass --repo KEY or --global")?,
+        })
+    };
+    let rule = memory::add(
+        conn,
+        new.title,
+        new.statement,
+        new.globs,
+        key.as_deref(),
+        new.enforce,
+    )?;
+    if json {
+        return render::json(&rule_json(&rule));
+    }
+    println!("added (active):");
+    print_rule(conn, &rule);
+    Ok(())
 }
 
 /// `memory list`: the checkout's rules and global ones (or a chosen repo, or all), as a table

@@ -52,6 +52,31 @@ pub fn status(json: bool) -> anyhow::Result<()> {
         );
         return render::json(&v);
     }
+    print_store(&s);
+    print_sync(&d);
+    if !rules.is_empty() {
+        println!(
+            "rules          {}",
+            rules
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if agents.is_empty() {
+        println!("agents         none wired (run `difflore agents install`)");
+    }
+    for (i, (a, sc, st)) in agents.iter().enumerate() {
+        let label = if i == 0 { "agents" } else { "" };
+        println!("{label:<15}{a} ({sc} scope): {st}");
+    }
+    println!("last error     {}", s.last_error.as_deref().unwrap_or("-"));
+    Ok(())
+}
+
+/// The home, its database, the queue, the spool and the capture switch.
+fn print_store(s: &status::Status) {
     println!("home           {}", s.home);
     println!(
         "database       {} ({})",
@@ -103,6 +128,10 @@ pub fn status(json: bool) -> anyhow::Result<()> {
             "off (DIFFLORE_CAPTURE)"
         }
     );
+}
+
+/// The login and the daemon.
+fn print_sync(d: &difflore_sync::control::DaemonStatus) {
     if d.logged_in {
         println!(
             "sync           logged in to {}",
@@ -134,25 +163,6 @@ pub fn status(json: bool) -> anyhow::Result<()> {
             "WARNING        logged in but no daemon is running: events are not delivered. Run `difflore daemon start`."
         );
     }
-    if !rules.is_empty() {
-        println!(
-            "rules          {}",
-            rules
-                .iter()
-                .map(|(k, n)| format!("{n} {k}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    if agents.is_empty() {
-        println!("agents         none wired (run `difflore agents install`)");
-    }
-    for (i, (a, sc, st)) in agents.iter().enumerate() {
-        let label = if i == 0 { "agents" } else { "" };
-        println!("{label:<15}{a} ({sc} scope): {st}");
-    }
-    println!("last error     {}", s.last_error.as_deref().unwrap_or("-"));
-    Ok(())
 }
 
 /// Rules per status (`pending`, `active`, …), read-only; empty when the store cannot be read.

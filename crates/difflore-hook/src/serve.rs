@@ -257,22 +257,7 @@ pub fn serve(
         }
         Moment::Prompt { text, paths } => {
             let files = rel(paths);
-            let mut groups = st.fresh_for_files(key, &files, budget, false)?;
-            let spent: usize = groups.iter().flat_map(|(_, r)| r).map(Match::tokens).sum();
-            let mut q = Query::new(key).text(text);
-            q.token_budget = budget.saturating_sub(spent);
-            let shown: HashSet<String> = groups
-                .iter()
-                .flat_map(|(_, r)| r.iter().map(|m| m.id.clone()))
-                .collect();
-            let topic: Vec<Match> = matching::match_rules(conn, &q)?
-                .into_iter()
-                .filter(|m| !shown.contains(&m.id))
-                .collect();
-            let topic = st.keep_new("", "before", topic)?;
-            if !topic.is_empty() {
-                groups.push((String::new(), topic));
-            }
+            let groups = prompt_groups(&st, key, &files, text, budget)?;
             render(event, &m, groups, |f| {
                 if f.is_empty() {
                     "difflore — team rules about what this prompt asks (from past code review):"
@@ -285,23 +270,7 @@ pub fn serve(
         Moment::BeforeEdit { paths } => {
             let files = rel(paths);
             let groups = st.fresh_for_files(key, &files, budget, true)?;
-            if groups.is_empty() {
-                None
-            } else {
-                let text = render_text(&groups, |f| {
-                    format!("Team rules (enforced) for {f}, from past code review:")
-                });
-                let reason = format!(
-                    "difflore held this edit back once so that the team's rules are in view; it will not hold back this file again in this session. Apply them and retry the edit.\n{text}"
-                );
-                let ids = ids_of(&groups);
-                Some(Served {
-                    reply: deny(agent, event, &reason),
-                    rule_ids: ids,
-                    files: groups.iter().map(|(f, _)| f.clone()).collect(),
-                    moment: m.name(),
-                })
-            }
+            hold_back(agent, event, &m, groups)
         }
     };
     tx.commit()?;
@@ -309,6 +278,53 @@ pub fn serve(
 }
 
 type Groups = Vec<(String, Vec<Match>)>;
+
+/// A prompt: the rules of the files it names, then those about what it asks (not yet served in
+/// this session), within the budget.
+fn prompt_groups(
+    st: &State<'_>,
+    key: Option<&str>,
+    files: &[String],
+    text: &str,
+    budget: usize,
+) -> rusqlite::Result<Groups> {
+    let mut groups = st.fresh_for_files(key, files, budget, false)?;
+    let spent: usize = groups.iter().flat_map(|(_, r)| r).map(Match::tokens).sum();
+    let mut q = Query::new(key).text(text);
+    q.token_budget = budget.saturating_sub(spent);
+    let shown: HashSet<String> = groups
+        .iter()
+        .flat_map(|(_, r)| r.iter().map(|m| m.id.clone()))
+        .collect();
+    let topic: Vec<Match> = matching::match_rules(st.conn, &q)?
+        .into_iter()
+        .filter(|m| !shown.contains(&m.id))
+        .collect();
+    let topic = st.keep_new("", "before", topic)?;
+    if !topic.is_empty() {
+        groups.push((String::new(), topic));
+    }
+    Ok(groups)
+}
+
+/// Gate mode before an edit: a deny naming the enforced rules, once per file and session.
+fn hold_back(agent: Agent, event: &str, m: &Moment, groups: Groups) -> Option<Served> {
+    if groups.is_empty() {
+        return None;
+    }
+    let text = render_text(&groups, |f| {
+        format!("Team rules (enforced) for {f}, from past code review:")
+    });
+    let reason = format!(
+        "difflore held this edit back once so that the team's rules are in view; it will not hold back this file again in this session. Apply them and retry the edit.\n{text}"
+    );
+    Some(Served {
+        reply: deny(agent, event, &reason),
+        rule_ids: ids_of(&groups),
+        files: groups.iter().map(|(f, _)| f.clone()).collect(),
+        moment: m.name(),
+    })
+}
 
 fn ids_of(groups: &Groups) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();

@@ -94,139 +94,152 @@ pub fn parse(text: &str, repo_override: Option<&str>) -> Result<Parsed, ImportEr
     let mut ids = std::collections::HashSet::new();
     for (i, p) in prs.iter().enumerate() {
         let at = format!("pull_requests[{i}]");
-        if !p.is_object() {
-            return Err(err(&at, "must be an object"));
-        }
-        let number =
-            opt_int(p, "number", &at)?.ok_or_else(|| err(&format!("{at}.number"), "missing"))?;
-        if !numbers.insert(number) {
+        let pr = pull_request(p, &at)?;
+        if !numbers.insert(pr.number) {
             return Err(err(
                 &format!("{at}.number"),
-                &format!("{number} appears twice"),
+                &format!("{} appears twice", pr.number),
             ));
         }
-        let changed_paths = match p.get("changed_paths") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(j, x)| {
-                    x.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| err(&format!("{at}.changed_paths[{j}]"), "must be a string"))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => {
-                return Err(err(
-                    &format!("{at}.changed_paths"),
-                    "must be an array of paths",
-                ));
-            }
-        };
-        let state = opt_str(p, "state", &at)?;
-        if let Some(s) = &state
-            && !matches!(s.as_str(), "open" | "closed" | "merged")
-        {
-            return Err(err(
-                &format!("{at}.state"),
-                "must be open, closed or merged",
-            ));
-        }
-        let pr = Pr {
-            number,
-            title: opt_str(p, "title", &at)?.unwrap_or_default(),
-            author: opt_str(p, "author", &at)?,
-            state,
-            merged_at: opt_time(p, "merged_at", &at)?,
-            url: opt_str(p, "url", &at)?,
-            changed_paths,
-            created_at: opt_time(p, "created_at", &at)?,
-            updated_at: opt_time(p, "updated_at", &at)?,
-        };
-        let mut comments = Vec::new();
         let list = match p.get("comments") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a.clone(),
+            None | Some(Value::Null) => &[][..],
+            Some(Value::Array(a)) => &a[..],
             Some(_) => return Err(err(&format!("{at}.comments"), "must be an array")),
         };
+        let mut comments = Vec::with_capacity(list.len());
         for (j, c) in list.iter().enumerate() {
-            let cat = format!("{at}.comments[{j}]");
-            if !c.is_object() {
-                return Err(err(&cat, "must be an object"));
-            }
-            let id = id_text(c, "id", &cat)?.ok_or_else(|| err(&format!("{cat}.id"), "missing"))?;
-            if !ids.insert(id.clone()) {
-                return Err(err(&format!("{cat}.id"), &format!("{id:?} appears twice")));
-            }
-            let body = match c.get("body") {
-                Some(Value::String(b)) if !b.trim().is_empty() => b.clone(),
-                Some(Value::String(_)) => return Err(err(&format!("{cat}.body"), "is empty")),
-                Some(_) => return Err(err(&format!("{cat}.body"), "must be a string")),
-                None => return Err(err(&format!("{cat}.body"), "missing")),
-            };
-            let path = opt_str(c, "path", &cat)?;
-            if let Some(pth) = &path
-                && (pth.starts_with('/') || pth.contains('\\') || pth.split('/').any(|s| s == ".."))
-            {
+            let c = comment(c, pr.number, &format!("{at}.comments[{j}]"))?;
+            if !ids.insert(c.platform_id.clone()) {
                 return Err(err(
-                    &format!("{cat}.path"),
-                    "must be repo-relative with / (no leading /, no ..)",
+                    &format!("{at}.comments[{j}].id"),
+                    &format!("{:?} appears twice", c.platform_id),
                 ));
             }
-            let resolved = match c.get("resolved") {
-                None | Some(Value::Null) => None,
-                Some(Value::Bool(b)) => Some(*b),
-                Some(_) => {
-                    return Err(err(
-                        &format!("{cat}.resolved"),
-                        "must be true, false or null",
-                    ));
-                }
-            };
-            let reactions = match c.get("reactions") {
-                None | Some(Value::Null) => Value::Object(Default::default()),
-                Some(r @ Value::Object(m)) if m.values().all(|x| x.as_u64().is_some()) => r.clone(),
-                Some(_) => {
-                    return Err(err(
-                        &format!("{cat}.reactions"),
-                        "must be an object of counts, e.g. {\"+1\": 2}",
-                    ));
-                }
-            };
-            let author = opt_str(c, "author", &cat)?;
-            let named_like_a_bot = author.as_deref().is_some_and(|a| {
-                let a = a.to_ascii_lowercase();
-                a.ends_with("[bot]") || a.ends_with("-bot") || a.ends_with("_bot")
-            });
-            let is_bot = match c.get("is_bot") {
-                None | Some(Value::Null) => named_like_a_bot,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(err(&format!("{cat}.is_bot"), "must be true or false")),
-            };
-            let in_reply_to = id_text(c, "in_reply_to", &cat)?;
-            comments.push(Comment {
-                platform_id: id.clone(),
-                pr_number: number,
-                url: opt_str(c, "url", &cat)?,
-                author,
-                author_is_bot: is_bot,
-                path,
-                line: opt_int(c, "line", &cat)?,
-                diff_hunk: opt_str(c, "diff_hunk", &cat)?,
-                body,
-                thread_id: id_text(c, "thread", &cat)?
-                    .or(in_reply_to.clone())
-                    .or(Some(id)),
-                in_reply_to,
-                resolved,
-                reactions,
-                created_at: opt_time(c, "created_at", &cat)?,
-                updated_at: opt_time(c, "updated_at", &cat)?,
-            });
+            comments.push(c);
         }
         out.push((pr, comments));
     }
     Ok(Parsed { repo, prs: out })
+}
+
+/// One pull request object at `at` (its comments are read apart).
+fn pull_request(p: &Value, at: &str) -> Result<Pr, ImportError> {
+    if !p.is_object() {
+        return Err(err(at, "must be an object"));
+    }
+    let number =
+        opt_int(p, "number", at)?.ok_or_else(|| err(&format!("{at}.number"), "missing"))?;
+    let changed_paths = match p.get("changed_paths") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(j, x)| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| err(&format!("{at}.changed_paths[{j}]"), "must be a string"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(err(
+                &format!("{at}.changed_paths"),
+                "must be an array of paths",
+            ));
+        }
+    };
+    let state = opt_str(p, "state", at)?;
+    if let Some(s) = &state
+        && !matches!(s.as_str(), "open" | "closed" | "merged")
+    {
+        return Err(err(
+            &format!("{at}.state"),
+            "must be open, closed or merged",
+        ));
+    }
+    Ok(Pr {
+        number,
+        title: opt_str(p, "title", at)?.unwrap_or_default(),
+        author: opt_str(p, "author", at)?,
+        state,
+        merged_at: opt_time(p, "merged_at", at)?,
+        url: opt_str(p, "url", at)?,
+        changed_paths,
+        created_at: opt_time(p, "created_at", at)?,
+        updated_at: opt_time(p, "updated_at", at)?,
+    })
+}
+
+/// One review comment object at `cat`, of pull request `number`.
+fn comment(c: &Value, number: i64, cat: &str) -> Result<Comment, ImportError> {
+    if !c.is_object() {
+        return Err(err(cat, "must be an object"));
+    }
+    let id = id_text(c, "id", cat)?.ok_or_else(|| err(&format!("{cat}.id"), "missing"))?;
+    let body = match c.get("body") {
+        Some(Value::String(b)) if !b.trim().is_empty() => b.clone(),
+        Some(Value::String(_)) => return Err(err(&format!("{cat}.body"), "is empty")),
+        Some(_) => return Err(err(&format!("{cat}.body"), "must be a string")),
+        None => return Err(err(&format!("{cat}.body"), "missing")),
+    };
+    let path = opt_str(c, "path", cat)?;
+    if let Some(pth) = &path
+        && (pth.starts_with('/') || pth.contains('\\') || pth.split('/').any(|s| s == ".."))
+    {
+        return Err(err(
+            &format!("{cat}.path"),
+            "must be repo-relative with / (no leading /, no ..)",
+        ));
+    }
+    let resolved = match c.get("resolved") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(err(
+                &format!("{cat}.resolved"),
+                "must be true, false or null",
+            ));
+        }
+    };
+    let reactions = match c.get("reactions") {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(r @ Value::Object(m)) if m.values().all(|x| x.as_u64().is_some()) => r.clone(),
+        Some(_) => {
+            return Err(err(
+                &format!("{cat}.reactions"),
+                "must be an object of counts, e.g. {\"+1\": 2}",
+            ));
+        }
+    };
+    let author = opt_str(c, "author", cat)?;
+    let named_like_a_bot = author.as_deref().is_some_and(|a| {
+        let a = a.to_ascii_lowercase();
+        a.ends_with("[bot]") || a.ends_with("-bot") || a.ends_with("_bot")
+    });
+    let is_bot = match c.get("is_bot") {
+        None | Some(Value::Null) => named_like_a_bot,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(err(&format!("{cat}.is_bot"), "must be true or false")),
+    };
+    let in_reply_to = id_text(c, "in_reply_to", cat)?;
+    Ok(Comment {
+        platform_id: id.clone(),
+        pr_number: number,
+        url: opt_str(c, "url", cat)?,
+        author,
+        author_is_bot: is_bot,
+        path,
+        line: opt_int(c, "line", cat)?,
+        diff_hunk: opt_str(c, "diff_hunk", cat)?,
+        body,
+        thread_id: id_text(c, "thread", cat)?
+            .or(in_reply_to.clone())
+            .or(Some(id)),
+        in_reply_to,
+        resolved,
+        reactions,
+        created_at: opt_time(c, "created_at", cat)?,
+        updated_at: opt_time(c, "updated_at", cat)?,
+    })
 }
 
 /// Stores a parsed file in one transaction.

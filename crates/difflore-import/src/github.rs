@@ -115,146 +115,179 @@ pub fn import(
     let (owner, name) = path
         .split_once('/')
         .ok_or_else(|| ImportError::Invalid(format!("{path:?} is not OWNER/REPO")))?;
-    let mut sum = Summary {
-        schema_version: 1,
-        source: SOURCE.into(),
-        repo: repo.into(),
-        dry_run: opts.dry_run,
-        ..Default::default()
+    let mut run = Run {
+        conn,
+        http,
+        repo,
+        opts,
+        progress,
+        sum: Summary {
+            schema_version: 1,
+            source: SOURCE.into(),
+            repo: repo.into(),
+            dry_run: opts.dry_run,
+            ..Default::default()
+        },
     };
+    // 1. Pull requests, newest update first, down to the floor.
     let prs_cursor = store::cursor(conn, SOURCE, repo, "prs_updated")?;
     let floor = crate::later_of(opts.since.as_ref(), prs_cursor.as_ref());
-    // 1. Pull requests, newest update first, down to the floor.
-    progress.phase("pull requests", None);
-    let mut url = Some(format!(
-        "{api}/repos/{owner}/{name}/pulls?state=all&sort=updated&direction=desc&per_page=100"
-    ));
-    let mut newest: Option<String> = None;
-    let mut limited = false;
-    'pages: while let Some(u) = url.take() {
-        let r = http.get(&u, progress)?;
-        let items = page(&r.body)?;
-        let tx = conn.unchecked_transaction()?;
-        for v in &items {
-            let Some(pr) = pr_from(v) else {
-                sum.skip("pull request without a number", item_id(v));
-                continue;
-            };
-            let upd = pr.updated_at.clone().unwrap_or_default();
-            if floor.as_deref().is_some_and(|f| time_lt(&upd, f)) {
-                tx.commit()?;
-                break 'pages;
-            }
-            if opts.max_prs.is_some_and(|m| sum.prs >= m) {
-                limited = true;
-                tx.commit()?;
-                break 'pages;
-            }
-            if newest.as_deref().is_none_or(|n| time_lt(n, &upd)) {
-                newest = Some(upd);
-            }
-            if opts.dry_run {
-                sum.would_import.push(crate::Planned {
-                    number: pr.number,
-                    title: pr.title.clone(),
-                    comments: Some(0),
-                });
-            } else {
-                store::upsert_pr(&tx, SOURCE, repo, &pr)?;
-            }
-            sum.prs += 1;
-            progress.inc(1);
-        }
-        tx.commit()?;
-        url = link_next(r.header("link"));
-    }
+    let (newest, limited) = run.pull_requests(
+        format!(
+            "{api}/repos/{owner}/{name}/pulls?state=all&sort=updated&direction=desc&per_page=100"
+        ),
+        floor.as_deref(),
+    )?;
     // 2. Review comments, oldest update first, since the comments cursor.
-    progress.phase("review comments", None);
     let comments_cursor = store::cursor(conn, SOURCE, repo, "comments_updated")?;
     let since = crate::later_of(opts.since.as_ref(), comments_cursor.as_ref());
-    let mut url = Some(match &since {
-        Some(s) => format!(
-            "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100&since={}",
-            enc(s)
-        ),
-        None => format!(
-            "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100"
-        ),
-    });
-    while let Some(u) = url.take() {
-        let r = http.get(&u, progress)?;
-        let items = page(&r.body)?;
-        let tx = conn.unchecked_transaction()?;
-        let mut last = None;
-        for v in &items {
-            let Some(c) = comment_from(v) else {
-                sum.skip(
-                    "review comment without an id or a pull_request_url naming its pull request",
-                    item_id(v),
-                );
-                continue;
-            };
-            // The newest time seen, not the last item's: pages need not be perfectly ordered.
-            if let Some(u) = &c.updated_at
-                && last.as_deref().is_none_or(|l: &str| time_lt(l, u))
-            {
-                last = Some(u.clone());
-            }
-            if opts.dry_run {
-                // Counted against the pull requests listed above; nothing stored.
-                match sum
-                    .would_import
-                    .iter_mut()
-                    .find(|p| p.number == c.pr_number)
-                {
-                    Some(p) => {
-                        p.comments = Some(p.comments.unwrap_or(0) + 1);
-                        sum.comments += 1;
-                    }
-                    None => sum.skip(
-                        "comment of a pull request outside this run (--since / --max-prs)",
-                        &c.platform_id,
-                    ),
+    let url = format!(
+        "{api}/repos/{owner}/{name}/pulls/comments?sort=updated&direction=asc&per_page=100"
+    );
+    run.review_comments(
+        match &since {
+            Some(s) => format!("{url}&since={}", enc(s)),
+            None => url,
+        },
+        limited,
+    )?;
+    let mut sum = run.sum;
+    if !opts.dry_run {
+        store::finish(conn, SOURCE, repo)?;
+        if let (Some(n), false) = (&newest, limited) {
+            store::set_cursor(conn, SOURCE, repo, "prs_updated", n)?;
+        }
+    }
+    sum.requests = http.requests;
+    sum.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(sum)
+}
+
+/// One import run's parts.
+struct Run<'a> {
+    conn: &'a Connection,
+    http: &'a mut Http,
+    repo: &'a str,
+    opts: &'a Options,
+    progress: &'a mut dyn Progress,
+    sum: Summary,
+}
+
+impl Run<'_> {
+    /// Pull requests from `url` on, newest update first, down to `floor` (or `--max-prs`);
+    /// returns the newest update seen and whether `--max-prs` cut the list.
+    fn pull_requests(
+        &mut self,
+        url: String,
+        floor: Option<&str>,
+    ) -> Result<(Option<String>, bool), ImportError> {
+        self.progress.phase("pull requests", None);
+        let mut url = Some(url);
+        let mut newest: Option<String> = None;
+        while let Some(u) = url.take() {
+            let r = self.http.get(&u, self.progress)?;
+            let items = page(&r.body)?;
+            let tx = self.conn.unchecked_transaction()?;
+            for v in &items {
+                let Some(pr) = pr_from(v) else {
+                    self.sum.skip("pull request without a number", item_id(v));
+                    continue;
+                };
+                let upd = pr.updated_at.clone().unwrap_or_default();
+                if floor.is_some_and(|f| time_lt(&upd, f)) {
+                    tx.commit()?;
+                    return Ok((newest, false));
                 }
-                continue;
+                if self.opts.max_prs.is_some_and(|m| self.sum.prs >= m) {
+                    tx.commit()?;
+                    return Ok((newest, true));
+                }
+                if newest.as_deref().is_none_or(|n| time_lt(n, &upd)) {
+                    newest = Some(upd);
+                }
+                if self.opts.dry_run {
+                    self.sum.would_import.push(crate::Planned {
+                        number: pr.number,
+                        title: pr.title.clone(),
+                        comments: Some(0),
+                    });
+                } else {
+                    store::upsert_pr(&tx, SOURCE, self.repo, &pr)?;
+                }
+                self.sum.prs += 1;
+                self.progress.inc(1);
             }
-            if limited {
-                let known: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM review_prs WHERE source = ?1 AND repo = ?2 AND number = ?3)",
-                    rusqlite::params![SOURCE, repo, c.pr_number],
-                    |r| r.get(0),
-                )?;
-                if !known {
-                    sum.skip(
+            tx.commit()?;
+            url = link_next(r.header("link"));
+        }
+        Ok((newest, false))
+    }
+
+    /// Review comments from `url` on, oldest update first; the comments cursor advances per
+    /// page (not with `--max-prs`, whose skipped comments a full import must still fetch).
+    fn review_comments(&mut self, url: String, limited: bool) -> Result<(), ImportError> {
+        self.progress.phase("review comments", None);
+        let mut url = Some(url);
+        while let Some(u) = url.take() {
+            let r = self.http.get(&u, self.progress)?;
+            let items = page(&r.body)?;
+            let tx = self.conn.unchecked_transaction()?;
+            let mut last = None;
+            for v in &items {
+                let Some(c) = comment_from(v) else {
+                    self.sum.skip(
+                        "review comment without an id or a pull_request_url naming its pull request",
+                        item_id(v),
+                    );
+                    continue;
+                };
+                // The newest time seen, not the last item's: pages need not be perfectly ordered.
+                if let Some(u) = &c.updated_at
+                    && last.as_deref().is_none_or(|l: &str| time_lt(l, u))
+                {
+                    last = Some(u.clone());
+                }
+                if self.opts.dry_run {
+                    self.plan(&c);
+                    continue;
+                }
+                if limited && !store::has_pr(&tx, SOURCE, self.repo, c.pr_number)? {
+                    self.sum.skip(
                         "comment of a pull request left out by --max-prs",
                         &c.platform_id,
                     );
                     continue;
                 }
+                if store::upsert_comment(&tx, SOURCE, self.repo, &c)? {
+                    self.sum.comments += 1;
+                }
+                self.progress.inc(1);
             }
-            if store::upsert_comment(&tx, SOURCE, repo, &c)? {
-                sum.comments += 1;
+            if let (Some(l), false, false) = (&last, limited, self.opts.dry_run) {
+                store::set_cursor(&tx, SOURCE, self.repo, "comments_updated", l)?;
             }
-            progress.inc(1);
+            tx.commit()?;
+            url = link_next(r.header("link"));
         }
-        // With --max-prs, comments of PRs not imported were skipped: keep the cursor so a full
-        // import still fetches them.
-        if let (Some(l), false, false) = (&last, limited, opts.dry_run) {
-            store::set_cursor(&tx, SOURCE, repo, "comments_updated", l)?;
+        Ok(())
+    }
+
+    /// A dry run counts a comment against the pull request listed above; nothing is stored.
+    fn plan(&mut self, c: &Comment) {
+        match self
+            .sum
+            .would_import
+            .iter_mut()
+            .find(|p| p.number == c.pr_number)
+        {
+            Some(p) => {
+                p.comments = Some(p.comments.unwrap_or(0) + 1);
+                self.sum.comments += 1;
+            }
+            None => self.sum.skip(
+                "comment of a pull request outside this run (--since / --max-prs)",
+                &c.platform_id,
+            ),
         }
-        tx.commit()?;
-        url = link_next(r.header("link"));
     }
-    if opts.dry_run {
-        sum.requests = http.requests;
-        sum.elapsed_s = started.elapsed().as_secs_f64();
-        return Ok(sum);
-    }
-    store::finish(conn, SOURCE, repo)?;
-    if let (Some(n), false) = (&newest, limited) {
-        store::set_cursor(conn, SOURCE, repo, "prs_updated", n)?;
-    }
-    sum.requests = http.requests;
-    sum.elapsed_s = started.elapsed().as_secs_f64();
-    Ok(sum)
 }

@@ -103,31 +103,7 @@ pub fn import(
         base.push_str(&format!("&updated_after={}", crate::http::enc(f)));
     }
     progress.phase("merge requests", None);
-    let mut mrs: Vec<Pr> = Vec::new();
-    let mut next = Some("1".to_string());
-    let mut limited = false;
-    'pages: while let Some(p) = next.take() {
-        let r = http.get(&with_page(&base, &p), progress)?;
-        for v in list(&r.body)? {
-            let Some(mr) = mr_from(&v) else {
-                sum.skip(
-                    "merge request without an iid",
-                    v.get("id").map_or_else(|| "?".into(), |i| i.to_string()),
-                );
-                continue;
-            };
-            if opts.max_prs.is_some_and(|m| mrs.len() >= m) {
-                limited = true;
-                break 'pages;
-            }
-            mrs.push(mr);
-        }
-        next = r
-            .header("x-next-page")
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string);
-    }
+    let (mrs, limited) = merge_requests(http, &base, opts, &mut sum, progress)?;
     sum.prs = mrs.len();
     if opts.dry_run {
         // Discussions cost a request per merge request: a dry run lists the merge requests only.
@@ -159,70 +135,7 @@ pub fn import(
             "{api}/projects/{project}/merge_requests/{}/discussions?per_page=100",
             mr.number
         );
-        let mut notes: Vec<Comment> = Vec::new();
-        let mut next = Some("1".to_string());
-        while let Some(p) = next.take() {
-            let r = http.get(&with_page(&durl, &p), progress)?;
-            for d in list(&r.body)? {
-                let thread = s(&d, "id");
-                let mut first: Option<String> = None;
-                for n in d
-                    .get("notes")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if n.get("system").and_then(Value::as_bool).unwrap_or(false) {
-                        sum.skip(
-                            "system note (GitLab's own record of an event, not a review comment)",
-                            n.get("id").map_or_else(|| "?".into(), |i| i.to_string()),
-                        );
-                        continue;
-                    }
-                    let Some(id) = n.get("id").and_then(Value::as_i64).map(|i| i.to_string())
-                    else {
-                        sum.skip("note without an id", thread.as_deref().unwrap_or("?"));
-                        continue;
-                    };
-                    let pos = n.get("position");
-                    let path = pos.and_then(|p| s(p, "new_path").or(s(p, "old_path")));
-                    let line = pos.and_then(|p| {
-                        p.get("new_line")
-                            .and_then(Value::as_i64)
-                            .or(p.get("old_line").and_then(Value::as_i64))
-                    });
-                    notes.push(Comment {
-                        platform_id: id.clone(),
-                        pr_number: mr.number,
-                        url: mr.url.as_ref().map(|u| format!("{u}#note_{id}")),
-                        author: username(n),
-                        author_is_bot: is_bot(n),
-                        path,
-                        line,
-                        diff_hunk: None,
-                        body: s(n, "body").unwrap_or_default(),
-                        thread_id: thread.clone(),
-                        in_reply_to: first.clone(),
-                        resolved: n
-                            .get("resolvable")
-                            .and_then(Value::as_bool)
-                            .filter(|r| *r)
-                            .and(n.get("resolved").and_then(Value::as_bool)),
-                        reactions: Value::Object(Default::default()),
-                        created_at: s(n, "created_at"),
-                        updated_at: s(n, "updated_at"),
-                    });
-                    if first.is_none() {
-                        first = Some(id);
-                    }
-                }
-            }
-            next = r
-                .header("x-next-page")
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(str::to_string);
-        }
+        let notes = discussions(http, &durl, mr, &mut sum, progress)?;
         let tx = conn.unchecked_transaction()?;
         for c in &notes {
             if store::upsert_comment(&tx, SOURCE, repo, c)? {
@@ -240,6 +153,122 @@ pub fn import(
     sum.requests = http.requests;
     sum.elapsed_s = started.elapsed().as_secs_f64();
     Ok(sum)
+}
+
+/// The `x-next-page` of an answer, when there is one.
+fn next_page(r: &crate::http::Resp) -> Option<String> {
+    r.header("x-next-page")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
+/// Every merge request of the listing (newest update first), up to `--max-prs`; `true` when
+/// that limit cut the list.
+fn merge_requests(
+    http: &mut Http,
+    base: &str,
+    opts: &Options,
+    sum: &mut Summary,
+    progress: &mut dyn Progress,
+) -> Result<(Vec<Pr>, bool), ImportError> {
+    let mut mrs: Vec<Pr> = Vec::new();
+    let mut next = Some("1".to_string());
+    while let Some(p) = next.take() {
+        let r = http.get(&with_page(base, &p), progress)?;
+        for v in list(&r.body)? {
+            let Some(mr) = mr_from(&v) else {
+                sum.skip(
+                    "merge request without an iid",
+                    v.get("id").map_or_else(|| "?".into(), |i| i.to_string()),
+                );
+                continue;
+            };
+            if opts.max_prs.is_some_and(|m| mrs.len() >= m) {
+                return Ok((mrs, true));
+            }
+            mrs.push(mr);
+        }
+        next = next_page(&r);
+    }
+    Ok((mrs, false))
+}
+
+/// The review notes of one merge request's discussions (system notes skipped, with reasons);
+/// a thread's first note is what its replies answer.
+fn discussions(
+    http: &mut Http,
+    durl: &str,
+    mr: &Pr,
+    sum: &mut Summary,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Comment>, ImportError> {
+    let mut notes: Vec<Comment> = Vec::new();
+    let mut next = Some("1".to_string());
+    while let Some(p) = next.take() {
+        let r = http.get(&with_page(durl, &p), progress)?;
+        for d in list(&r.body)? {
+            let thread = s(&d, "id");
+            let mut first: Option<String> = None;
+            for n in d
+                .get("notes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if n.get("system").and_then(Value::as_bool).unwrap_or(false) {
+                    sum.skip(
+                        "system note (GitLab's own record of an event, not a review comment)",
+                        n.get("id").map_or_else(|| "?".into(), |i| i.to_string()),
+                    );
+                    continue;
+                }
+                let Some(c) = note(n, mr, thread.clone(), first.clone()) else {
+                    sum.skip("note without an id", thread.as_deref().unwrap_or("?"));
+                    continue;
+                };
+                if first.is_none() {
+                    first = Some(c.platform_id.clone());
+                }
+                notes.push(c);
+            }
+        }
+        next = next_page(&r);
+    }
+    Ok(notes)
+}
+
+/// One GitLab note as a review comment; `None` without an id.
+fn note(n: &Value, mr: &Pr, thread: Option<String>, first: Option<String>) -> Option<Comment> {
+    let id = n.get("id").and_then(Value::as_i64)?.to_string();
+    let pos = n.get("position");
+    let path = pos.and_then(|p| s(p, "new_path").or(s(p, "old_path")));
+    let line = pos.and_then(|p| {
+        p.get("new_line")
+            .and_then(Value::as_i64)
+            .or(p.get("old_line").and_then(Value::as_i64))
+    });
+    Some(Comment {
+        url: mr.url.as_ref().map(|u| format!("{u}#note_{id}")),
+        platform_id: id,
+        pr_number: mr.number,
+        author: username(n),
+        author_is_bot: is_bot(n),
+        path,
+        line,
+        diff_hunk: None,
+        body: s(n, "body").unwrap_or_default(),
+        thread_id: thread,
+        in_reply_to: first,
+        resolved: n
+            .get("resolvable")
+            .and_then(Value::as_bool)
+            .filter(|r| *r)
+            .and(n.get("resolved").and_then(Value::as_bool)),
+        reactions: Value::Object(Default::default()),
+        created_at: s(n, "created_at"),
+        updated_at: s(n, "updated_at"),
+    })
 }
 
 #[cfg(test)]

@@ -117,38 +117,8 @@ impl Http {
         let mut failures = 0u32;
         let mut waits = 0u32;
         loop {
-            let mut req = self.agent.get(url).header("Accept", "application/json");
-            if self.forge == "GitHub" {
-                req = req
-                    .header("Accept", "application/vnd.github+json")
-                    .header("X-GitHub-Api-Version", "2022-11-28");
-            }
-            if let Some((k, v)) = &self.auth {
-                req = req.header(k.as_str(), v.as_str());
-            }
-            self.requests += 1;
-            let r = match req.call() {
-                Ok(mut r) => {
-                    let status = r.status().as_u16();
-                    let headers = r
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| {
-                            (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
-                        })
-                        .collect();
-                    let body = r
-                        .body_mut()
-                        .with_config()
-                        .limit(64 * 1024 * 1024)
-                        .read_to_string()
-                        .unwrap_or_default();
-                    Resp {
-                        status,
-                        body,
-                        headers,
-                    }
-                }
+            let r = match self.call(url) {
+                Ok(r) => r,
                 Err(e) => {
                     failures += 1;
                     let refused = matches!(
@@ -174,13 +144,6 @@ impl Http {
             self.answered = true;
             match r.status {
                 200..=299 => return Ok(r),
-                401 => {
-                    return Err(ImportError::Auth(format!(
-                        "{} rejected the token (401): {}. Check the token and its scopes",
-                        self.forge,
-                        message(&r.body)
-                    )));
-                }
                 403 | 429 if self.rate_limit_wait(&r).is_some() => {
                     let wait = self.rate_limit_wait(&r).unwrap_or(60);
                     waits += 1;
@@ -195,20 +158,6 @@ impl Http {
                         self.forge
                     ));
                     std::thread::sleep(Duration::from_secs(wait));
-                }
-                403 => {
-                    return Err(ImportError::Auth(format!(
-                        "{} refused access (403): {}",
-                        self.forge,
-                        message(&r.body)
-                    )));
-                }
-                404 => {
-                    return Err(ImportError::NotFound(format!(
-                        "{} answered 404 for {}: the repository does not exist or the token cannot see it",
-                        self.forge,
-                        path_of(url)
-                    )));
                 }
                 500..=599 => {
                     failures += 1;
@@ -229,16 +178,68 @@ impl Http {
                     ));
                     std::thread::sleep(d);
                 }
-                s => {
-                    return Err(ImportError::Http(format!(
-                        "{} answered {s} for {}: {}",
-                        self.forge,
-                        path_of(url),
-                        message(&r.body)
-                    )));
-                }
+                _ => return Err(self.refusal(url, &r)),
             }
         }
+    }
+
+    /// Why an answer that will not get better by waiting ends the import.
+    fn refusal(&self, url: &str, r: &Resp) -> ImportError {
+        match r.status {
+            401 => ImportError::Auth(format!(
+                "{} rejected the token (401): {}. Check the token and its scopes",
+                self.forge,
+                message(&r.body)
+            )),
+            403 => ImportError::Auth(format!(
+                "{} refused access (403): {}",
+                self.forge,
+                message(&r.body)
+            )),
+            404 => ImportError::NotFound(format!(
+                "{} answered 404 for {}: the repository does not exist or the token cannot see it",
+                self.forge,
+                path_of(url)
+            )),
+            s => ImportError::Http(format!(
+                "{} answered {s} for {}: {}",
+                self.forge,
+                path_of(url),
+                message(&r.body)
+            )),
+        }
+    }
+
+    /// One request (the forge's headers, the token) and its whole answer, bounded at 64 MiB.
+    fn call(&mut self, url: &str) -> Result<Resp, ureq::Error> {
+        let mut req = self.agent.get(url).header("Accept", "application/json");
+        if self.forge == "GitHub" {
+            req = req
+                .header("Accept", "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", "2022-11-28");
+        }
+        if let Some((k, v)) = &self.auth {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        self.requests += 1;
+        let mut r = req.call()?;
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        Ok(Resp {
+            status,
+            body,
+            headers,
+        })
     }
 
     fn backoff(&self, n: u32) -> Duration {

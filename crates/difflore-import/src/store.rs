@@ -58,6 +58,15 @@ pub fn upsert_pr(c: &Connection, source: &str, repo: &str, p: &Pr) -> rusqlite::
     Ok(n > 0)
 }
 
+/// Whether this pull request is stored.
+pub fn has_pr(conn: &Connection, source: &str, repo: &str, number: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM review_prs WHERE source = ?1 AND repo = ?2 AND number = ?3)",
+        rusqlite::params![source, repo, number],
+        |r| r.get(0),
+    )
+}
+
 /// Inserts or updates a comment (by platform id). Returns `true` when it was new or changed.
 pub fn upsert_comment(
     c: &Connection,

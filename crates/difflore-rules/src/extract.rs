@@ -156,6 +156,39 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
         dry_run,
         ..Default::default()
     };
+    let by_repo = classify_and_cluster(conn, rows, &mut report)?;
+    let tx = conn.unchecked_transaction()?;
+    for (repo_key, list) in by_repo {
+        for mut c in list {
+            score(&mut c);
+            if let Some(c) = save(&tx, &repo_key, c, dry_run)? {
+                if c.new {
+                    report.candidates_new += 1;
+                } else {
+                    report.candidates_updated += 1;
+                }
+                report.candidates.push(c);
+            }
+        }
+    }
+    if dry_run {
+        tx.rollback()?;
+    } else {
+        tx.commit()?;
+    }
+    report
+        .candidates
+        .sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    Ok(report)
+}
+
+/// Every comment judged (tombstoned, retracted, kept or dropped with its reason); the kept ones
+/// grouped per repository into candidates of the same statement.
+fn classify_and_cluster(
+    conn: &Connection,
+    rows: Vec<Row>,
+    report: &mut Report,
+) -> rusqlite::Result<BTreeMap<String, Vec<Candidate>>> {
     // Retractions: a later comment by the same author in the same thread takes it back.
     let mut retracted: HashMap<(String, String), bool> = HashMap::new();
     for r in &rows {
@@ -223,86 +256,80 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
             }),
         }
     }
-    let tx = conn.unchecked_transaction()?;
-    for (repo_key, list) in by_repo {
-        for mut c in list {
-            let reviewers: BTreeSet<&str> = c
-                .rows
-                .iter()
-                .filter_map(|(r, _)| r.author.as_deref())
-                .collect();
-            let resolved = c.rows.iter().any(|(r, _)| r.resolved == Some(true));
-            let reactions: i64 = c.rows.iter().map(|(r, _)| r.reactions).sum();
-            let globs: BTreeSet<String> = c
-                .rows
-                .iter()
-                .filter_map(|(r, _)| r.path.as_deref().and_then(globs::narrow))
-                .collect();
-            c.globs = globs.into_iter().collect();
-            c.evidence = c.rows.len();
-            c.reviewers = reviewers.len();
-            c.confidence = confidence(c.evidence, c.reviewers, resolved, reactions);
-            if c.evidence > 1 {
-                c.reason = format!(
-                    "{} — said {} times by {} reviewer{}",
-                    c.reason,
-                    c.evidence,
-                    c.reviewers,
-                    if c.reviewers == 1 { "" } else { "s" }
-                );
-            }
-            // An existing rule holding any of this evidence, or a close statement, absorbs it.
-            let sig = cluster::signature(&c.statement);
-            let existing = find_existing(&tx, &repo_key, &c)?;
-            let (rule_id, status) = match existing {
-                Some((id, status)) => {
-                    c.new = false;
-                    (id, status)
-                }
-                None => (uuid::Uuid::now_v7().to_string(), Status::Pending),
-            };
-            c.id = Some(rule_id.clone());
-            if status != Status::Pending {
-                // A person decided on this rule: evidence may grow, nothing else changes.
-                if !dry_run {
-                    add_evidence(&tx, &rule_id, &c)?;
-                }
-                continue;
-            }
-            if !dry_run {
-                let now = now_ms();
-                if c.new {
-                    tx.execute(
-                        "INSERT INTO rules (id, title, statement, globs, repo, status, severity, confidence, origin, reason, signature, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 'context', ?6, 'review_import', ?7, ?8, ?9, ?9)",
-                        params![rule_id, c.title, c.statement, serde_json::to_string(&c.globs).unwrap_or_default(), repo_key, c.confidence, c.reason, sig, now],
-                    )?;
-                    tx.execute(
-                        "INSERT INTO rule_audit (rule_id, from_status, to_status, actor, reason, at) VALUES (?1, NULL, 'pending', 'extract', ?2, ?3)",
-                        params![rule_id, c.reason, now],
-                    )?;
-                }
-                add_evidence(&tx, &rule_id, &c)?;
-                // Confidence and globs from all the evidence the rule now has.
-                refresh(&tx, &rule_id)?;
-            }
-            if c.new {
-                report.candidates_new += 1;
-            } else {
-                report.candidates_updated += 1;
-            }
-            report.candidates.push(c);
+    Ok(by_repo)
+}
+
+/// A candidate's globs, evidence, reviewers, confidence and reason from its comments.
+fn score(c: &mut Candidate) {
+    let reviewers: BTreeSet<&str> = c
+        .rows
+        .iter()
+        .filter_map(|(r, _)| r.author.as_deref())
+        .collect();
+    let resolved = c.rows.iter().any(|(r, _)| r.resolved == Some(true));
+    let reactions: i64 = c.rows.iter().map(|(r, _)| r.reactions).sum();
+    let globs: BTreeSet<String> = c
+        .rows
+        .iter()
+        .filter_map(|(r, _)| r.path.as_deref().and_then(globs::narrow))
+        .collect();
+    c.globs = globs.into_iter().collect();
+    c.evidence = c.rows.len();
+    c.reviewers = reviewers.len();
+    c.confidence = confidence(c.evidence, c.reviewers, resolved, reactions);
+    if c.evidence > 1 {
+        c.reason = format!(
+            "{} — said {} times by {} reviewer{}",
+            c.reason,
+            c.evidence,
+            c.reviewers,
+            if c.reviewers == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// Stores a candidate: a new pending rule, or evidence added to the rule that already holds it
+/// (or a close statement). Returns the candidate for the report, `None` when a person already
+/// decided on that rule (its evidence may grow, nothing else changes).
+fn save(
+    tx: &Connection,
+    repo_key: &str,
+    mut c: Candidate,
+    dry_run: bool,
+) -> rusqlite::Result<Option<Candidate>> {
+    let sig = cluster::signature(&c.statement);
+    let (rule_id, status) = match find_existing(tx, repo_key, &c)? {
+        Some((id, status)) => {
+            c.new = false;
+            (id, status)
         }
+        None => (uuid::Uuid::now_v7().to_string(), Status::Pending),
+    };
+    c.id = Some(rule_id.clone());
+    if status != Status::Pending {
+        if !dry_run {
+            add_evidence(tx, &rule_id, &c)?;
+        }
+        return Ok(None);
     }
-    if dry_run {
-        tx.rollback()?;
-    } else {
-        tx.commit()?;
+    if !dry_run {
+        let now = now_ms();
+        if c.new {
+            tx.execute(
+                "INSERT INTO rules (id, title, statement, globs, repo, status, severity, confidence, origin, reason, signature, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 'context', ?6, 'review_import', ?7, ?8, ?9, ?9)",
+                params![rule_id, c.title, c.statement, serde_json::to_string(&c.globs).unwrap_or_default(), repo_key, c.confidence, c.reason, sig, now],
+            )?;
+            tx.execute(
+                "INSERT INTO rule_audit (rule_id, from_status, to_status, actor, reason, at) VALUES (?1, NULL, 'pending', 'extract', ?2, ?3)",
+                params![rule_id, c.reason, now],
+            )?;
+        }
+        add_evidence(tx, &rule_id, &c)?;
+        // Confidence and globs from all the evidence the rule now has.
+        refresh(tx, &rule_id)?;
     }
-    report
-        .candidates
-        .sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-    Ok(report)
+    Ok(Some(c))
 }
 
 fn find_existing(
