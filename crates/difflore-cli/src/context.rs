@@ -1,5 +1,5 @@
-//! What every command needs from where it runs: the difflore home, and the refusal to let an
-//! agent run a command that changes what agents are told.
+//! What every command needs from where it runs: the difflore home, the delivery timings, and
+//! the refusal to let an agent run a command that changes what agents are told.
 
 use anyhow::{Context, bail};
 use difflore_core::home::Home;
@@ -18,4 +18,9 @@ pub fn refuse_agents(cmd: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The delivery timings, as the test suite may shorten them (read here, at the edge).
+pub fn tuning() -> difflore_sync::Tuning {
+    difflore_sync::Tuning::from_test_env()
 }

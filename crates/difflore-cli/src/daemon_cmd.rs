@@ -22,7 +22,7 @@ pub fn run_opts(home: &Home, a: &RunArgs) -> anyhow::Result<daemon::RunOpts> {
             batch_size: a.batch_size.unwrap_or(cfg.daemon.batch_size),
             poll_ms: a.poll_ms.unwrap_or(cfg.daemon.poll_ms),
         },
-        tuning: crate::sync_cmd::tuning(),
+        tuning: crate::context::tuning(),
         // Tests pose as another version to exercise `daemon start`'s restart.
         version: std::env::var("DIFFLORE_TEST_DAEMON_VERSION")
             .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string()),

@@ -1,7 +1,7 @@
 //! `difflore sync login|logout|status|now`.
 
 use crate::cli::{RunArgs, SyncCommand};
-use crate::context::home;
+use crate::context::{home, tuning};
 use crate::render;
 use anyhow::{Context, bail};
 use difflore_core::clock::now_ms;
@@ -242,11 +242,6 @@ fn bar(total: u64) -> indicatif::ProgressBar {
         pb.set_style(style);
     }
     pb
-}
-
-/// The delivery timings, as the test suite may shorten them (read here, at the edge).
-pub fn tuning() -> difflore_sync::Tuning {
-    difflore_sync::Tuning::from_test_env()
 }
 
 fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<()> {
