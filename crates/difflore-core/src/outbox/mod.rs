@@ -544,7 +544,6 @@ impl<'c> Outbox<'c> {
             [cutoff],
         )
     }
-
 }
 
 /// The body of one enqueue, inside the caller's write transaction.
