@@ -8,10 +8,13 @@
 //! well-formed event is; the server runs it on every event and the client runs it before it
 //! enqueues, so nothing the client queues can be rejected for its shape.
 //!
-//! Event kinds emitted by the client are listed in [`kinds`].
+//! Event kinds emitted by the client are listed in [`kinds`]; the team rulebook's types and the
+//! rule signature are in [`rules`].
 #![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
+
+pub mod rules;
 
 /// The wire protocol version this crate describes (the `/v1` prefix).
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -32,6 +35,8 @@ pub mod kinds {
     pub const HOOK_EVENT: &str = "hook.event";
     /// Rules that were served to an agent (hook injection, gate or MCP).
     pub const RULES_SERVED: &str = "rules.served";
+    /// A candidate rule (or a shared personal rule) offered to the team's rulebook.
+    pub const RULE_PROPOSED: &str = "rule.proposed";
 }
 
 /// The payload of a `rules.served` event (DESIGN §9): which rules were given to which agent,
@@ -263,6 +268,7 @@ mod tests {
     fn kinds_follow_the_grammar() {
         assert!(is_valid_kind(kinds::HOOK_EVENT));
         assert!(is_valid_kind(kinds::RULES_SERVED));
+        assert!(is_valid_kind(kinds::RULE_PROPOSED));
         assert!(is_valid_kind("a"));
         assert!(!is_valid_kind(""));
         assert!(!is_valid_kind("Hook.event"));
