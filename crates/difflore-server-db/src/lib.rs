@@ -17,12 +17,14 @@
 use serde::Serialize;
 use std::future::Future;
 
-/// A token's role. `Ingest` writes only; `Read` adds the GET endpoints; `Admin` has every role.
+/// A token's role. `Ingest` writes only (events, proposals) and pulls the team's rules; `Read`
+/// adds the GET endpoints; `Maintainer` adds deciding rules; `Admin` has every role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Ingest,
     Read,
+    Maintainer,
     Admin,
 }
 
@@ -31,6 +33,7 @@ impl Role {
         Some(match s {
             "ingest" => Role::Ingest,
             "read" => Role::Read,
+            "maintainer" => Role::Maintainer,
             "admin" => Role::Admin,
             _ => return None,
         })
@@ -39,6 +42,7 @@ impl Role {
         match self {
             Role::Ingest => "ingest",
             Role::Read => "read",
+            Role::Maintainer => "maintainer",
             Role::Admin => "admin",
         }
     }
@@ -47,11 +51,16 @@ impl Role {
         match self {
             Role::Ingest => vec!["ingest"],
             Role::Read => vec!["ingest", "read"],
-            Role::Admin => vec!["ingest", "read", "admin"],
+            Role::Maintainer => vec!["ingest", "read", "maintainer"],
+            Role::Admin => vec!["ingest", "read", "maintainer", "admin"],
         }
     }
     pub fn can_read(self) -> bool {
-        matches!(self, Role::Read | Role::Admin)
+        !matches!(self, Role::Ingest)
+    }
+    /// May decide the team's rules (approve, reject, pause, resume, edit, merge).
+    pub fn can_decide(self) -> bool {
+        matches!(self, Role::Maintainer | Role::Admin)
     }
 }
 

@@ -13,7 +13,10 @@ use difflore_server_db::*;
 use std::collections::{BTreeMap, HashSet};
 use tokio_postgres::NoTls;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_maintainer.sql"),
+];
 /// Advisory lock key for migrations ("difflore" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x6469_6666_6c6f_7265;
 

@@ -465,7 +465,7 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
 
 /// A `--role` value that names no role.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown role {0:?}: expected ingest, read or admin")]
+#[error("unknown role {0:?}: expected ingest, read, maintainer or admin")]
 pub struct UnknownRole(pub String);
 
 /// Roles a `--role` flag accepts.

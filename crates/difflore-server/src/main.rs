@@ -76,7 +76,8 @@ enum TokenCommand {
         /// A name to recognise the token by (e.g. the developer or machine).
         #[arg(long)]
         name: String,
-        /// ingest (write events only), read (also read events and stats), admin (everything).
+        /// ingest (write events and proposals, pull rules), read (also read events, stats and
+        /// rules), maintainer (also decide rules), admin (everything, tokens included).
         #[arg(long, default_value = "ingest")]
         role: String,
     },

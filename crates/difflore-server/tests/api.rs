@@ -154,7 +154,12 @@ fn auth_roles_and_revocation(b: &Backend) {
         json!({"team": team, "token_name": "laptop", "roles": ["ingest"]})
     );
     let (_, w) = get(&s.url, "/v1/whoami", Some(&admin));
-    assert_eq!(w["roles"], json!(["ingest", "read", "admin"]));
+    assert_eq!(w["roles"], json!(["ingest", "read", "maintainer", "admin"]));
+    // A maintainer reads too, and says so.
+    let maintainer = s.token_in(&team, "lead", "maintainer");
+    let (_, w) = get(&s.url, "/v1/whoami", Some(&maintainer));
+    assert_eq!(w["roles"], json!(["ingest", "read", "maintainer"]));
+    assert_eq!(get(&s.url, "/v1/events", Some(&maintainer)).0, 200);
     assert_eq!(get(&s.url, "/v1/whoami", None).0, 401);
     // health needs no token
     let (st, h) = get(&s.url, "/v1/health", None);
@@ -173,9 +178,9 @@ fn auth_roles_and_revocation(b: &Backend) {
     let out = s.cli(&["token", "list", "--team", &team, "--json"]);
     let text = String::from_utf8(out.stdout).unwrap();
     let list: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(list["tokens"].as_array().unwrap().len(), 3);
+    assert_eq!(list["tokens"].as_array().unwrap().len(), 4);
     assert!(list["tokens"][0]["revoked_at"].is_string());
-    for tok in [&ingest, &read, &admin] {
+    for tok in [&ingest, &read, &admin, &maintainer] {
         assert!(!text.contains(&tok[17..]), "secret leaked in token list");
     }
 }
