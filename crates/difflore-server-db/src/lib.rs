@@ -14,6 +14,8 @@
 //!   under.
 #![forbid(unsafe_code)]
 
+pub mod rulebook;
+
 use serde::Serialize;
 use std::future::Future;
 
