@@ -89,6 +89,38 @@ pub struct NewEvent {
     pub occurred_at: String,
     /// Serialized JSON object.
     pub payload: String,
+    /// What storing it does to the rulebook, applied only when the event is newly inserted.
+    pub effect: Option<Effect>,
+}
+
+/// A typed effect of an event at ingest (DESIGN §10 "Effects at ingest"): applied by the backend
+/// in the transaction that inserts the event, and only when it is newly inserted, so a replayed
+/// event changes nothing.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// `rule.proposed`: a new pending rule, or evidence for a known one, or nothing (tombstoned).
+    Propose(Box<difflore_proto::rules::RuleProposal>),
+}
+
+/// Which rules a pull or a listing wants.
+#[derive(Debug, Clone, Default)]
+pub struct RulesQuery {
+    /// Only changes after this team version (0: everything).
+    pub since: i64,
+    pub limit: usize,
+    pub repo: Option<String>,
+    pub status: Option<difflore_proto::rules::TeamStatus>,
+}
+
+/// Why a decision was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    #[error("no rule {0} in this team")]
+    NotFound(String),
+    #[error(transparent)]
+    Rulebook(#[from] rulebook::DecideError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 /// One stored event, as `GET /v1/events` returns it.
@@ -203,6 +235,30 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         team: Option<String>,
     ) -> impl Future<Output = Result<Vec<TokenRecord>, StorageError>> + Send;
+
+    /// The team's rule with this id.
+    fn get_rule(
+        &self,
+        team: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<difflore_proto::rules::TeamRule>, StorageError>> + Send;
+
+    /// Rules (and tombstones) changed after `q.since`, in version order, at most `q.limit`
+    /// rules; never skips a change that commits late.
+    fn list_rules(
+        &self,
+        team: &str,
+        q: RulesQuery,
+    ) -> impl Future<Output = Result<difflore_proto::rules::RulesPage, StorageError>> + Send;
+
+    /// Applies a maintainer's decision, audited (who, when, from which revision, why).
+    fn decide(
+        &self,
+        team: &str,
+        id: &str,
+        d: difflore_proto::rules::Decision,
+        actor: String,
+    ) -> impl Future<Output = Result<difflore_proto::rules::TeamRule, DecisionError>> + Send;
 
     /// Revokes the active token with this id, or with this team and name. Returns how many.
     fn revoke_token(

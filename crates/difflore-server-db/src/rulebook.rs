@@ -195,10 +195,14 @@ pub fn merge(
         });
     }
     if from.id == into.id {
-        return Err(DecideError::Invalid("a rule cannot be merged into itself".into()));
+        return Err(DecideError::Invalid(
+            "a rule cannot be merged into itself".into(),
+        ));
     }
     if into.status == TeamStatus::Merged || from.status == TeamStatus::Merged {
-        return Err(DecideError::Invalid("a merged rule cannot take part in a merge".into()));
+        return Err(DecideError::Invalid(
+            "a merged rule cannot take part in a merge".into(),
+        ));
     }
     let mut target = into.clone();
     merge_evidence(&mut target.evidence, &from.evidence);
@@ -308,10 +312,20 @@ mod tests {
 
     #[test]
     fn evidence_merges_by_url_once() {
-        let r = new_rule(&proposal(ID, "Never use f64 for money", &["https://x/1"]), 1, "t0");
+        let r = new_rule(
+            &proposal(ID, "Never use f64 for money", &["https://x/1"]),
+            1,
+            "t0",
+        );
         assert_eq!(r.evidence.len(), 1);
         assert!(grow(&r, &proposal(ID, "x", &["https://x/1"]), 2, "t1").is_none());
-        let g = grow(&r, &proposal(ID, "x", &["https://x/1", "https://x/2"]), 2, "t1").unwrap();
+        let g = grow(
+            &r,
+            &proposal(ID, "x", &["https://x/1", "https://x/2"]),
+            2,
+            "t1",
+        )
+        .unwrap();
         assert_eq!((g.evidence.len(), g.version, g.revision), (2, 2, 1));
     }
 
@@ -337,12 +351,19 @@ mod tests {
         });
         let ed = decide(&again.rule, &e, "lead", 5, "t4").unwrap();
         assert_eq!(ed.rule.status, TeamStatus::Active);
-        assert_ne!(ed.rule.signature, r.signature, "the signature follows an edit");
+        assert_ne!(
+            ed.rule.signature, r.signature,
+            "the signature follows an edit"
+        );
     }
 
     #[test]
     fn a_merge_moves_the_evidence_and_tombstones_the_merged_rule() {
-        let a = new_rule(&proposal(ID, "Never use f64 for money", &["https://x/1"]), 1, "t0");
+        let a = new_rule(
+            &proposal(ID, "Never use f64 for money", &["https://x/1"]),
+            1,
+            "t0",
+        );
         let b = new_rule(
             &proposal(
                 "0193a5b2-7c1e-7d4a-9f00-aaaaaaaaaaaa",

@@ -16,7 +16,10 @@ use tokio_postgres::NoTls;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_maintainer.sql"),
+    include_str!("migrations/0003_rulebook.sql"),
 ];
+
+mod rulebook;
 /// Advisory lock key for migrations ("difflore" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x6469_6666_6c6f_7265;
 
@@ -144,16 +147,32 @@ fn parse_cursor(c: &str) -> Result<(String, i64), StorageError> {
 }
 
 /// One `INSERT … SELECT FROM UNNEST … ORDER BY id`; returns the ids stored now.
+/// Why a batch insert failed: the database's own error (retryable or about the data), or the
+/// rulebook's.
+enum BatchError {
+    Pg(tokio_postgres::Error),
+    Rulebook(StorageError),
+}
+
+impl From<tokio_postgres::Error> for BatchError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        BatchError::Pg(e)
+    }
+}
+
+/// Inserts a batch in one transaction, applying the effects of the events it newly inserted
+/// (a replayed event has none); returns the ids inserted now.
 async fn insert_batch(
-    c: &deadpool_postgres::Object,
+    c: &mut deadpool_postgres::Object,
     team: &str,
     events: &[NewEvent],
-) -> Result<HashSet<String>, tokio_postgres::Error> {
+) -> Result<HashSet<String>, BatchError> {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     let at: Vec<&str> = events.iter().map(|e| e.occurred_at.as_str()).collect();
     let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
-    let st = c
+    let tx = c.transaction().await?;
+    let st = tx
         .prepare_cached(
             "INSERT INTO events (team, id, kind, occurred_at, payload)
              SELECT $1, t.id::uuid, t.kind, t.occurred_at, t.payload::jsonb
@@ -164,8 +183,19 @@ async fn insert_batch(
              RETURNING id::text",
         )
         .await?;
-    let rows = c.query(&st, &[&team, &ids, &kinds, &at, &payloads]).await?;
-    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    let rows = tx
+        .query(&st, &[&team, &ids, &kinds, &at, &payloads])
+        .await?;
+    let set: HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    for e in events.iter().filter(|e| set.contains(&e.id)) {
+        if let Some(Effect::Propose(p)) = &e.effect {
+            rulebook::propose(&tx, team, p)
+                .await
+                .map_err(BatchError::Rulebook)?;
+        }
+    }
+    tx.commit().await?;
+    Ok(set)
 }
 
 fn sql_state(e: &tokio_postgres::Error) -> Option<&str> {
@@ -209,20 +239,21 @@ impl Storage for PgStorage {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let c = self.client().await?;
+        let mut c = self.client().await?;
         // Rows are locked in id order by every request, so two requests carrying the same ids
         // in different orders cannot deadlock; a deadlock or serialization failure that still
         // happens (another writer's shape) is retried here, never answered as a 503.
         let mut attempt = 0;
         let inserted = loop {
-            match insert_batch(&c, team, &events).await {
+            match insert_batch(&mut c, team, &events).await {
                 Ok(set) => break Ok(set),
-                Err(e) if is_retryable(&e) && attempt < 8 => {
+                Err(BatchError::Rulebook(e)) => return Err(e),
+                Err(BatchError::Pg(e)) if is_retryable(&e) && attempt < 8 => {
                     attempt += 1;
                     let ms = fastrand::u64(1..=(10u64 << attempt.min(5)));
                     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                 }
-                Err(e) => break Err(e),
+                Err(BatchError::Pg(e)) => break Err(e),
             }
         };
         match inserted {
@@ -242,11 +273,14 @@ impl Storage for PgStorage {
                 let mut out = Vec::with_capacity(events.len());
                 for ev in &events {
                     out.push(
-                        match insert_batch(&c, team, std::slice::from_ref(ev)).await {
+                        match insert_batch(&mut c, team, std::slice::from_ref(ev)).await {
                             Ok(set) if set.contains(&ev.id) => Stored::Inserted,
                             Ok(_) => Stored::Existed,
-                            Err(e) if is_data_error(&e) => Stored::Refused(db_message(&e)),
-                            Err(e) => return Err(StorageError::unavailable(e)),
+                            Err(BatchError::Pg(e)) if is_data_error(&e) => {
+                                Stored::Refused(db_message(&e))
+                            }
+                            Err(BatchError::Pg(e)) => return Err(StorageError::unavailable(e)),
+                            Err(BatchError::Rulebook(e)) => return Err(e),
                         },
                     );
                 }
@@ -254,6 +288,38 @@ impl Storage for PgStorage {
             }
             Err(e) => Err(StorageError::unavailable(e)),
         }
+    }
+
+    async fn get_rule(
+        &self,
+        team: &str,
+        id: &str,
+    ) -> Result<Option<difflore_proto::rules::TeamRule>, StorageError> {
+        let c = self.client().await?;
+        rulebook::load(&c, team, id).await
+    }
+
+    async fn list_rules(
+        &self,
+        team: &str,
+        q: RulesQuery,
+    ) -> Result<difflore_proto::rules::RulesPage, StorageError> {
+        let c = self.client().await?;
+        rulebook::list(&c, team, &q).await
+    }
+
+    async fn decide(
+        &self,
+        team: &str,
+        id: &str,
+        d: difflore_proto::rules::Decision,
+        actor: String,
+    ) -> Result<difflore_proto::rules::TeamRule, DecisionError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(StorageError::unavailable)?;
+        let r = rulebook::decide(&tx, team, id, &d, &actor).await?;
+        tx.commit().await.map_err(StorageError::unavailable)?;
+        Ok(r)
     }
 
     async fn list_events(

@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_maintainer.sql"),
+    include_str!("migrations/0003_rulebook.sql"),
 ];
+
+mod rulebook;
 
 /// The SQLite backend. Cheap to clone.
 #[derive(Clone)]
@@ -147,7 +150,13 @@ impl Storage for SqliteStorage {
                         received
                     ]);
                     out.push(match r {
-                        Ok(1) => Stored::Inserted,
+                        Ok(1) => {
+                            // Effects only for an event stored now: a replay changes nothing.
+                            if let Some(Effect::Propose(p)) = &e.effect {
+                                rulebook::propose(&tx, &team, p)?;
+                            }
+                            Stored::Inserted
+                        }
                         Ok(_) => Stored::Existed,
                         // A constraint or data refusal concerns this row only.
                         Err(rusqlite::Error::SqliteFailure(f, msg))
@@ -222,6 +231,48 @@ impl Storage for SqliteStorage {
             })
         })
         .await
+    }
+
+    async fn get_rule(
+        &self,
+        team: &str,
+        id: &str,
+    ) -> Result<Option<difflore_proto::rules::TeamRule>, StorageError> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| rulebook::load(c, &team, &id)).await
+    }
+
+    async fn list_rules(
+        &self,
+        team: &str,
+        q: RulesQuery,
+    ) -> Result<difflore_proto::rules::RulesPage, StorageError> {
+        let team = team.to_string();
+        self.with(move |c| rulebook::list(c, &team, &q)).await
+    }
+
+    async fn decide(
+        &self,
+        team: &str,
+        id: &str,
+        d: difflore_proto::rules::Decision,
+        actor: String,
+    ) -> Result<difflore_proto::rules::TeamRule, DecisionError> {
+        let (team, id) = (team.to_string(), id.to_string());
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn
+                .lock()
+                .map_err(|_| StorageError::unavailable("connection poisoned"))?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StorageError::unavailable)?;
+            let r = rulebook::decide(&tx, &team, &id, &d, &actor)?;
+            tx.commit().map_err(StorageError::unavailable)?;
+            Ok(r)
+        })
+        .await
+        .map_err(|e| DecisionError::Storage(StorageError::unavailable(e)))?
     }
 
     async fn stats(&self, team: &str) -> Result<Stats, StorageError> {

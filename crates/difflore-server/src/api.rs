@@ -18,7 +18,7 @@ use difflore_proto::{
     EnvelopeError, EventEnvelope, EventResult, EventStatus, IngestResponse, MAX_EVENTS_PER_REQUEST,
     MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, WhoAmI,
 };
-use difflore_server_db::{NewEvent, Role, Storage, StorageError, Stored, TokenRecord};
+use difflore_server_db::{Effect, NewEvent, Role, Storage, StorageError, Stored, TokenRecord};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -40,6 +40,12 @@ pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
         .route("/v1/events", get(list_events).post(post_events))
         .route("/v1/stats", get(stats))
         .route("/v1/whoami", get(whoami))
+        .route("/v1/rules", get(crate::rules_api::list))
+        .route("/v1/rules/{id}", get(crate::rules_api::one))
+        .route(
+            "/v1/rules/{id}/decision",
+            axum::routing::post(crate::rules_api::decision),
+        )
         .route("/v1/health", get(health))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; see /v1/health") })
         .with_state(state)
@@ -54,7 +60,7 @@ pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({"error": msg.into()}))).into_response()
 }
 
@@ -86,7 +92,7 @@ async fn limits_on_413(r: Response) -> Response {
     r
 }
 
-fn storage_error(e: StorageError) -> Response {
+pub(crate) fn storage_error(e: StorageError) -> Response {
     match e {
         StorageError::BadCursor => error(StatusCode::BAD_REQUEST, "invalid cursor `after`"),
         other => {
@@ -99,7 +105,7 @@ fn storage_error(e: StorageError) -> Response {
     }
 }
 
-async fn authed(st: &AppState, headers: &HeaderMap) -> Result<TokenRecord, Response> {
+pub(crate) async fn authed(st: &AppState, headers: &HeaderMap) -> Result<TokenRecord, Response> {
     let h = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -258,12 +264,26 @@ fn judge(items: &[Value]) -> Judged {
             j.verdicts.push(Verdict::DuplicateInRequest(env.id));
             continue;
         }
+        // Known kinds become typed effects; an invalid rule proposal is rejected like any
+        // invalid event.
+        let effect = if env.kind == difflore_proto::kinds::RULE_PROPOSED {
+            match difflore_proto::rules::RuleProposal::from_payload(&env.payload) {
+                Ok(p) => Some(Effect::Propose(Box::new(p))),
+                Err(e) => {
+                    j.verdicts.push(Verdict::Rejected(given_id, e.to_string()));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         j.verdicts.push(Verdict::Store(j.to_store.len()));
         j.to_store.push(NewEvent {
             id,
             kind: env.kind,
             occurred_at: env.occurred_at,
             payload: env.payload.to_string(),
+            effect,
         });
     }
     j
@@ -366,7 +386,7 @@ fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// The body when it is within [`MAX_REQUEST_BYTES`]; `Ok(None)` (after draining it) when over;
 /// `Err` with the reason when the body itself is malformed (a bad chunk, a cut connection).
-async fn read_body(mut body: Body) -> Result<Option<Vec<u8>>, String> {
+pub(crate) async fn read_body(mut body: Body) -> Result<Option<Vec<u8>>, String> {
     use http_body_util::BodyExt;
     let mut buf = Vec::new();
     let mut over = false;

@@ -115,6 +115,29 @@ impl Storage for AnyStorage {
     async fn stats(&self, team: &str) -> Result<Stats, StorageError> {
         forward!(self, s => s.stats(team))
     }
+    async fn get_rule(
+        &self,
+        team: &str,
+        id: &str,
+    ) -> Result<Option<difflore_proto::rules::TeamRule>, StorageError> {
+        forward!(self, s => s.get_rule(team, id))
+    }
+    async fn list_rules(
+        &self,
+        team: &str,
+        q: RulesQuery,
+    ) -> Result<difflore_proto::rules::RulesPage, StorageError> {
+        forward!(self, s => s.list_rules(team, q))
+    }
+    async fn decide(
+        &self,
+        team: &str,
+        id: &str,
+        d: difflore_proto::rules::Decision,
+        actor: String,
+    ) -> Result<difflore_proto::rules::TeamRule, DecisionError> {
+        forward!(self, s => s.decide(team, id, d, actor))
+    }
     async fn create_token(&self, record: TokenRecord) -> Result<TokenRecord, StorageError> {
         forward!(self, s => s.create_token(record))
     }

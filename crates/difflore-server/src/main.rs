@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod backend;
 mod listener;
+mod rules_api;
 mod settings;
 
 use anyhow::{Context, bail};

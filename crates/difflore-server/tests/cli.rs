@@ -201,7 +201,7 @@ fn a_schema_one_database_gains_the_maintainer_role_and_keeps_its_tokens() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 2, "the first command migrated the file");
+    assert!(v >= 2, "the first command migrated the file (schema {v})");
 
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])

@@ -1,0 +1,156 @@
+//! The team rulebook over HTTP (DESIGN §10): `GET /v1/rules?since=&limit=&repo=&status=` (a
+//! pull: any token of the team), `GET /v1/rules/{id}`, and `POST /v1/rules/{id}/decision`
+//! (maintainers: 403 first, whatever the body; then 400 for a bad body, 404 for an id the team
+//! does not have, 409 with the current rule when its revision moved on).
+
+use crate::api::{AppState, authed, error, read_body, storage_error};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use difflore_proto::rules::{Decision, TeamStatus};
+use difflore_server_db::rulebook::DecideError;
+use difflore_server_db::{DecisionError, RulesQuery, Storage};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// `GET /v1/rules`: the team's rules and tombstones changed after `since`, in version order.
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let token = match authed(&st, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let query = match rules_query(&q) {
+        Ok(query) => query,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    match st.store.list_rules(&token.team, query).await {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => storage_error(e),
+    }
+}
+
+fn rules_query(q: &HashMap<String, String>) -> Result<RulesQuery, String> {
+    let since = match q.get("since").filter(|s| !s.is_empty()) {
+        None => 0,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 0)
+            .ok_or("`since` must be a version (a whole number ≥ 0)")?,
+    };
+    let limit = match q.get("limit") {
+        None => 100,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or("`limit` must be a number from 1 to 1000")?,
+    };
+    let status = match q.get("status").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(serde_json::from_value::<TeamStatus>(json!(s)).map_err(|_| {
+            format!("unknown status {s:?}: expected pending, active, paused, rejected or merged")
+        })?),
+    };
+    Ok(RulesQuery {
+        since,
+        limit,
+        repo: q.get("repo").filter(|r| !r.is_empty()).cloned(),
+        status,
+    })
+}
+
+/// `GET /v1/rules/{id}`.
+pub async fn one(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let token = match authed(&st, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match st.store.get_rule(&token.team, &id).await {
+        Ok(Some(rule)) => Json(rule).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no rule {id} in team {:?}", token.team),
+        ),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// `POST /v1/rules/{id}/decision`.
+pub async fn decision(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    let token = match authed(&st, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !token.role.can_decide() {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token {:?} has role {:?}; deciding rules needs `maintainer`",
+                token.name,
+                token.role.as_str()
+            ),
+        );
+    }
+    let bytes = match read_body(body).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body is over the limit",
+            );
+        }
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let d: Decision = match serde_json::from_slice(&bytes) {
+        Ok(d) => d,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "body must be {{\"action\": approve|reject|pause|resume|edit|merge, \"expected_revision\": N, \"reason\"?, \"changes\"?, \"into\"?}}: {e}"
+                ),
+            );
+        }
+    };
+    match st.store.decide(&token.team, &id, d, token.name.clone()).await {
+        Ok(rule) => Json(rule).into_response(),
+        Err(DecisionError::NotFound(what)) => error(
+            StatusCode::NOT_FOUND,
+            format!("no rule {what} in team {:?}", token.team),
+        ),
+        Err(DecisionError::Rulebook(DecideError::Conflict { expected, current })) => (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": format!(
+                    "the rule changed since revision {expected}: it is at revision {}, last decided by {} at {}",
+                    current.revision,
+                    current.decided_by.as_deref().unwrap_or("nobody"),
+                    current.decided_at.as_deref().unwrap_or("-"),
+                ),
+                "rule": current,
+            })),
+        )
+            .into_response(),
+        Err(DecisionError::Rulebook(DecideError::Invalid(why))) => {
+            error(StatusCode::BAD_REQUEST, why)
+        }
+        Err(DecisionError::Storage(e)) => storage_error(e),
+    }
+}
