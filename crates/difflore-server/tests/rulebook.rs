@@ -11,6 +11,7 @@ on_both_backends!(
     proposals_create_grow_and_a_replay_changes_nothing,
     decisions_are_checked_audited_and_tombstone,
     merges_and_pulls_page_by_version,
+    a_puller_during_concurrent_proposals_misses_nothing,
 );
 
 const REPO: &str = "github.com/acme/shop";
@@ -379,5 +380,82 @@ fn merges_and_pulls_page_by_version(b: &Backend) {
         )
         .0,
         404
+    );
+}
+
+/// Eight writers propose 160 rules while a puller pulls with `since` the whole time: the
+/// puller's pages, put together, hold every rule — no change committing late is skipped.
+fn a_puller_during_concurrent_proposals_misses_nothing(b: &Backend) {
+    let s = Server::start(b);
+    let team = unique("acme");
+    let dev = s.token_in(&team, "laptop", "ingest");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (written, seen) = std::thread::scope(|sc| {
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let (s, dev) = (&s, &dev);
+                sc.spawn(move || {
+                    (0..20)
+                        .map(|i| {
+                            let id = rule_id();
+                            let r = propose(
+                                s,
+                                dev,
+                                &new_id(),
+                                proposal(&id, &format!("writer {w} rule {i} on billing"), &[]),
+                            );
+                            assert_eq!(r["status"], "accepted", "{r}");
+                            id
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let puller = {
+            let (s, dev, done) = (&s, &dev, &done);
+            sc.spawn(move || {
+                let mut since = 0i64;
+                let mut seen = std::collections::HashSet::new();
+                loop {
+                    let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                    loop {
+                        let (st, page) = get(
+                            &s.url,
+                            &format!("/v1/rules?since={since}&limit=7"),
+                            Some(dev),
+                        );
+                        assert_eq!(st, 200);
+                        let rules = page["rules"].as_array().unwrap();
+                        if rules.is_empty() {
+                            break;
+                        }
+                        let mut last = since;
+                        for r in rules {
+                            let v = r["version"].as_i64().unwrap();
+                            assert!(v > last, "versions come in order: {v} after {last}");
+                            last = v;
+                            seen.insert(r["id"].as_str().unwrap().to_string());
+                        }
+                        since = page["next_since"].as_i64().unwrap();
+                    }
+                    if finished {
+                        return seen;
+                    }
+                }
+            })
+        };
+        let written: Vec<String> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        (written, puller.join().unwrap())
+    });
+    assert_eq!(written.len(), 160);
+    let missing: Vec<&String> = written.iter().filter(|id| !seen.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "the puller missed {} rules",
+        missing.len()
     );
 }
