@@ -21,6 +21,7 @@ pub fn run_opts(home: &Home, a: &RunArgs) -> anyhow::Result<daemon::RunOpts> {
         daemon: DaemonConfig {
             batch_size: a.batch_size.unwrap_or(cfg.daemon.batch_size),
             poll_ms: a.poll_ms.unwrap_or(cfg.daemon.poll_ms),
+            pull_interval: cfg.daemon.pull_interval,
         },
         tuning: crate::context::tuning(),
         // Tests pose as another version to exercise `daemon start`'s restart.

@@ -10,7 +10,7 @@ pub fn rule_json(r: &Rule) -> serde_json::Value {
     json!({
         "id": r.id, "title": r.title, "statement": r.statement, "status": r.status, "severity": r.severity,
         "globs": r.globs, "repo": r.repo, "confidence": r.confidence, "origin": r.origin, "reason": r.reason,
-        "evidence": r.evidence,
+        "location": r.location, "version": r.team_version, "evidence": r.evidence,
     })
 }
 

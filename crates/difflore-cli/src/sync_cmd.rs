@@ -12,6 +12,7 @@ use difflore_sync::client::Client;
 use difflore_sync::control;
 use difflore_sync::control::DaemonState;
 use difflore_sync::creds::{self, Credentials};
+use difflore_sync::pull::{self, PullReport};
 use difflore_sync::{daemon, state};
 use rusqlite::Connection;
 use serde_json::json;
@@ -68,6 +69,12 @@ pub fn run(cmd: SyncCommand) -> anyhow::Result<()> {
                 let _ = control::stop(&home, Duration::from_secs(10));
             }
             let had = creds::clear(&home)?;
+            if let Ok(conn) = store::open_for_write(&home) {
+                let n = pull::forget(&conn)?;
+                if n > 0 {
+                    println!("removed {n} team rules from this machine's mirror");
+                }
+            }
             println!(
                 "{}",
                 if had {
@@ -134,6 +141,7 @@ fn login(home: &Home, c: &Credentials, backlog: Backlog, no_daemon: bool) -> any
     if !who.roles.iter().any(|r| r == "ingest") {
         eprintln!("warning: this token cannot upload events (it lacks the ingest role)");
     }
+    print_pull(&pull_now(home, &conn));
     if no_daemon {
         println!(
             "the daemon was not started (--no-daemon); run `difflore daemon start` or `difflore sync now`"
@@ -244,6 +252,28 @@ fn bar(total: u64) -> indicatif::ProgressBar {
     pb
 }
 
+/// Pulls the team's rules into the local mirror (after delivering): what changed, or why not.
+fn pull_now(home: &Home, conn: &Connection) -> Result<PullReport, String> {
+    let creds = creds::load(home)
+        .map_err(|e| e.to_string())?
+        .ok_or("not logged in")?;
+    let client = Client::new(&creds, tuning().request_timeout).map_err(|e| e.to_string())?;
+    pull::pull(conn, &client).map_err(|e| e.to_string())
+}
+
+fn print_pull(pulled: &Result<PullReport, String>) {
+    match pulled {
+        Ok(r) if r.pulled == 0 => {
+            println!("team rules up to date (team version {})", r.version)
+        }
+        Ok(r) => println!(
+            "pulled {} team rules (team version {}): {} written, {} removed, {} local candidates replaced",
+            r.pulled, r.version, r.mirror.written, r.mirror.removed, r.mirror.replaced
+        ),
+        Err(e) => println!("team rules not pulled: {e}"),
+    }
+}
+
 fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<()> {
     let conn = store::open_for_write(home)?;
     let pending = Outbox::new(&conn).summary(now_ms())?.counts.pending as u64;
@@ -273,13 +303,16 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
             {
                 pb.finish_and_clear();
                 let delivered = (s.delivered - start_delivered).max(0);
+                let pulled = pull_now(home, &conn);
                 if json_out {
                     render::json(&json!({
                         "schema_version": 1, "by": "daemon", "delivered": delivered, "remaining": p,
                         "error": s.last_error, "unreachable_since": s.unreachable_since,
+                        "pulled": pulled.as_ref().ok(), "pull_error": pulled.as_ref().err(),
                     }))?;
                 } else {
                     println!("the daemon delivered {delivered} events; {p} remaining");
+                    print_pull(&pulled);
                 }
                 return nothing_delivered(
                     delivered as usize,
@@ -295,16 +328,19 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
     })?;
     pb.finish_and_clear();
     let remaining = Outbox::new(&conn).summary(now_ms())?.counts;
+    let pulled = pull_now(home, &conn);
     if json_out {
         return render::json(&json!({
             "schema_version": 1, "by": "foreground", "delivered": pass.delivered, "dead": pass.dead,
             "remaining": remaining.pending, "error": pass.last_error, "parked": pass.parked,
+            "pulled": pulled.as_ref().ok(), "pull_error": pulled.as_ref().err(),
         }));
     }
     println!(
         "delivered {} events; {} dead; {} remaining",
         pass.delivered, pass.dead, remaining.pending
     );
+    print_pull(&pulled);
     if let Some(e) = &pass.last_error {
         println!("last error: {e}");
     }

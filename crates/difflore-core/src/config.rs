@@ -154,12 +154,18 @@ bounded!(
     PollMs: u64, 10, 10_000, 250, "poll interval (ms)"
 );
 
+bounded!(
+    /// How often the daemon pulls the team's rules, in seconds.
+    PullInterval: u64, 5, 86_400, 60, "pull interval (s)"
+);
+
 /// `[daemon]`
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DaemonConfig {
     pub batch_size: BatchSize,
     pub poll_ms: PollMs,
+    pub pull_interval: PullInterval,
 }
 
 /// `[server]` (written by `sync login`).

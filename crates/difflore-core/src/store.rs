@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_rules.sql"),
     include_str!("migrations/0004_rule_index.sql"),
     include_str!("migrations/0005_serving.sql"),
+    include_str!("migrations/0006_team_mirror.sql"),
 ];
 
 /// The schema version this binary reads and writes.

@@ -170,6 +170,8 @@ mod tests {
             confidence: 1.0,
             origin: crate::kinds::Origin::Manual,
             reason: None,
+            location: crate::kinds::Location::Local,
+            team_version: None,
             evidence: Vec::new(),
         }
     }

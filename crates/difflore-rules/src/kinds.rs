@@ -105,6 +105,14 @@ spelled! {
 }
 
 spelled! {
+    /// Where a rule lives: this machine's own, or the local mirror of the team's rulebook.
+    Location {
+        Local = "local",
+        Team = "team",
+    }
+}
+
+spelled! {
     /// What a tombstone keeps out: one review comment, or every statement with a signature.
     TombstoneKind {
         Comment = "comment",

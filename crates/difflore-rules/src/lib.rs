@@ -5,7 +5,8 @@
 //! [`globs`] derives the files a rule governs from the commented path; [`cluster`] groups
 //! near-duplicate statements across pull requests; [`extract`] runs the pipeline over the
 //! imported comments and writes *pending* candidates with all their evidence, skipping
-//! everything tombstoned. Nothing here ever activates a rule: only a person does.
+//! everything tombstoned. Nothing here ever activates a rule: only a person does — on this
+//! machine, or on the team's server, whose decisions [`mirror`] writes into the local store.
 #![forbid(unsafe_code)]
 
 pub mod classify;
@@ -16,3 +17,4 @@ pub mod globs;
 pub mod kinds;
 pub mod matching;
 pub mod memory;
+pub mod mirror;

@@ -5,7 +5,7 @@
 
 use crate::cluster;
 use crate::extract::tombstone;
-use crate::kinds::{Origin, Severity, Status, TombstoneKind};
+use crate::kinds::{Location, Origin, Severity, Status, TombstoneKind};
 use difflore_core::clock::now_ms;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -34,6 +34,10 @@ pub struct Rule {
     pub confidence: f64,
     pub origin: Origin,
     pub reason: Option<String>,
+    /// This machine's own rule, or the team's (pulled; decided on the server).
+    pub location: Location,
+    /// The team version of a team rule's last change.
+    pub team_version: Option<i64>,
     pub evidence: Vec<Evidence>,
 }
 
@@ -59,7 +63,8 @@ pub fn agent_marker() -> Option<String> {
 }
 
 const COLS: &str =
-    "id, title, statement, status, severity, globs, repo, confidence, origin, reason";
+    "id, title, statement, status, severity, globs, repo, confidence, origin, reason,
+     location, team_version";
 
 fn rule_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rule> {
     let globs: String = r.get(5)?;
@@ -74,6 +79,8 @@ fn rule_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rule> {
         confidence: r.get(7)?,
         origin: r.get(8)?,
         reason: r.get(9)?,
+        location: r.get(10)?,
+        team_version: r.get(11)?,
         evidence: Vec::new(),
     })
 }

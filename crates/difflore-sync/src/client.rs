@@ -3,6 +3,7 @@
 //! given with `--ca-cert`; honours `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`.
 
 use crate::creds::Credentials;
+use difflore_proto::rules::RulesPage;
 use difflore_proto::{EventEnvelope, EventResult, IngestRequest, IngestResponse, WhoAmI};
 use std::time::Duration;
 
@@ -100,6 +101,43 @@ impl Client {
             ))),
             _ => Err(ClientError::Request(format!(
                 "{} answered {status}: {}",
+                self.base,
+                error_message(&body)
+            ))),
+        }
+    }
+
+    /// `GET /v1/rules?since=V&limit=N`: the team's rules changed after `since`.
+    pub fn get_rules(&self, since: i64, limit: usize) -> Result<RulesPage, ClientError> {
+        let mut r = self
+            .agent
+            .get(format!(
+                "{}/v1/rules?since={since}&limit={limit}",
+                self.base
+            ))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| ClientError::Request(format!("cannot reach {}: {e}", self.base)))?;
+        let status = r.status().as_u16();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        match status {
+            200 => serde_json::from_str(&body).map_err(|e| {
+                ClientError::Request(format!(
+                    "{} answered a pull that does not read as rules: {e}",
+                    self.base
+                ))
+            }),
+            404 => Err(ClientError::Request(format!(
+                "{} has no team rulebook (/v1/rules answered 404): upgrade the server",
+                self.base
+            ))),
+            _ => Err(ClientError::Request(format!(
+                "{} answered {status} to a pull: {}",
                 self.base,
                 error_message(&body)
             ))),

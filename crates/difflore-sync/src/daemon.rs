@@ -206,7 +206,15 @@ fn worker_loop(
         w.maintain();
         let wait = match w.ready() {
             Err(wait) => wait,
-            Ok(()) => w.drain(term),
+            Ok(()) => {
+                let requested = state::get(&conn, state::DRAIN_REQUESTED_AT)
+                    .ok()
+                    .flatten()
+                    .is_some();
+                let wait = w.drain(term);
+                w.pull_if_due(requested);
+                wait
+            }
         };
         idle(&conn, term, poll, wait);
     }
@@ -291,6 +299,34 @@ impl Worker<'_> {
         }
         self.set_status(Activity::Running);
         Ok(())
+    }
+
+    /// Pulls the team's rules every `pull_interval`, and whenever `sync now` asked.
+    fn pull_if_due(&mut self, requested: bool) {
+        let Some((_, c)) = self.client.as_ref() else {
+            return;
+        };
+        let last = state::get_i64(self.conn, state::LAST_PULL_AT)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let every = self.opts.daemon.pull_interval.get() as i64 * 1000;
+        if !requested && now_ms() - last < every {
+            return;
+        }
+        let _ = state::set(self.conn, state::LAST_PULL_AT, &now_ms().to_string());
+        match crate::pull::pull(self.conn, c) {
+            Ok(r) if r.pulled > 0 => log(
+                self.home,
+                "INFO",
+                &format!(
+                    "pulled {} team rules (team version {}): {} written, {} removed",
+                    r.pulled, r.version, r.mirror.written, r.mirror.removed
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => log(self.home, "WARN", &format!("pulling the team's rules: {e}")),
+        }
     }
 
     /// Drains back-to-back while there is backlog; returns how long to idle next.

@@ -6,6 +6,7 @@
 //!   settles each event by the server's answer: complete, dead, backoff, split, bisect or park.
 //!   The circuit breaker ([`breaker`]) and every other piece of shared state ([`state`]) live in
 //!   the database, so `sync now` and the daemon see the same truth.
+//! - [`pull`] brings the team's rulebook down into the local mirror.
 //! - [`lockfile`] is the daemon's liveness truth (`daemon.lock`, flock + pid + start time);
 //!   [`daemon`] is the long-running loop; [`control`] starts, stops and reports on it;
 //!   [`service`] writes the systemd / launchd units; [`error`] names why each can fail.
@@ -19,6 +20,7 @@ pub mod daemon;
 pub mod drain;
 pub mod error;
 pub mod lockfile;
+pub mod pull;
 pub mod service;
 pub mod state;
 

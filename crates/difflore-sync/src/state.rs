@@ -16,6 +16,10 @@ pub const BREAKER: &str = "breaker";
 pub const BREAKER_FAILURES: &str = "breaker_failures";
 pub const BREAKER_OPENED_AT: &str = "breaker_opened_at";
 pub const BREAKER_PROBE_UNTIL: &str = "breaker_probe_until";
+/// The team version the local rule mirror has reached (pulls ask for changes after it).
+pub const RULES_VERSION: &str = "rules_version";
+/// When the daemon last pulled the team's rules (Unix ms).
+pub const LAST_PULL_AT: &str = "last_pull_at";
 /// When the server stopped answering (Unix ms); cleared by the next answer.
 pub const UNREACHABLE_SINCE: &str = "unreachable_since";
 

@@ -1,0 +1,158 @@
+//! The team's rulebook reaching a developer's machine: a proposal on the server, a maintainer's
+//! decision, `difflore sync now` pulling it into the local mirror (one transaction), `recall`
+//! serving the approved rule like a local one, a later rejection withdrawing it, and logging out
+//! removing the team's rules — with a real `difflore-server` on both backends.
+
+mod common;
+use common::*;
+use difflore_test_support::http;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+fn checkout(e: &Env) -> PathBuf {
+    let d = e.dir.path().join("shop");
+    std::fs::create_dir_all(d.join("src/billing")).unwrap();
+    git(&d, &["init", "-q"]);
+    git(
+        &d,
+        &["remote", "add", "origin", "git@github.com:acme/shop.git"],
+    );
+    std::fs::write(
+        d.join("src/billing/total.rs"),
+        "fn total() -> f64 { 0.0 }\n",
+    )
+    .unwrap();
+    d
+}
+
+fn decide(s: &TestServer, token: &str, id: &str, body: Value) -> Value {
+    let mut r = http::agent()
+        .post(format!("{}/v1/rules/{id}/decision", s.url))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+fn team_rules(e: &Env) -> Vec<Value> {
+    let (out, err, code) = e.run(&["memory", "list", "--all-repos", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["location"] == "team")
+        .cloned()
+        .collect()
+}
+
+fn recall_titles(e: &Env, d: &std::path::Path) -> Vec<String> {
+    let (out, err, code) = run_in(
+        e,
+        d,
+        &["recall", "--file", "src/billing/total.rs", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["files"][0]["rules"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| r["title"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn sqlite_a_maintainers_decision_reaches_the_developer() {
+    a_maintainers_decision_reaches_the_developer(&Backend::Sqlite);
+}
+
+#[test]
+fn postgres_a_maintainers_decision_reaches_the_developer() {
+    if let Some(b) = Backend::postgres() {
+        a_maintainers_decision_reaches_the_developer(&b);
+    }
+}
+
+fn a_maintainers_decision_reaches_the_developer(b: &Backend) {
+    let s = TestServer::start(b);
+    let dev = s.token("laptop", "ingest");
+    let lead = s.token("lead", "maintainer");
+    let e = Env::init();
+    let d = checkout(&e);
+    let (out, err, code) = e.login(&s, &dev, false);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("team rules up to date"), "{out}");
+
+    // A proposal reaches the team (here straight to the server, as another machine's daemon would).
+    let id = uuid::Uuid::now_v7().to_string();
+    let ev = json!({"id": uuid::Uuid::now_v7().to_string(), "kind": "rule.proposed",
+        "occurred_at": "2026-11-29T10:00:00Z", "payload": {
+            "rule_id": id, "repo": "github.com/acme/shop", "title": "Money, not f64",
+            "statement": "Never use f64 for money amounts: use Money.",
+            "globs": ["src/billing/**"], "severity": "context", "origin": "review_import",
+            "confidence": 0.8,
+            "evidence": [{"url": "https://github.com/acme/shop/pull/7#discussion_r1",
+                          "source": "github", "comment_id": "1", "author": "rev",
+                          "path": "src/billing/total.rs", "line": 1, "excerpt": "f64 rounds"}]}});
+    let (st, v) = http::post(&s.url, Some(&dev), http::batch(&[ev]));
+    assert_eq!(
+        (st, v["results"][0]["status"].as_str()),
+        (200, Some("accepted"))
+    );
+
+    // Pulled while pending: in the mirror, never served.
+    let (out, err, code) = e.run(&["sync", "now"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("pulled 1 team rules"), "{out}");
+    let rules = team_rules(&e);
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        (rules[0]["id"].as_str(), rules[0]["status"].as_str()),
+        (Some(id.as_str()), Some("pending"))
+    );
+    assert_eq!(rules[0]["evidence"].as_array().unwrap().len(), 1);
+    assert!(recall_titles(&e, &d).is_empty());
+
+    // The maintainer approves: the next pull makes it active here, and recall serves it.
+    let r = decide(
+        &s,
+        &lead,
+        &id,
+        json!({"action": "approve", "expected_revision": 1}),
+    );
+    assert_eq!(r["status"], "active");
+    let (out, _, code) = e.run(&["sync", "now", "--json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["pulled"]["pulled"], 1, "{v}");
+    let rules = team_rules(&e);
+    assert_eq!(rules[0]["status"], "active");
+    assert_eq!(rules[0]["version"], r["version"]);
+    assert_eq!(recall_titles(&e, &d), vec!["Money, not f64".to_string()]);
+    // Nothing changed since: the pull says so.
+    let (out, _, _) = e.run(&["sync", "now"]);
+    assert!(out.contains("team rules up to date"), "{out}");
+
+    // Rejected later: withdrawn here too.
+    decide(
+        &s,
+        &lead,
+        &id,
+        json!({"action": "reject", "expected_revision": 2}),
+    );
+    e.run(&["sync", "now"]);
+    assert_eq!(team_rules(&e)[0]["status"], "rejected");
+    assert!(recall_titles(&e, &d).is_empty());
+
+    // Logging out removes the team's rules from this machine.
+    let (out, err, code) = e.run(&["sync", "logout"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("removed 1 team rules"), "{out}");
+    assert!(team_rules(&e).is_empty());
+}

@@ -1,0 +1,60 @@
+//! Down: the team's rulebook pulled into the local mirror (DESIGN §10). Pages after the last
+//! version this machine applied are fetched, then written in one local transaction
+//! ([`difflore_rules::mirror`]); the version reached is kept in `daemon_state`. A pull is
+//! idempotent: applying the same page twice changes nothing more.
+
+use crate::client::Client;
+use crate::error::DrainError;
+use crate::state;
+use difflore_rules::mirror::{self, MirrorReport};
+use rusqlite::Connection;
+
+/// Rules asked for per page.
+const PAGE: usize = 500;
+/// Most rules one pull takes in (the rest comes with the next pull).
+const MAX_RULES: usize = 50_000;
+
+/// What a pull did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PullReport {
+    /// Rules the server sent.
+    pub pulled: usize,
+    pub mirror: MirrorReport,
+    /// The team version the mirror has reached.
+    pub version: i64,
+}
+
+/// Pulls every change after the mirror's version and applies it.
+pub fn pull(conn: &Connection, client: &Client) -> Result<PullReport, DrainError> {
+    let start = state::get_i64(conn, state::RULES_VERSION)?.unwrap_or(0);
+    let mut since = start;
+    let mut rules = Vec::new();
+    while rules.len() < MAX_RULES {
+        let page = client.get_rules(since, PAGE)?;
+        let got = page.rules.len();
+        rules.extend(page.rules);
+        match page.next_since {
+            Some(n) if n > since => since = n,
+            _ => break,
+        }
+        if got == 0 {
+            break;
+        }
+    }
+    let report = mirror::apply(conn, &rules)?;
+    if since != start {
+        state::set(conn, state::RULES_VERSION, &since.to_string())?;
+    }
+    Ok(PullReport {
+        pulled: rules.len(),
+        mirror: report,
+        version: since,
+    })
+}
+
+/// Logged out: the team's rules leave the mirror, and the next login pulls from the start.
+pub fn forget(conn: &Connection) -> rusqlite::Result<usize> {
+    let n = mirror::clear(conn)?;
+    state::delete(conn, state::RULES_VERSION)?;
+    Ok(n)
+}
