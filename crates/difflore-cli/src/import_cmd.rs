@@ -147,10 +147,17 @@ fn report(
     } else {
         None
     };
+    let offered = match &ex {
+        Some(_) => Some(offer(conn, Some(&s.repo))?),
+        None => None,
+    };
     if json {
         let mut v = serde_json::to_value(s)?;
         if let Some(e) = &ex {
             v["extract"] = serde_json::json!({"kept": e.kept, "candidates_new": e.candidates_new, "candidates_updated": e.candidates_updated});
+        }
+        if let Some(o) = &offered {
+            v["proposed"] = serde_json::to_value(o)?;
         }
         return render::json(&v);
     }
@@ -201,7 +208,33 @@ fn report(
             e.kept, e.comments, e.candidates_new, e.candidates_updated
         );
     }
+    if let Some(o) = offered {
+        print_offered(&o);
+    }
     Ok(())
+}
+
+/// On a logged-in machine, the candidates go to the team's rulebook (queued for the daemon).
+pub fn offer(
+    conn: &rusqlite::Connection,
+    repo: Option<&str>,
+) -> anyhow::Result<difflore_rules::propose::Offered> {
+    let home = home()?;
+    let cap = difflore_core::config::Config::load(&home.config_path())
+        .map(|c| c.capture.queue_cap)
+        .unwrap_or(difflore_core::outbox::DEFAULT_CAP);
+    Ok(difflore_rules::propose::offer_candidates(
+        conn, &home, repo, cap,
+    )?)
+}
+
+pub fn print_offered(o: &difflore_rules::propose::Offered) {
+    if o.queued > 0 {
+        println!(
+            "proposed {} to the team's rulebook (queued; the daemon delivers them, a maintainer decides)",
+            plural(o.queued, "candidate")
+        );
+    }
 }
 
 /// `difflore extract`.
@@ -209,8 +242,20 @@ pub fn extract(repo: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<
     let home = home()?;
     let conn = open_store(&home)?;
     let r = difflore_rules::extract::run(&conn, repo, dry_run)?;
+    let offered = if dry_run {
+        None
+    } else {
+        Some(offer(&conn, repo)?)
+    };
     if json {
-        return render::json(&r);
+        let mut v = serde_json::to_value(&r)?;
+        if let Some(o) = &offered {
+            v["proposed"] = serde_json::to_value(o)?;
+        }
+        return render::json(&v);
+    }
+    if let Some(o) = &offered {
+        print_offered(o);
     }
     println!(
         "{} comments read: {} state a convention, {} tombstoned, {} dropped",

@@ -142,6 +142,8 @@ fn login(home: &Home, c: &Credentials, backlog: Backlog, no_daemon: bool) -> any
         eprintln!("warning: this token cannot upload events (it lacks the ingest role)");
     }
     print_pull(&pull_now(home, &conn));
+    // Candidates found before this login go to the team too.
+    crate::import_cmd::print_offered(&crate::import_cmd::offer(&conn, None)?);
     if no_daemon {
         println!(
             "the daemon was not started (--no-daemon); run `difflore daemon start` or `difflore sync now`"

@@ -156,3 +156,92 @@ fn a_maintainers_decision_reaches_the_developer(b: &Backend) {
     assert!(out.contains("removed 1 team rules"), "{out}");
     assert!(team_rules(&e).is_empty());
 }
+
+#[test]
+fn sqlite_candidates_found_on_one_machine_reach_another() {
+    candidates_found_on_one_machine_reach_another(&Backend::Sqlite);
+}
+
+#[test]
+fn postgres_candidates_found_on_one_machine_reach_another() {
+    if let Some(b) = Backend::postgres() {
+        candidates_found_on_one_machine_reach_another(&b);
+    }
+}
+
+/// Machine A imports review history while logged in: its candidates are proposed (queued, then
+/// delivered by `sync now`); the maintainer approves one on the server; machine B, logging in to
+/// the same team, pulls the rulebook and has the approved rule active. Offering the same
+/// candidates again queues nothing.
+fn candidates_found_on_one_machine_reach_another(b: &Backend) {
+    let s = TestServer::start(b);
+    let lead = s.token("lead", "maintainer");
+    let history = common::fixtures_dir().join("../../../docs/try-history.json");
+    let a = Env::init();
+    let (out, err, code) = a.login(&s, &s.token("a", "ingest"), false);
+    assert_eq!(code, 0, "{out}{err}");
+    let (out, err, code) = a.run(&["import", "file", history.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let proposed = v["proposed"]["queued"].as_u64().unwrap();
+    let candidates = v["extract"]["candidates_new"].as_u64().unwrap();
+    assert!(candidates >= 3, "{v}");
+    assert_eq!(proposed, candidates, "every new candidate is proposed: {v}");
+    // The same candidates again: nothing new to propose.
+    let (out, _, _) = a.run(&["extract", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["proposed"]["queued"], 0, "{v}");
+    let (out, err, code) = a.run(&["sync", "now"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("delivered {proposed} events")),
+        "{out}"
+    );
+
+    // On the server: every candidate is a pending team rule with its evidence.
+    let (st, page) = http::get(&s.url, "/v1/rules?status=pending", Some(&lead));
+    assert_eq!(st, 200);
+    let rules = page["rules"].as_array().unwrap();
+    assert_eq!(rules.len() as u64, proposed, "{page}");
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r["evidence"].as_array().unwrap().is_empty())
+    );
+    let chosen = rules[0]["id"].as_str().unwrap().to_string();
+    let title = rules[0]["title"].as_str().unwrap().to_string();
+    decide(
+        &s,
+        &lead,
+        &chosen,
+        json!({"action": "approve", "expected_revision": 1}),
+    );
+
+    // Machine B logs in: the login pulls the team's rulebook.
+    let b_machine = Env::init();
+    let (out, err, code) = b_machine.login(&s, &s.token("b", "ingest"), false);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("pulled {proposed} team rules")),
+        "{out}"
+    );
+    let mirror = team_rules(&b_machine);
+    assert_eq!(mirror.len() as u64, proposed);
+    let active: Vec<&Value> = mirror.iter().filter(|r| r["status"] == "active").collect();
+    assert_eq!(active.len(), 1);
+    assert_eq!(
+        (active[0]["id"].as_str(), active[0]["title"].as_str()),
+        (Some(chosen.as_str()), Some(title.as_str()))
+    );
+    // On machine A, the pull replaces its own candidates by the team's (same ids).
+    a.run(&["sync", "now"]);
+    let a_team = team_rules(&a);
+    assert_eq!(a_team.len() as u64, proposed);
+    let (out, _, _) = a.run(&["memory", "list", "--all-repos", "--json"]);
+    let all: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        all["rules"].as_array().unwrap().len() as u64,
+        proposed,
+        "no local duplicate is left beside the team's copy"
+    );
+}

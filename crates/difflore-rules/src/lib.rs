@@ -6,7 +6,8 @@
 //! near-duplicate statements across pull requests; [`extract`] runs the pipeline over the
 //! imported comments and writes *pending* candidates with all their evidence, skipping
 //! everything tombstoned. Nothing here ever activates a rule: only a person does — on this
-//! machine, or on the team's server, whose decisions [`mirror`] writes into the local store.
+//! machine, or on the team's server: [`propose`] offers this machine's candidates to it, and
+//! [`mirror`] writes its decisions into the local store.
 #![forbid(unsafe_code)]
 
 pub mod classify;
@@ -18,3 +19,4 @@ pub mod kinds;
 pub mod matching;
 pub mod memory;
 pub mod mirror;
+pub mod propose;

@@ -1,0 +1,166 @@
+//! Up: this machine's candidates offered to the team's rulebook as `rule.proposed` events
+//! (DESIGN §10), queued in the outbox and delivered by the daemon like any event. A proposal's
+//! event id is derived from the rule and the evidence it carries, so offering an unchanged
+//! candidate again is the same event (a duplicate, dropped on the way); a candidate whose
+//! evidence grew is a new event. At most 50 pieces of evidence travel in one proposal; more go
+//! in further proposals.
+
+use difflore_core::clock::{now_ms, rfc3339};
+use difflore_core::home::Home;
+use difflore_core::outbox::{EnqueuePolicy, Enqueued, Outbox};
+use difflore_proto::rules::{
+    Evidence, MAX_EVIDENCE_PER_PROPOSAL, RuleProposal, Severity, signature,
+};
+use difflore_proto::{EventEnvelope, kinds};
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+
+/// What offering the candidates did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Offered {
+    /// Proposals queued now (new candidates, or grown evidence).
+    pub queued: usize,
+    /// Proposals queued before with the same evidence.
+    pub unchanged: usize,
+}
+
+/// The proposals for one local rule.
+pub fn proposals(conn: &Connection, rule_id: &str) -> rusqlite::Result<Vec<EventEnvelope>> {
+    let rule = conn.query_row(
+        "SELECT id, title, statement, rationale, globs, repo, severity, origin, confidence
+         FROM rules WHERE id = ?1 AND location = 'local'",
+        [rule_id],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, f64>(8)?,
+            ))
+        },
+    );
+    let (id, title, statement, rationale, globs, repo, severity, origin, confidence) = match rule {
+        Ok(r) => r,
+        Err(rusqlite::Error::QueryReturnedNoRows) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut st = conn.prepare_cached(
+        "SELECT source, comment_id, url, author, path, line, excerpt FROM rule_evidence
+         WHERE rule_id = ?1 ORDER BY source, comment_id",
+    )?;
+    let evidence: Vec<Evidence> = st
+        .query_map([&id], |r| {
+            Ok(Evidence {
+                source: Some(r.get(0)?),
+                comment_id: Some(r.get(1)?),
+                url: r
+                    .get::<_, Option<String>>(2)?
+                    .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                author: r.get(3)?,
+                path: r.get(4)?,
+                line: r.get(5)?,
+                excerpt: r.get::<_, String>(6)?.chars().take(4_000).collect(),
+                created_at: None,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let base = RuleProposal {
+        rule_id: id.clone(),
+        repo,
+        title: title.chars().take(200).collect(),
+        statement,
+        rationale,
+        globs: serde_json::from_str(&globs).unwrap_or_default(),
+        severity: if severity == "enforce" {
+            Severity::Enforce
+        } else {
+            Severity::Context
+        },
+        origin,
+        confidence: confidence.clamp(0.0, 1.0),
+        signature: None,
+        evidence: Vec::new(),
+    };
+    let chunks: Vec<&[Evidence]> = if evidence.is_empty() {
+        vec![&[]]
+    } else {
+        evidence.chunks(MAX_EVIDENCE_PER_PROPOSAL).collect()
+    };
+    let now = rfc3339(now_ms());
+    Ok(chunks
+        .into_iter()
+        .filter_map(|chunk| {
+            let mut p = base.clone();
+            p.signature = Some(signature(&p.statement));
+            p.evidence = chunk.to_vec();
+            p.check().ok()?;
+            let payload = serde_json::to_value(&p).ok()?;
+            Some(EventEnvelope {
+                id: event_id(&p).to_string(),
+                kind: kinds::RULE_PROPOSED.into(),
+                occurred_at: now.clone(),
+                payload,
+            })
+        })
+        .collect())
+}
+
+/// The same rule with the same statement and evidence is always the same event.
+fn event_id(p: &RuleProposal) -> uuid::Uuid {
+    let mut h = Sha256::new();
+    h.update(b"difflore.rule.proposed.v1\0");
+    h.update(p.rule_id.as_bytes());
+    h.update(b"\0");
+    h.update(p.statement.as_bytes());
+    for e in &p.evidence {
+        h.update(b"\0");
+        h.update(e.source.as_deref().unwrap_or("").as_bytes());
+        h.update(b":");
+        h.update(e.comment_id.as_deref().unwrap_or("").as_bytes());
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_custom_bytes(b).into_uuid()
+}
+
+/// Offers every pending candidate of this machine that came from review history (all of them,
+/// or those of `repo`) — on a logged-in machine only; nothing leaves a machine that never
+/// logged in.
+pub fn offer_candidates(
+    conn: &Connection,
+    home: &Home,
+    repo: Option<&str>,
+    cap: i64,
+) -> rusqlite::Result<Offered> {
+    let mut offered = Offered::default();
+    if !home.token_path().exists() {
+        return Ok(offered);
+    }
+    let ids: Vec<String> = {
+        let mut st = conn.prepare(
+            "SELECT id FROM rules WHERE location = 'local' AND status = 'pending'
+               AND origin = 'review_import' AND (?1 IS NULL OR repo = ?1)
+             ORDER BY created_at",
+        )?;
+        st.query_map(params![repo], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    let policy = EnqueuePolicy::for_home(home, cap);
+    let now = now_ms();
+    let ob = Outbox::new(conn);
+    for id in ids {
+        for env in proposals(conn, &id)? {
+            match ob.enqueue(&env, policy, now)? {
+                Enqueued::Queued => offered.queued += 1,
+                Enqueued::Duplicate | Enqueued::Dropped => offered.unchanged += 1,
+            }
+        }
+    }
+    Ok(offered)
+}
