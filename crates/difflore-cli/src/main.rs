@@ -17,6 +17,7 @@ mod review_cmd;
 mod rule_view;
 mod status_cmd;
 mod sync_cmd;
+mod team;
 mod try_cmd;
 
 use clap::Parser;

@@ -245,3 +245,97 @@ fn candidates_found_on_one_machine_reach_another(b: &Backend) {
         "no local duplicate is left beside the team's copy"
     );
 }
+
+#[test]
+fn sqlite_team_rules_are_decided_on_the_server_from_memory_commands() {
+    team_rules_are_decided_on_the_server_from_memory_commands(&Backend::Sqlite);
+}
+
+#[test]
+fn postgres_team_rules_are_decided_on_the_server_from_memory_commands() {
+    if let Some(b) = Backend::postgres() {
+        team_rules_are_decided_on_the_server_from_memory_commands(&b);
+    }
+}
+
+/// `memory approve|pause|resume|edit|reject` on a team rule go to the server (with the revision
+/// this machine pulled) and the answer lands in the mirror; a developer's token is refused with a
+/// message naming the role; a stale copy is a conflict that refreshes the copy; an unreachable
+/// server decides nothing.
+fn team_rules_are_decided_on_the_server_from_memory_commands(b: &Backend) {
+    let mut s = TestServer::start(b);
+    let id = uuid::Uuid::now_v7().to_string();
+    let dev_token = s.token("dev", "ingest");
+    let ev = json!({"id": uuid::Uuid::now_v7().to_string(), "kind": "rule.proposed",
+        "occurred_at": "2026-11-29T10:00:00Z", "payload": {
+            "rule_id": id, "repo": "github.com/acme/shop", "title": "Money, not f64",
+            "statement": "Never use f64 for money amounts.", "globs": ["src/billing/**"],
+            "severity": "context", "origin": "review_import", "confidence": 0.8,
+            "evidence": [{"url": "https://github.com/acme/shop/pull/7#r1", "excerpt": "f64"}]}});
+    assert_eq!(
+        http::post(&s.url, Some(&dev_token), http::batch(&[ev])).0,
+        200
+    );
+
+    let lead = Env::init();
+    let (out, err, code) = lead.login(&s, &s.token("lead", "maintainer"), false);
+    assert_eq!(code, 0, "{out}{err}");
+    let dev = Env::init();
+    dev.login(&s, &dev_token, false);
+
+    // A developer's token may not decide: the message names the role; nothing changes.
+    let (_, err, code) = dev.run(&["memory", "approve", &id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("maintainer"), "{err}");
+    // The maintainer approves from the terminal.
+    let (out, err, code) = lead.run(&["memory", "approve", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("approved") && out.contains("team's server"),
+        "{out}"
+    );
+    let (_, on_server) = http::get(&s.url, &format!("/v1/rules/{id}"), Some(&dev_token));
+    assert_eq!(on_server["status"], "active");
+    assert_eq!(on_server["decided_by"], "lead");
+    assert_eq!(
+        team_rules(&lead)[0]["status"],
+        "active",
+        "the mirror has the answer"
+    );
+
+    // Edit and pause go the same way.
+    let (_, err, code) = lead.run(&[
+        "memory",
+        "edit",
+        &id,
+        "--statement",
+        "Amounts are Money, never f64.",
+        "--enforce",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (_, on_server) = http::get(&s.url, &format!("/v1/rules/{id}"), Some(&dev_token));
+    assert_eq!(on_server["statement"], "Amounts are Money, never f64.");
+    assert_eq!(on_server["severity"], "enforce");
+
+    // The developer's copy is stale (revision 1); a maintainer acting from such a copy gets a
+    // conflict that refreshes it.
+    let other_lead = Env::init();
+    other_lead.login(&s, &s.token("lead2", "maintainer"), false);
+    let (_, _, code) = lead.run(&["memory", "pause", &id]);
+    assert_eq!(code, 0);
+    let (_, err, code) = other_lead.run(&["memory", "reject", &id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("changed since revision"), "{err}");
+    assert_eq!(
+        team_rules(&other_lead)[0]["status"],
+        "paused",
+        "refreshed: {err}"
+    );
+
+    // The server is down: nothing is decided, and the message says so.
+    s.stop();
+    let (_, err, code) = lead.run(&["memory", "resume", &id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing was decided"), "{err}");
+    assert_eq!(team_rules(&lead)[0]["status"], "paused");
+}

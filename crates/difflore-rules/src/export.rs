@@ -172,6 +172,7 @@ mod tests {
             reason: None,
             location: crate::kinds::Location::Local,
             team_version: None,
+            team_revision: None,
             evidence: Vec::new(),
         }
     }

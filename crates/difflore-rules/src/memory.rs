@@ -38,6 +38,9 @@ pub struct Rule {
     pub location: Location,
     /// The team version of a team rule's last change.
     pub team_version: Option<i64>,
+    /// A team rule's revision (decisions are checked against it).
+    #[serde(skip)]
+    pub team_revision: Option<i64>,
     pub evidence: Vec<Evidence>,
 }
 
@@ -64,7 +67,7 @@ pub fn agent_marker() -> Option<String> {
 
 const COLS: &str =
     "id, title, statement, status, severity, globs, repo, confidence, origin, reason,
-     location, team_version";
+     location, team_version, team_revision";
 
 fn rule_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rule> {
     let globs: String = r.get(5)?;
@@ -81,6 +84,7 @@ fn rule_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rule> {
         reason: r.get(9)?,
         location: r.get(10)?,
         team_version: r.get(11)?,
+        team_revision: r.get(12)?,
         evidence: Vec::new(),
     })
 }

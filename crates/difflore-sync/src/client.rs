@@ -3,7 +3,7 @@
 //! given with `--ca-cert`; honours `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`.
 
 use crate::creds::Credentials;
-use difflore_proto::rules::RulesPage;
+use difflore_proto::rules::{Decision, RulesPage, TeamRule};
 use difflore_proto::{EventEnvelope, EventResult, IngestRequest, IngestResponse, WhoAmI};
 use std::time::Duration;
 
@@ -32,6 +32,22 @@ pub struct Client {
     agent: ureq::Agent,
     base: String,
     token: String,
+}
+
+/// Why the server did not take a decision.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionFailure {
+    #[error("the server refused: {0}")]
+    Forbidden(String),
+    #[error("the team has no such rule: {0}")]
+    NotFound(String),
+    /// The rule moved on since this machine pulled it; the current rule when the server sent it.
+    #[error("{0}")]
+    Conflict(String, Option<Box<TeamRule>>),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot reach the team's server ({0})")]
+    Unreachable(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +156,40 @@ impl Client {
                 "{} answered {status} to a pull: {}",
                 self.base,
                 error_message(&body)
+            ))),
+        }
+    }
+
+    /// `POST /v1/rules/{id}/decision`: a maintainer's decision on a team rule.
+    pub fn decide(&self, id: &str, d: &Decision) -> Result<TeamRule, DecisionFailure> {
+        let body = serde_json::to_vec(d).map_err(|e| DecisionFailure::Invalid(e.to_string()))?;
+        let mut r = self
+            .agent
+            .post(format!("{}/v1/rules/{id}/decision", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send(&body[..])
+            .map_err(|e| DecisionFailure::Unreachable(format!("{}: {e}", self.base)))?;
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        match status {
+            200 => serde_json::from_str(&text).map_err(|e| {
+                DecisionFailure::Invalid(format!("the server's answer is not a rule: {e}"))
+            }),
+            403 => Err(DecisionFailure::Forbidden(error_message(&text))),
+            404 => Err(DecisionFailure::NotFound(error_message(&text))),
+            409 => {
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                Err(DecisionFailure::Conflict(
+                    error_message(&text),
+                    serde_json::from_value(v["rule"].clone()).ok().map(Box::new),
+                ))
+            }
+            400 => Err(DecisionFailure::Invalid(error_message(&text))),
+            _ => Err(DecisionFailure::Unreachable(format!(
+                "{} answered {status}: {}",
+                self.base,
+                error_message(&text)
             ))),
         }
     }

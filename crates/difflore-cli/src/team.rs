@@ -1,0 +1,56 @@
+//! Decisions on the team's rules: a team rule (pulled into the local mirror) is decided on the
+//! team's server — with the revision this machine last pulled — and the server's answer is
+//! written back into the mirror. Nothing about a team rule is decided offline.
+
+use crate::context::tuning;
+use anyhow::{Context, bail};
+use difflore_core::home::Home;
+use difflore_proto::rules::{Action, Decision, RuleChanges};
+use difflore_rules::memory::Rule;
+use difflore_rules::mirror;
+use difflore_sync::client::{Client, DecisionFailure};
+use difflore_sync::creds;
+use rusqlite::Connection;
+
+/// Sends `action` for the team rule `r` to the server; the updated rule goes into the mirror.
+pub fn decide(
+    conn: &Connection,
+    home: &Home,
+    r: &Rule,
+    action: Action,
+    reason: Option<&str>,
+    changes: Option<RuleChanges>,
+) -> anyhow::Result<()> {
+    let creds = creds::load(home)?.context(
+        "this is a team rule, decided on the team's server, and this machine is not logged in: `difflore sync login` first",
+    )?;
+    let client = Client::new(&creds, tuning().request_timeout)?;
+    let d = Decision {
+        action,
+        expected_revision: r.team_revision.unwrap_or(1),
+        reason: reason.map(str::to_string),
+        changes,
+        into: None,
+    };
+    match client.decide(&r.id, &d) {
+        Ok(rule) => {
+            mirror::apply(conn, &[rule])?;
+            Ok(())
+        }
+        Err(DecisionFailure::Unreachable(why)) => bail!(
+            "cannot reach the team's server ({why}); nothing was decided — team rules are decided there, never offline"
+        ),
+        Err(DecisionFailure::Forbidden(why)) => bail!(
+            "the team's server refused: {why}. Deciding team rules needs a token with the `maintainer` role"
+        ),
+        Err(DecisionFailure::Conflict(why, current)) => {
+            if let Some(c) = current {
+                mirror::apply(conn, &[*c])?;
+            }
+            bail!(
+                "{why}. This machine's copy is now the server's; look at it again (`difflore memory show`) and decide again"
+            )
+        }
+        Err(e) => bail!("{e}"),
+    }
+}
