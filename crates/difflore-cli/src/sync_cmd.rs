@@ -180,12 +180,44 @@ fn discard_backlog(conn: &Connection, url: &str, b: Backlog) -> anyhow::Result<b
     ))
 }
 
+/// The local mirror of the team's rulebook, for `sync status`.
+#[derive(Debug, Default, serde::Serialize)]
+struct Rulebook {
+    version: i64,
+    last_pull_at: Option<String>,
+    /// Team rules in the mirror per status.
+    rules: std::collections::BTreeMap<String, i64>,
+}
+
+fn rulebook(c: &Connection) -> Rulebook {
+    let mut rules = std::collections::BTreeMap::new();
+    if let Ok(mut st) =
+        c.prepare("SELECT status, COUNT(*) FROM rules WHERE location = 'team' GROUP BY status")
+        && let Ok(rows) = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+    {
+        rules.extend(rows.flatten());
+    }
+    Rulebook {
+        version: state::get_i64(c, state::RULES_VERSION)
+            .ok()
+            .flatten()
+            .unwrap_or(0),
+        last_pull_at: state::get_i64(c, state::LAST_PULL_AT)
+            .ok()
+            .flatten()
+            .map(daemon::when),
+        rules,
+    }
+}
+
 /// `sync status`: the login, what is sent, the queue and the daemon.
 fn status(home: &Home, json_out: bool) -> anyhow::Result<()> {
     let d = control::status(home);
-    let team = store::open_read_only(home)
-        .ok()
-        .and_then(|c| state::get(&c, "team").ok().flatten());
+    let ro = store::open_read_only(home).ok();
+    let team = ro
+        .as_ref()
+        .and_then(|c| state::get(c, "team").ok().flatten());
+    let book = ro.as_ref().map(rulebook).unwrap_or_default();
     if json_out {
         return render::json(&json!({
             "schema_version": 1,
@@ -199,6 +231,7 @@ fn status(home: &Home, json_out: bool) -> anyhow::Result<()> {
             "breaker": d.breaker,
             "last_error": d.last_error,
             "unreachable_since": d.unreachable_since,
+            "rulebook": book,
         }));
     }
     if d.logged_in {
@@ -237,6 +270,23 @@ fn status(home: &Home, json_out: bool) -> anyhow::Result<()> {
     println!("breaker      {}", d.breaker);
     if let Some(t) = &d.unreachable_since {
         println!("unreachable  since {t}");
+    }
+    if d.logged_in || book.version > 0 {
+        println!(
+            "team rules   {} mirrored at team version {} ({}); last pull {}",
+            book.rules.values().sum::<i64>(),
+            book.version,
+            if book.rules.is_empty() {
+                "none".to_string()
+            } else {
+                book.rules
+                    .iter()
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            book.last_pull_at.as_deref().unwrap_or("never")
+        );
     }
     if let Some(e) = &d.last_error {
         println!("last error   {e}");

@@ -138,6 +138,14 @@ fn a_maintainers_decision_reaches_the_developer(b: &Backend) {
     // Nothing changed since: the pull says so.
     let (out, _, _) = e.run(&["sync", "now"]);
     assert!(out.contains("team rules up to date"), "{out}");
+    // `sync status` tells the mirror's version, last pull and counts.
+    let (out, _, _) = e.run(&["sync", "status", "--json"]);
+    let st: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["rulebook"]["version"], r["version"], "{st}");
+    assert_eq!(st["rulebook"]["rules"]["active"], 1, "{st}");
+    assert!(st["rulebook"]["last_pull_at"].is_string(), "{st}");
+    let (out, _, _) = e.run(&["sync", "status"]);
+    assert!(out.contains("team rules   1 mirrored"), "{out}");
 
     // Rejected later: withdrawn here too.
     decide(

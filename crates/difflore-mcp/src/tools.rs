@@ -456,6 +456,11 @@ impl Tools {
             Ok(match done {
                 Proposed::New(r) => {
                     *used += 1;
+                    // On a logged-in machine the team's maintainers see it too.
+                    let cap = self.config().capture.queue_cap;
+                    if let Err(e) = difflore_rules::propose::offer_rule(conn, &self.home, &r.id, cap) {
+                        eprintln!("difflore mcp: could not offer the proposal to the team: {e}");
+                    }
                     ProposalResult {
                         id: r.id,
                         status: r.status.to_string(),

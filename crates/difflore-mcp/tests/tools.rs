@@ -164,3 +164,37 @@ fn scoping_and_bad_arguments() {
         .unwrap();
     assert!(r.rules.is_empty() && r.note.unwrap().contains("not inside"));
 }
+
+/// On a logged-in machine an agent's proposal also goes to the team's rulebook (a
+/// `rule.proposed` event in the outbox, pending for a maintainer); on a machine that never
+/// logged in nothing leaves it.
+#[test]
+fn a_proposal_is_offered_to_the_team_only_when_logged_in() {
+    let (dir, t) = setup();
+    let queued = |kind: &str| -> i64 {
+        rusqlite::Connection::open(dir.path().join("home/difflore.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM outbox WHERE kind = ?1", [kind], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    propose(&t, "Tabs", "Indent Makefiles with tabs.").unwrap();
+    assert_eq!(queued("rule.proposed"), 0, "not logged in: stays here");
+    let home = Home::at(dir.path().join("home"));
+    std::fs::write(home.token_path(), "dfl_x").unwrap();
+    let r = propose(&t, "Squash", "Squash fixup commits before merging.").unwrap();
+    assert_eq!(queued("rule.proposed"), 1);
+    let payload: String = rusqlite::Connection::open(dir.path().join("home/difflore.db"))
+        .unwrap()
+        .query_row(
+            "SELECT payload FROM outbox WHERE kind = 'rule.proposed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let p: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(p["rule_id"], r.id.as_str());
+    assert_eq!(p["origin"], "agent_proposal");
+    assert_eq!(p["repo"], "github.com/acme/shop");
+}

@@ -184,6 +184,32 @@ fn write(tx: &Connection, r: &TeamRule, id: &str, st: &str) -> rusqlite::Result<
     Ok(())
 }
 
+/// The team's tombstones: a rejected point is never proposed from this machine again; a lifted
+/// one may be. Kept as `signature` tombstones keyed by the team's (`v1:`) signature.
+pub fn apply_tombstones(
+    conn: &Connection,
+    tombstones: &[difflore_proto::rules::TeamTombstone],
+) -> rusqlite::Result<usize> {
+    let tx = conn.unchecked_transaction()?;
+    for t in tombstones {
+        let repo = t.repo.as_deref().unwrap_or("");
+        if t.lifted {
+            tx.execute(
+                "DELETE FROM tombstones WHERE kind = 'signature' AND repo = ?1 AND key = ?2",
+                params![repo, t.signature],
+            )?;
+        } else {
+            tx.execute(
+                "INSERT OR IGNORE INTO tombstones (kind, key, repo, reason, created_at)
+                 VALUES ('signature', ?1, ?2, 'rejected by the team', ?3)",
+                params![t.signature, repo, now_ms()],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(tombstones.len())
+}
+
 /// Logging out: the team's rules leave the mirror (this machine's own stay).
 pub fn clear(conn: &Connection) -> rusqlite::Result<usize> {
     conn.execute("DELETE FROM rules WHERE location = 'team'", [])

@@ -129,6 +129,37 @@ fn event_id(p: &RuleProposal) -> uuid::Uuid {
     uuid::Builder::from_custom_bytes(b).into_uuid()
 }
 
+/// Offers one rule of this machine (an agent's proposal, a shared rule) — on a logged-in
+/// machine only.
+pub fn offer_rule(conn: &Connection, home: &Home, id: &str, cap: i64) -> rusqlite::Result<Offered> {
+    let mut offered = Offered::default();
+    if !home.token_path().exists() {
+        return Ok(offered);
+    }
+    let policy = EnqueuePolicy::for_home(home, cap);
+    for env in proposals(conn, id)? {
+        if buried(conn, &env)? {
+            continue;
+        }
+        match Outbox::new(conn).enqueue(&env, policy, now_ms())? {
+            Enqueued::Queued => offered.queued += 1,
+            Enqueued::Duplicate | Enqueued::Dropped => offered.unchanged += 1,
+        }
+    }
+    Ok(offered)
+}
+
+/// The team rejected this point (a tombstone pulled from its rulebook): never offered again.
+fn buried(conn: &Connection, env: &EventEnvelope) -> rusqlite::Result<bool> {
+    let sig = env.payload["signature"].as_str().unwrap_or_default();
+    let repo = env.payload["repo"].as_str().unwrap_or_default();
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tombstones WHERE kind = 'signature' AND repo = ?1 AND key = ?2)",
+        params![repo, sig],
+        |r| r.get(0),
+    )
+}
+
 /// Offers every pending candidate of this machine that came from review history (all of them,
 /// or those of `repo`) — on a logged-in machine only; nothing leaves a machine that never
 /// logged in.
@@ -156,6 +187,9 @@ pub fn offer_candidates(
     let ob = Outbox::new(conn);
     for id in ids {
         for env in proposals(conn, &id)? {
+            if buried(conn, &env)? {
+                continue;
+            }
             match ob.enqueue(&env, policy, now)? {
                 Enqueued::Queued => offered.queued += 1,
                 Enqueued::Duplicate | Enqueued::Dropped => offered.unchanged += 1,
@@ -163,4 +197,89 @@ pub fn offer_candidates(
         }
     }
     Ok(offered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use difflore_core::store;
+
+    /// A pending review candidate with one piece of evidence, in a logged-in home.
+    fn setup() -> (tempfile::TempDir, Home, Connection, String) {
+        let d = tempfile::tempdir().unwrap();
+        let home = Home::at(d.path());
+        let conn = store::open_for_write(&home).unwrap();
+        std::fs::write(home.token_path(), "dfl_x").unwrap();
+        let id = uuid::Uuid::now_v7().to_string();
+        conn.execute(
+            "INSERT INTO rules (id, title, statement, globs, repo, status, severity, confidence,
+                                origin, signature, created_at, updated_at)
+             VALUES (?1, 'Money', 'Never use f64 for money amounts', '[]', 'github.com/acme/shop',
+                     'pending', 'context', 0.7, 'review_import', 'sig', 0, 0)",
+            [&id],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO rule_evidence (rule_id, source, comment_id, url, excerpt)
+             VALUES (?1, 'github', '1', 'https://github.com/acme/shop/pull/1#r1', 'f64 rounds')",
+            [&id],
+        )
+        .unwrap();
+        (d, home, conn, id)
+    }
+
+    #[test]
+    fn a_point_the_team_rejected_is_not_offered_again() {
+        let (_d, home, conn, id) = setup();
+        conn.execute(
+            "INSERT INTO tombstones (kind, key, repo, created_at)
+             VALUES ('signature', ?1, 'github.com/acme/shop', 0)",
+            [signature("Never use f64 for money amounts")],
+        )
+        .unwrap();
+        let o = offer_candidates(&conn, &home, None, 1000).unwrap();
+        assert_eq!(o, Offered::default(), "buried: nothing queued");
+        assert_eq!(offer_rule(&conn, &home, &id, 1000).unwrap().queued, 0);
+        conn.execute("DELETE FROM tombstones", []).unwrap();
+        assert_eq!(
+            offer_candidates(&conn, &home, None, 1000).unwrap().queued,
+            1
+        );
+        // Offered again unchanged: the same event, a duplicate.
+        let again = offer_candidates(&conn, &home, None, 1000).unwrap();
+        assert_eq!((again.queued, again.unchanged), (0, 1));
+    }
+
+    #[test]
+    fn nothing_leaves_a_machine_that_is_not_logged_in() {
+        let (_d, home, conn, _) = setup();
+        std::fs::remove_file(home.token_path()).unwrap();
+        assert_eq!(
+            offer_candidates(&conn, &home, None, 1000).unwrap(),
+            Offered::default()
+        );
+    }
+
+    #[test]
+    fn evidence_travels_fifty_pieces_per_proposal() {
+        let (_d, _home, conn, id) = setup();
+        for i in 2..=120 {
+            conn.execute(
+                "INSERT INTO rule_evidence (rule_id, source, comment_id, excerpt)
+                 VALUES (?1, 'github', ?2, 'more')",
+                params![id, i.to_string()],
+            )
+            .unwrap();
+        }
+        let ps = proposals(&conn, &id).unwrap();
+        let sizes: Vec<usize> = ps
+            .iter()
+            .map(|e| e.payload["evidence"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes, vec![50, 50, 20]);
+        for e in &ps {
+            assert!(RuleProposal::from_payload(&e.payload).is_ok());
+            assert!(difflore_proto::validate_envelope(e).is_ok());
+        }
+    }
 }

@@ -29,10 +29,12 @@ pub fn pull(conn: &Connection, client: &Client) -> Result<PullReport, DrainError
     let start = state::get_i64(conn, state::RULES_VERSION)?.unwrap_or(0);
     let mut since = start;
     let mut rules = Vec::new();
+    let mut tombstones = Vec::new();
     while rules.len() < MAX_RULES {
         let page = client.get_rules(since, PAGE)?;
-        let got = page.rules.len();
+        let got = page.rules.len() + page.tombstones.len();
         rules.extend(page.rules);
+        tombstones.extend(page.tombstones);
         match page.next_since {
             Some(n) if n > since => since = n,
             _ => break,
@@ -42,9 +44,15 @@ pub fn pull(conn: &Connection, client: &Client) -> Result<PullReport, DrainError
         }
     }
     let report = mirror::apply(conn, &rules)?;
+    mirror::apply_tombstones(conn, &tombstones)?;
     if since != start {
         state::set(conn, state::RULES_VERSION, &since.to_string())?;
     }
+    state::set(
+        conn,
+        state::LAST_PULL_AT,
+        &difflore_core::clock::now_ms().to_string(),
+    )?;
     Ok(PullReport {
         pulled: rules.len(),
         mirror: report,
