@@ -393,9 +393,15 @@ pub enum MemoryCommand {
         global: bool,
         #[arg(long)]
         enforce: bool,
+        /// Also offer it to the team's rulebook (pending for a maintainer; a maintainer's own
+        /// share is approved at once when the server answers).
+        #[arg(long)]
+        share: bool,
         #[arg(long)]
         json: bool,
     },
+    /// Offer one of your own rules to the team's rulebook (needs `sync login`).
+    Share { id: String },
 }
 
 #[derive(Debug, Args)]

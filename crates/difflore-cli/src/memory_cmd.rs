@@ -99,16 +99,37 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             repo: r,
             global,
             enforce,
+            share,
             json,
         } => {
             refuse_agents("add")?;
+            if share && !home.token_path().exists() {
+                bail!(
+                    "--share sends the rule to the team's server, and this machine is not logged in: `difflore sync login` first (nothing was added)"
+                );
+            }
             let new = NewRule {
                 title: &title,
                 statement: &statement,
                 globs: &globs.all(),
                 enforce,
             };
-            add(&conn, &new, r, global, json)
+            let id = add(&conn, &new, r, global, json)?;
+            if share {
+                crate::team::share(&conn, &home, &id)?;
+            }
+            Ok(())
+        }
+        MemoryCommand::Share { id } => {
+            refuse_agents("share")?;
+            let r = memory::get(&conn, &id)?;
+            if r.location == Location::Team {
+                bail!(
+                    "rule {} is the team's already",
+                    memory::handle(&conn, &r.id)
+                );
+            }
+            crate::team::share(&conn, &home, &r.id)
         }
     }
 }
@@ -128,7 +149,7 @@ fn add(
     repo_key: Option<String>,
     global: bool,
     json: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let key = if global {
         None
     } else {
@@ -148,11 +169,12 @@ fn add(
         new.enforce,
     )?;
     if json {
-        return render::json(&rule_json(&rule));
+        render::json(&rule_json(&rule))?;
+    } else {
+        println!("added (active):");
+        print_rule(conn, &rule);
     }
-    println!("added (active):");
-    print_rule(conn, &rule);
-    Ok(())
+    Ok(rule.id)
 }
 
 /// `memory list`: the checkout's rules and global ones (or a chosen repo, or all), as a table

@@ -241,6 +241,30 @@ fn candidates_found_on_one_machine_reach_another(b: &Backend) {
         (active[0]["id"].as_str(), active[0]["title"].as_str()),
         (Some(chosen.as_str()), Some(title.as_str()))
     );
+    // B's agent reads a file the approved rule governs: the real hook process serves it, though
+    // B never imported anything.
+    let glob = active[0]["globs"][0]
+        .as_str()
+        .unwrap_or("src/x.rs")
+        .to_string();
+    let rel = glob.replace("**/", "").replace('*', "x");
+    let project = b_machine.project();
+    std::fs::write(
+        project.join(".git/config"),
+        "[remote \"origin\"]\n\turl = https://git.example.com/acme/shop.git\n",
+    )
+    .unwrap();
+    let mut read: Value =
+        serde_json::from_slice(&b_machine.fixture("claude-code", "PostToolUse-Read.json")).unwrap();
+    read["tool_input"]["file_path"] = json!(project.join(&rel).display().to_string());
+    read["session_id"] = json!("b-session-1");
+    let (outp, _) = b_machine.hook(&["--agent", "claude-code"], read.to_string().as_bytes());
+    let answer = String::from_utf8(outp.stdout).unwrap();
+    assert!(
+        answer.contains(&title) || answer.contains(active[0]["statement"].as_str().unwrap()),
+        "B's hook on {rel} must serve the team rule: {answer}"
+    );
+
     // On machine A, the pull replaces its own candidates by the team's (same ids).
     a.run(&["sync", "now"]);
     let a_team = team_rules(&a);
@@ -346,4 +370,99 @@ fn team_rules_are_decided_on_the_server_from_memory_commands(b: &Backend) {
     assert_eq!(code, 1);
     assert!(err.contains("nothing was decided"), "{err}");
     assert_eq!(team_rules(&lead)[0]["status"], "paused");
+}
+
+/// `memory add --share` / `memory share`: a developer's rule reaches the team pending; a
+/// maintainer's is approved at once; a machine that is not logged in is told so and adds
+/// nothing; with the server down the proposal waits in the queue.
+#[test]
+fn sqlite_own_rules_are_shared_with_the_team() {
+    let mut s = TestServer::start(&Backend::Sqlite);
+    let read = s.token("reader", "read");
+    let lead = Env::init();
+    lead.login(&s, &s.token("lead", "maintainer"), false);
+    let dev = Env::init();
+    dev.login(&s, &s.token("dev", "ingest"), false);
+    let alone = Env::init();
+
+    let (_, err, code) = alone.run(&[
+        "memory",
+        "add",
+        "--title",
+        "Tabs",
+        "--statement",
+        "Indent Makefiles with tabs.",
+        "--global",
+        "--share",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not logged in"), "{err}");
+    let (out, _, _) = alone.run(&["memory", "list", "--all-repos", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["rules"].as_array().unwrap().is_empty(),
+        "nothing added: {out}"
+    );
+
+    let (out, err, code) = lead.run(&[
+        "memory",
+        "add",
+        "--title",
+        "Squash",
+        "--statement",
+        "Squash fixup commits before merging.",
+        "--global",
+        "--share",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("shared and approved"), "{out}");
+    let (_, err, code) = dev.run(&[
+        "memory",
+        "add",
+        "--title",
+        "Tabs",
+        "--statement",
+        "Indent Makefiles with tabs.",
+        "--global",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (list, _, _) = dev.run(&["memory", "list", "--all-repos", "--json"]);
+    let v: Value = serde_json::from_str(&list).unwrap();
+    let id = v["rules"][0]["id"].as_str().unwrap().to_string();
+    let (out, err, code) = dev.run(&["memory", "share", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pending on the team's server"), "{out}");
+    let (_, page) = http::get(&s.url, "/v1/rules", Some(&read));
+    let by_title = |t: &str| {
+        page["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["title"] == t)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(by_title("Squash")["status"], "active", "{page}");
+    assert_eq!(by_title("Squash")["decided_by"], "lead");
+    assert_eq!(by_title("Tabs")["status"], "pending");
+    assert_eq!(
+        by_title("Tabs")["id"],
+        id.as_str(),
+        "the team id is the local id"
+    );
+
+    // Server down: the share waits in the queue.
+    s.stop();
+    let (out, err, code) = dev.run(&[
+        "memory",
+        "add",
+        "--title",
+        "Logs",
+        "--statement",
+        "Log errors with their context.",
+        "--global",
+        "--share",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("waits in the queue"), "{out}");
 }
