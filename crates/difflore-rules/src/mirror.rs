@@ -45,6 +45,28 @@ fn origin(o: &str) -> &'static str {
 pub fn apply(conn: &Connection, rules: &[TeamRule]) -> rusqlite::Result<MirrorReport> {
     let tx = conn.unchecked_transaction()?;
     let mut report = MirrorReport::default();
+    // This machine's pending candidates by (repo, team signature), read once.
+    let mut candidates: std::collections::HashMap<(Option<String>, String), Vec<String>> =
+        std::collections::HashMap::new();
+    {
+        let mut st = tx.prepare(
+            "SELECT id, repo, statement FROM rules WHERE location = 'local' AND status = 'pending'",
+        )?;
+        let rows = st.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, repo, statement) = row?;
+            candidates
+                .entry((repo, signature(&statement)))
+                .or_default()
+                .push(id);
+        }
+    }
     for r in rules {
         let id = r.id.to_ascii_lowercase();
         let Some(st) = status(r.status) else {
@@ -54,7 +76,10 @@ pub fn apply(conn: &Connection, rules: &[TeamRule]) -> rusqlite::Result<MirrorRe
             )?;
             continue;
         };
-        report.replaced += replace_local(&tx, r, &id)?;
+        let same_point = candidates
+            .remove(&(r.repo.clone(), r.signature.clone()))
+            .unwrap_or_default();
+        report.replaced += replace_local(&tx, &id, &same_point)?;
         write(&tx, r, &id, st)?;
         report.written += 1;
     }
@@ -62,26 +87,13 @@ pub fn apply(conn: &Connection, rules: &[TeamRule]) -> rusqlite::Result<MirrorRe
     Ok(report)
 }
 
-/// Removes this machine's own copy of the team rule's point: the same id, or a pending
-/// candidate of the same repo whose statement has the team rule's signature.
-fn replace_local(tx: &Connection, r: &TeamRule, id: &str) -> rusqlite::Result<usize> {
+/// Removes this machine's own copy of the team rule's point: the same id, or its pending
+/// candidates of the same repo whose statement has the team rule's signature (`same_point`).
+fn replace_local(tx: &Connection, id: &str, same_point: &[String]) -> rusqlite::Result<usize> {
     let mut n = tx.execute(
         "DELETE FROM rules WHERE id = ?1 AND location = 'local'",
         [id],
     )?;
-    let same_point: Vec<String> = {
-        let mut st = tx.prepare(
-            "SELECT id, statement FROM rules
-             WHERE location = 'local' AND status = 'pending' AND repo IS ?1",
-        )?;
-        st.query_map([&r.repo], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })?
-        .filter_map(Result::ok)
-        .filter(|(_, statement)| signature(statement) == r.signature)
-        .map(|(id, _)| id)
-        .collect()
-    };
     for other in same_point {
         n += tx.execute("DELETE FROM rules WHERE id = ?1", [other])?;
     }

@@ -98,15 +98,25 @@ pub async fn propose(
         return Ok(Proposed::Tombstoned);
     }
     let id = p.rule_id.to_ascii_lowercase();
-    let known = tx
+    // By id (the primary key), else by signature (indexed) in the same repo.
+    let known = match tx
         .query_opt(
-            "SELECT body FROM team_rules
-             WHERE team = $1 AND (id = $2 OR (signature = $3 AND COALESCE(repo, '') = $4))
-             ORDER BY id = $2 DESC LIMIT 1",
-            &[&team, &id, &sig, &repo],
+            "SELECT body FROM team_rules WHERE team = $1 AND id = $2",
+            &[&team, &id],
         )
         .await
-        .map_err(db)?;
+        .map_err(db)?
+    {
+        Some(row) => Some(row),
+        None => tx
+            .query_opt(
+                "SELECT body FROM team_rules
+                 WHERE team = $1 AND signature = $2 AND COALESCE(repo, '') = $3 LIMIT 1",
+                &[&team, &sig, &repo],
+            )
+            .await
+            .map_err(db)?,
+    };
     let now = now_rfc3339();
     match known {
         Some(row) => match rulebook::grow(&parse(&row.get::<_, String>(0))?, p, 0, &now) {

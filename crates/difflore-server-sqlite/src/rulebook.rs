@@ -87,16 +87,27 @@ pub fn propose(tx: &Connection, team: &str, p: &RuleProposal) -> Result<Proposed
         return Ok(Proposed::Tombstoned);
     }
     let id = p.rule_id.to_ascii_lowercase();
-    let known: Option<String> = tx
+    // By id (the primary key), else by signature (indexed) in the same repo.
+    let by_id: Option<String> = tx
         .query_row(
-            "SELECT body FROM team_rules
-             WHERE team = ?1 AND (id = ?2 OR (signature = ?3 AND COALESCE(repo, '') = ?4))
-             ORDER BY id = ?2 DESC LIMIT 1",
-            params![team, id, sig, repo],
+            "SELECT body FROM team_rules WHERE team = ?1 AND id = ?2",
+            params![team, id],
             |r| r.get(0),
         )
         .optional()
         .map_err(db)?;
+    let known = match by_id {
+        Some(b) => Some(b),
+        None => tx
+            .query_row(
+                "SELECT body FROM team_rules
+                 WHERE team = ?1 AND signature = ?2 AND COALESCE(repo, '') = ?3 LIMIT 1",
+                params![team, sig, repo],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?,
+    };
     let now = now_rfc3339();
     match known {
         Some(body) => match rulebook::grow(&parse(&body)?, p, 0, &now) {
