@@ -8,7 +8,6 @@ use crate::rule_view::{print_evidence, print_rule, rule_json};
 use crate::team;
 use anyhow::{Context, bail};
 use difflore_core::{repo, store};
-use difflore_proto::rules::{Action, RuleChanges, Severity as TeamSeverity};
 use difflore_rules::kinds::{Location, Status};
 use difflore_rules::memory::{self, Edit};
 use rusqlite::Connection;
@@ -257,7 +256,8 @@ fn show(conn: &Connection, id: &str, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Moves each rule to `to`, saying for each whether it changed (`verbs`: done, already).
+/// Moves each rule to `to`, saying for each whether it changed (`verbs`: done, already); a team
+/// rule is decided on the team's server.
 fn decide(
     conn: &Connection,
     ids: &[String],
@@ -266,32 +266,18 @@ fn decide(
     (done, already): (&str, &str),
 ) -> anyhow::Result<()> {
     for id in ids {
-        let current = memory::get(conn, id)?;
-        if current.location == Location::Team {
-            let handle = memory::handle(conn, &current.id);
-            if current.status == to {
-                println!("{already} {handle}: {} (team rule)", current.title);
-                continue;
-            }
-            let action = match to {
-                Status::Active => Action::Approve,
-                Status::Rejected => Action::Reject,
-                Status::Paused => Action::Pause,
-                Status::Pending => bail!("a rule cannot be made pending again"),
-            };
-            team::decide(conn, &home()?, &current, action, reason, None)?;
-            println!(
-                "{done} {handle}: {} (on the team's server: every developer's agents get it at their next pull)",
-                current.title
-            );
-            continue;
-        }
-        let (r, changed) = memory::set_status(conn, id, to, reason)?;
+        let (r, changed) = team::set_status(conn, id, to, reason)?;
+        let team = if r.location == Location::Team {
+            " (on the team's server: every developer's agents get it at their next pull)"
+        } else {
+            ""
+        };
         println!(
-            "{} {}: {}",
+            "{} {}: {}{}",
             if changed { done } else { already },
             memory::handle(conn, &r.id),
-            r.title
+            r.title,
+            if changed { team } else { "" }
         );
     }
     Ok(())
@@ -306,16 +292,7 @@ fn resume(conn: &Connection, id: &str) -> anyhow::Result<()> {
             r.status
         );
     }
-    if r.location == Location::Team {
-        team::decide(conn, &home()?, &r, Action::Resume, None, None)?;
-        println!(
-            "resumed {}: {} (on the team's server)",
-            memory::handle(conn, &r.id),
-            r.title
-        );
-        return Ok(());
-    }
-    let (r, _) = memory::set_status(conn, id, Status::Active, None)?;
+    let (r, _) = team::set_status(conn, id, Status::Active, None)?;
     println!("resumed {}: {}", memory::handle(conn, &r.id), r.title);
     Ok(())
 }
@@ -326,26 +303,7 @@ fn edit(conn: &Connection, id: &str, e: &Edit, json: bool) -> anyhow::Result<()>
             "nothing to change: give --title, --statement, --glob (repeatable), --enforce or --no-enforce"
         );
     }
-    let current = memory::get(conn, id)?;
-    let r = if current.location == Location::Team {
-        let changes = RuleChanges {
-            title: e.title.clone(),
-            statement: e.statement.clone(),
-            rationale: None,
-            globs: e.globs.clone(),
-            severity: e.enforce.map(|on| {
-                if on {
-                    TeamSeverity::Enforce
-                } else {
-                    TeamSeverity::Context
-                }
-            }),
-        };
-        team::decide(conn, &home()?, &current, Action::Edit, None, Some(changes))?;
-        memory::get(conn, &current.id)?
-    } else {
-        memory::edit(conn, id, e)?
-    };
+    let r = team::edit(conn, id, e)?;
     if json {
         return render::json(&rule_json(&r));
     }

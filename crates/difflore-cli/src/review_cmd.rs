@@ -62,7 +62,7 @@ pub fn run(conn: &Connection, repo: Option<&str>) -> anyhow::Result<()> {
             print_evidence(&rule);
             match decide(&term)? {
                 Decision::Approve => {
-                    memory::set_status(
+                    crate::team::set_status(
                         conn,
                         &rule.id,
                         difflore_rules::kinds::Status::Active,
@@ -76,7 +76,7 @@ pub fn run(conn: &Connection, repo: Option<&str>) -> anyhow::Result<()> {
                         break 'rules;
                     };
                     let reason = Some(reason.trim()).filter(|r| !r.is_empty());
-                    memory::set_status(
+                    crate::team::set_status(
                         conn,
                         &rule.id,
                         difflore_rules::kinds::Status::Rejected,
@@ -177,7 +177,7 @@ fn edit(
         globs: Some(globs),
         enforce: None,
     };
-    match memory::edit(conn, &r.id, &e) {
+    match crate::team::edit(conn, &r.id, &e) {
         Ok(updated) => Ok(Some(updated)),
         Err(err) => {
             eprintln!("not saved: {err}");

@@ -1,19 +1,76 @@
-//! Decisions on the team's rules: a team rule (pulled into the local mirror) is decided on the
+//! The one decision path of the CLI (`memory approve|reject|pause|resume|edit`, `memory review`):
+//! a local rule is decided here; a team rule (pulled into the local mirror) is decided on the
 //! team's server — with the revision this machine last pulled — and the server's answer is
 //! written back into the mirror. Nothing about a team rule is decided offline.
 
 use crate::context::tuning;
 use anyhow::{Context, bail};
 use difflore_core::home::Home;
-use difflore_proto::rules::{Action, Decision, RuleChanges};
-use difflore_rules::memory::Rule;
+use difflore_proto::rules::{Action, Decision, RuleChanges, Severity};
+use difflore_rules::kinds::{Location, Status};
+use difflore_rules::memory::{self, Rule};
 use difflore_rules::mirror;
 use difflore_sync::client::{Client, DecisionFailure};
 use difflore_sync::creds;
 use rusqlite::Connection;
 
+/// Moves a rule (local or the team's) to `to`; returns it as it is now and whether it changed.
+pub fn set_status(
+    conn: &Connection,
+    id: &str,
+    to: Status,
+    reason: Option<&str>,
+) -> anyhow::Result<(Rule, bool)> {
+    let current = memory::get(conn, id)?;
+    if current.location != Location::Team {
+        return Ok(memory::set_status(conn, id, to, reason)?);
+    }
+    if current.status == to {
+        return Ok((current, false));
+    }
+    let action = match (to, current.status) {
+        (Status::Active, Status::Paused) => Action::Resume,
+        (Status::Active, _) => Action::Approve,
+        (Status::Rejected, _) => Action::Reject,
+        (Status::Paused, _) => Action::Pause,
+        (Status::Pending, _) => bail!("a rule cannot be made pending again"),
+    };
+    decide(conn, &Home::from_env()?, &current, action, reason, None)?;
+    Ok((memory::get(conn, &current.id)?, true))
+}
+
+/// Edits a rule (local, or the team's on its server).
+pub fn edit(conn: &Connection, id: &str, e: &memory::Edit) -> anyhow::Result<Rule> {
+    let current = memory::get(conn, id)?;
+    if current.location != Location::Team {
+        return Ok(memory::edit(conn, id, e)?);
+    }
+    let changes = RuleChanges {
+        title: e.title.clone(),
+        statement: e.statement.clone(),
+        rationale: None,
+        globs: e.globs.clone(),
+        severity: e.enforce.map(|on| {
+            if on {
+                Severity::Enforce
+            } else {
+                Severity::Context
+            }
+        }),
+    };
+    decide(
+        conn,
+        &Home::from_env()?,
+        &current,
+        Action::Edit,
+        None,
+        Some(changes),
+    )?;
+    Ok(memory::get(conn, &current.id)?)
+}
+
 /// Sends `action` for the team rule `r` to the server; the updated rule goes into the mirror.
-pub fn decide(
+fn decide(
     conn: &Connection,
     home: &Home,
     r: &Rule,
