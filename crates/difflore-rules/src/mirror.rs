@@ -110,27 +110,28 @@ fn write(tx: &Connection, r: &TeamRule, id: &str, st: &str) -> rusqlite::Result<
     // UPDATE, then INSERT when there was nothing to update: an upsert's conflict clause would
     // override the `INSERT OR IGNORE` of the rule index's triggers.
     let upsert = |sig: Option<String>| -> rusqlite::Result<usize> {
+        let values = params![
+            id,
+            r.title,
+            r.statement,
+            r.rationale,
+            globs,
+            r.repo,
+            st,
+            severity,
+            r.confidence,
+            origin(&r.origin),
+            sig,
+            now,
+            r.version,
+            r.revision
+        ];
         let n = tx.execute(
             "UPDATE rules SET title = ?2, statement = ?3, rationale = ?4, globs = ?5, repo = ?6,
                  status = ?7, severity = ?8, confidence = ?9, origin = ?10, signature = ?11,
                  updated_at = ?12, location = 'team', team_version = ?13, team_revision = ?14
              WHERE id = ?1",
-            params![
-                id,
-                r.title,
-                r.statement,
-                r.rationale,
-                globs,
-                r.repo,
-                st,
-                severity,
-                r.confidence,
-                origin(&r.origin),
-                sig,
-                now,
-                r.version,
-                r.revision
-            ],
+            values,
         )?;
         if n > 0 {
             return Ok(n);
@@ -140,22 +141,7 @@ fn write(tx: &Connection, r: &TeamRule, id: &str, st: &str) -> rusqlite::Result<
                                 confidence, origin, reason, signature, created_at, updated_at,
                                 location, team_version, team_revision)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, ?12, ?12, 'team', ?13, ?14)",
-            params![
-                id,
-                r.title,
-                r.statement,
-                r.rationale,
-                globs,
-                r.repo,
-                st,
-                severity,
-                r.confidence,
-                origin(&r.origin),
-                sig,
-                now,
-                r.version,
-                r.revision
-            ],
+            values,
         )
     };
     // The local clustering signature, so extraction finds the team's rule for a comment making

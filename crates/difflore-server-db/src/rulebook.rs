@@ -6,6 +6,21 @@ use difflore_proto::rules::{
     Action, Decision, Evidence, RuleProposal, TeamRule, TeamStatus, signature,
 };
 
+/// A status as the backends store it in their `status` column (the serde name).
+pub fn status_text(s: TeamStatus) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A stored rule body read back; a body that does not read is the database's fault.
+pub fn parse_body(body: &str) -> Result<TeamRule, crate::StorageError> {
+    serde_json::from_str(body).map_err(|e| {
+        crate::StorageError::unavailable(format!("a stored rule does not read back: {e}"))
+    })
+}
+
 /// What applying a `rule.proposed` did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Proposed {

@@ -4,20 +4,13 @@
 
 use deadpool_postgres::GenericClient;
 use difflore_proto::rules::{
-    Action, Decision, RuleProposal, RulesPage, TeamRule, TeamStatus, TeamTombstone, signature,
+    Action, Decision, RuleProposal, RulesPage, TeamRule, TeamTombstone, signature,
 };
-use difflore_server_db::rulebook::{self, Decided, Proposed};
+use difflore_server_db::rulebook::{self, Decided, Proposed, parse_body as parse, status_text};
 use difflore_server_db::{DecisionError, RulesQuery, StorageError, now_rfc3339};
 
 fn db(e: tokio_postgres::Error) -> StorageError {
     StorageError::unavailable(e)
-}
-
-fn status_text(s: TeamStatus) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// The team's next version (the first is 1); the team's row stays locked until commit.
@@ -32,11 +25,6 @@ async fn next_version(tx: &impl GenericClient, team: &str) -> Result<i64, Storag
         .await
         .map_err(db)?;
     Ok(row.get(0))
-}
-
-fn parse(body: &str) -> Result<TeamRule, StorageError> {
-    serde_json::from_str(body)
-        .map_err(|e| StorageError::unavailable(format!("a stored rule does not read back: {e}")))
 }
 
 pub async fn load(

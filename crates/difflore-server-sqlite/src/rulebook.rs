@@ -3,21 +3,14 @@
 //! SQLite has one writer at a time, so versions become visible in order.
 
 use difflore_proto::rules::{
-    Action, Decision, RuleProposal, RulesPage, TeamRule, TeamStatus, TeamTombstone, signature,
+    Action, Decision, RuleProposal, RulesPage, TeamRule, TeamTombstone, signature,
 };
-use difflore_server_db::rulebook::{self, Decided, Proposed};
+use difflore_server_db::rulebook::{self, Decided, Proposed, parse_body as parse, status_text};
 use difflore_server_db::{DecisionError, RulesQuery, StorageError, now_rfc3339};
 use rusqlite::{Connection, OptionalExtension, params};
 
 fn db(e: rusqlite::Error) -> StorageError {
     StorageError::unavailable(e)
-}
-
-fn status_text(s: TeamStatus) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// The team's next version (the first is 1).
@@ -30,11 +23,6 @@ fn next_version(tx: &Connection, team: &str) -> Result<i64, StorageError> {
         |r| r.get(0),
     )
     .map_err(db)
-}
-
-fn parse(body: &str) -> Result<TeamRule, StorageError> {
-    serde_json::from_str(body)
-        .map_err(|e| StorageError::unavailable(format!("a stored rule does not read back: {e}")))
 }
 
 pub fn load(tx: &Connection, team: &str, id: &str) -> Result<Option<TeamRule>, StorageError> {
