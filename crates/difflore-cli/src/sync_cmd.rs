@@ -185,6 +185,9 @@ fn discard_backlog(conn: &Connection, url: &str, b: Backlog) -> anyhow::Result<b
 struct Rulebook {
     version: i64,
     last_pull_at: Option<String>,
+    /// Seconds since the last pull that reached the server: how old the mirror the hooks serve
+    /// is (it keeps serving when the server is down).
+    last_pull_age_seconds: Option<i64>,
     /// Team rules in the mirror per status.
     rules: std::collections::BTreeMap<String, i64>,
 }
@@ -197,15 +200,14 @@ fn rulebook(c: &Connection) -> Rulebook {
     {
         rules.extend(rows.flatten());
     }
+    let last = state::get_i64(c, state::LAST_PULL_AT).ok().flatten();
     Rulebook {
         version: state::get_i64(c, state::RULES_VERSION)
             .ok()
             .flatten()
             .unwrap_or(0),
-        last_pull_at: state::get_i64(c, state::LAST_PULL_AT)
-            .ok()
-            .flatten()
-            .map(daemon::when),
+        last_pull_at: last.map(daemon::when),
+        last_pull_age_seconds: last.map(|ms| (difflore_core::clock::now_ms() - ms).max(0) / 1000),
         rules,
     }
 }
@@ -285,7 +287,10 @@ fn status(home: &Home, json_out: bool) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             },
-            book.last_pull_at.as_deref().unwrap_or("never")
+            match (&book.last_pull_at, book.last_pull_age_seconds) {
+                (Some(at), Some(age)) => format!("{at} ({} ago)", render::age(age)),
+                _ => "never".to_string(),
+            }
         );
     }
     if let Some(e) = &d.last_error {
@@ -318,10 +323,19 @@ fn print_pull(pulled: &Result<PullReport, String>) {
         Ok(r) if r.pulled == 0 => {
             println!("team rules up to date (team version {})", r.version)
         }
-        Ok(r) => println!(
-            "pulled {} team rules (team version {}): {} written, {} removed, {} local candidates replaced",
-            r.pulled, r.version, r.mirror.written, r.mirror.removed, r.mirror.replaced
-        ),
+        Ok(r) => {
+            println!(
+                "pulled {} team rules (team version {}): {} written, {} removed, {} local candidates replaced",
+                r.pulled, r.version, r.mirror.written, r.mirror.removed, r.mirror.replaced
+            );
+            if r.mirror.shadowed > 0 {
+                println!(
+                    "paused {} of your own rules: an active team rule makes the same point \
+                     (`difflore memory list --status paused`; `memory resume ID` undoes it)",
+                    r.mirror.shadowed
+                );
+            }
+        }
         Err(e) => println!("team rules not pulled: {e}"),
     }
 }

@@ -182,7 +182,7 @@ fn postgres_candidates_found_on_one_machine_reach_another() {
 /// the same team, pulls the rulebook and has the approved rule active. Offering the same
 /// candidates again queues nothing.
 fn candidates_found_on_one_machine_reach_another(b: &Backend) {
-    let s = TestServer::start(b);
+    let mut s = TestServer::start(b);
     let lead = s.token("lead", "maintainer");
     let history = common::fixtures_dir().join("../../../docs/try-history.json");
     let a = Env::init();
@@ -276,6 +276,46 @@ fn candidates_found_on_one_machine_reach_another(b: &Backend) {
         proposed,
         "no local duplicate is left beside the team's copy"
     );
+
+    // The server goes away: B's hooks keep serving the last mirror, and `sync status` says how
+    // old it is (the last pull is made an hour old, as if the server had been down that long).
+    s.stop();
+    let (out, err, code) = b_machine.run(&["sync", "now"]);
+    assert_ne!(code, 0, "a pull from a stopped server fails: {out}{err}");
+    rusqlite::Connection::open(b_machine.db())
+        .unwrap()
+        .execute(
+            "UPDATE daemon_state SET value = CAST(value AS INTEGER) - 3600000
+             WHERE key = 'last_pull_at'",
+            [],
+        )
+        .unwrap();
+    read["session_id"] = json!("b-session-2");
+    let (outp, _) = b_machine.hook(&["--agent", "claude-code"], read.to_string().as_bytes());
+    let answer = String::from_utf8(outp.stdout).unwrap();
+    assert!(
+        answer.contains(&title) || answer.contains(active[0]["statement"].as_str().unwrap()),
+        "with the server down, B's hook still serves the mirrored rule: {answer}"
+    );
+    let (out, _, code) = b_machine.run(&["sync", "status"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("(1h 0m ago)"), "{out}");
+    let (out, _, _) = b_machine.run(&["sync", "status", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["rulebook"]["last_pull_age_seconds"].as_i64().unwrap() >= 3600,
+        "{v}"
+    );
+    assert_eq!(
+        v["rulebook"]["rules"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(Value::as_i64)
+            .sum::<i64>() as u64,
+        proposed,
+        "{v}"
+    );
 }
 
 #[test]
@@ -357,7 +397,10 @@ fn team_rules_are_decided_on_the_server_from_memory_commands(b: &Backend) {
     assert_eq!(code, 0);
     let (_, err, code) = other_lead.run(&["memory", "reject", &id]);
     assert_eq!(code, 1);
-    assert!(err.contains("changed since revision"), "{err}");
+    assert!(
+        err.contains("changed since revision") && err.contains("(paused), last decided by lead"),
+        "the CLI says who decided what: {err}"
+    );
     assert_eq!(
         team_rules(&other_lead)[0]["status"],
         "paused",

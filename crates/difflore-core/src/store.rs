@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_rule_index.sql"),
     include_str!("migrations/0005_serving.sql"),
     include_str!("migrations/0006_team_mirror.sql"),
+    include_str!("migrations/0007_evidence_pulled.sql"),
 ];
 
 /// The schema version this binary reads and writes.
@@ -113,6 +114,10 @@ pub fn open_for_write(home: &Home) -> Result<Connection, StoreError> {
     let err = |e| StoreError::from_sqlite(&path, e);
     conn.busy_timeout(CLI_BUSY_TIMEOUT).map_err(err)?;
     conn.pragma_update(None, "foreign_keys", true)
+        .map_err(err)?;
+    // Statement journals (every statement of a big transaction that fires the rule index's
+    // triggers keeps one) in memory, not in temporary files: a pull of 10 000 rules ~25 % faster.
+    conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(err)?;
     migrate(&conn, &path)?;
     after_open_for_write(home, &conn);

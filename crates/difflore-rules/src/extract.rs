@@ -402,7 +402,8 @@ fn refresh(conn: &Connection, rule_id: &str) -> rusqlite::Result<()> {
         .filter_map(|p| p.ok().and_then(|p| globs::narrow(&p)))
         .collect();
     conn.execute(
-        "UPDATE rules SET confidence = ?2, globs = ?3, updated_at = ?4 WHERE id = ?1",
+        "UPDATE rules SET confidence = ?2, globs = ?3, updated_at = ?4
+         WHERE id = ?1 AND location = 'local'",
         params![
             rule_id,
             confidence(n as usize, reviewers as usize, resolved, reactions),

@@ -24,11 +24,13 @@ pub struct Offered {
     pub unchanged: usize,
 }
 
-/// The proposals for one local rule.
+/// The proposals for one rule of this machine: all its evidence; or, for a team rule, only the
+/// evidence this machine found (not pulled), so the team's copy grows by it.
 pub fn proposals(conn: &Connection, rule_id: &str) -> rusqlite::Result<Vec<EventEnvelope>> {
     let rule = conn.query_row(
-        "SELECT id, title, statement, rationale, globs, repo, severity, origin, confidence
-         FROM rules WHERE id = ?1 AND location = 'local'",
+        "SELECT id, title, statement, rationale, globs, repo, severity, origin, confidence,
+                location = 'team'
+         FROM rules WHERE id = ?1",
         [rule_id],
         |r| {
             Ok((
@@ -41,17 +43,19 @@ pub fn proposals(conn: &Connection, rule_id: &str) -> rusqlite::Result<Vec<Event
                 r.get::<_, String>(6)?,
                 r.get::<_, String>(7)?,
                 r.get::<_, f64>(8)?,
+                r.get::<_, bool>(9)?,
             ))
         },
     );
-    let (id, title, statement, rationale, globs, repo, severity, origin, confidence) = match rule {
-        Ok(r) => r,
-        Err(rusqlite::Error::QueryReturnedNoRows) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+    let (id, title, statement, rationale, globs, repo, severity, origin, confidence, team) =
+        match rule {
+            Ok(r) => r,
+            Err(rusqlite::Error::QueryReturnedNoRows) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
     let mut st = conn.prepare_cached(
         "SELECT source, comment_id, url, author, path, line, excerpt FROM rule_evidence
-         WHERE rule_id = ?1 ORDER BY source, comment_id",
+         WHERE rule_id = ?1 AND pulled = 0 ORDER BY source, comment_id",
     )?;
     let evidence: Vec<Evidence> = st
         .query_map([&id], |r| {
@@ -86,6 +90,10 @@ pub fn proposals(conn: &Connection, rule_id: &str) -> rusqlite::Result<Vec<Event
         signature: None,
         evidence: Vec::new(),
     };
+    if team && evidence.is_empty() {
+        // The team has everything this machine knows of the rule.
+        return Ok(Vec::new());
+    }
     let chunks: Vec<&[Evidence]> = if evidence.is_empty() {
         vec![&[]]
     } else {
@@ -160,9 +168,9 @@ fn buried(conn: &Connection, env: &EventEnvelope) -> rusqlite::Result<bool> {
     )
 }
 
-/// Offers every pending candidate of this machine that came from review history (all of them,
-/// or those of `repo`) — on a logged-in machine only; nothing leaves a machine that never
-/// logged in.
+/// Offers every pending candidate of this machine that came from review history, and every team
+/// rule that gained evidence here (an import matched it) — all of them, or those of `repo` —
+/// on a logged-in machine only; nothing leaves a machine that never logged in.
 pub fn offer_candidates(
     conn: &Connection,
     home: &Home,
@@ -175,8 +183,11 @@ pub fn offer_candidates(
     }
     let ids: Vec<String> = {
         let mut st = conn.prepare(
-            "SELECT id FROM rules WHERE location = 'local' AND status = 'pending'
-               AND origin = 'review_import' AND (?1 IS NULL OR repo = ?1)
+            "SELECT id FROM rules
+             WHERE ((location = 'local' AND status = 'pending' AND origin = 'review_import')
+                    OR (location = 'team' AND EXISTS (SELECT 1 FROM rule_evidence e
+                                                      WHERE e.rule_id = rules.id AND e.pulled = 0)))
+               AND (?1 IS NULL OR repo = ?1)
              ORDER BY created_at",
         )?;
         st.query_map(params![repo], |r| r.get(0))?
@@ -281,5 +292,40 @@ mod tests {
             assert!(RuleProposal::from_payload(&e.payload).is_ok());
             assert!(difflore_proto::validate_envelope(e).is_ok());
         }
+    }
+
+    #[test]
+    fn a_team_rule_is_offered_back_with_only_the_evidence_found_here() {
+        let (_d, home, conn, id) = setup();
+        // The candidate became the team's rule: its evidence came with the pull.
+        conn.execute(
+            "UPDATE rules SET location = 'team', status = 'active' WHERE id = ?1",
+            [&id],
+        )
+        .unwrap();
+        conn.execute("UPDATE rule_evidence SET pulled = 1", [])
+            .unwrap();
+        assert_eq!(
+            offer_candidates(&conn, &home, None, 1000).unwrap(),
+            Offered::default(),
+            "the team has everything this machine knows"
+        );
+        // An import here matched it: that comment goes to the team, alone.
+        conn.execute(
+            "INSERT INTO rule_evidence (rule_id, source, comment_id, url, excerpt)
+             VALUES (?1, 'github', '77', 'https://github.com/acme/shop/pull/9#r77', 'f64 again')",
+            [&id],
+        )
+        .unwrap();
+        assert_eq!(
+            offer_candidates(&conn, &home, None, 1000).unwrap().queued,
+            1
+        );
+        let ps = proposals(&conn, &id).unwrap();
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].payload["rule_id"], id.as_str());
+        let ev = ps[0].payload["evidence"].as_array().unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0]["comment_id"], "77");
     }
 }

@@ -21,17 +21,106 @@ pub fn parse_body(body: &str) -> Result<TeamRule, crate::StorageError> {
     })
 }
 
-/// What applying a `rule.proposed` did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Proposed {
-    /// A new pending rule.
-    Created(TeamRule),
-    /// A known rule gained evidence (the updated rule).
-    Grew(TeamRule),
-    /// Nothing new: the rule knew every piece of evidence already.
-    Unchanged,
-    /// The signature is tombstoned in the team: ignored.
-    Tombstoned,
+/// The `rule.proposed` events a batch stored now (a replayed event has no effect), keyed for
+/// the backends' lookups: rule id, repo (`''` for global) and signature, computed once.
+pub struct Proposals<'a> {
+    items: Vec<(&'a RuleProposal, String, String, String)>,
+}
+
+impl<'a> Proposals<'a> {
+    pub fn new(proposals: impl IntoIterator<Item = &'a RuleProposal>) -> Self {
+        let items = proposals
+            .into_iter()
+            .map(|p| {
+                (
+                    p,
+                    p.rule_id.to_ascii_lowercase(),
+                    p.repo.clone().unwrap_or_default(),
+                    signature(&p.statement),
+                )
+            })
+            .collect();
+        Proposals { items }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The rule ids the proposals name.
+    pub fn ids(&self) -> Vec<&str> {
+        self.items.iter().map(|i| i.1.as_str()).collect()
+    }
+
+    /// The (repo, signature) points the proposals make, `''` for a global rule.
+    pub fn points(&self) -> Vec<(&str, &str)> {
+        self.items
+            .iter()
+            .map(|i| (i.2.as_str(), i.3.as_str()))
+            .collect()
+    }
+}
+
+/// What the rulebook holds that a batch of proposals touches, read by the backend: the rules
+/// with one of the batch's ids or points, and the points tombstoned (not lifted).
+#[derive(Debug, Default)]
+pub struct Known {
+    pub rules: Vec<TeamRule>,
+    pub buried: Vec<(String, String)>,
+}
+
+/// Applies proposals in order to what the rulebook holds (DESIGN §10 "Effects at ingest"): a
+/// tombstoned point is ignored; a known rule (same id, else same signature in the same repo)
+/// gains the evidence it lacks; anything else is a new pending rule. Returns the rules that
+/// changed, in order of first change, each at version 0: the backend numbers them
+/// ([`number`]) under its version lock and stores them.
+pub fn propose(batch: &Proposals<'_>, known: Known, now: &str) -> Vec<TeamRule> {
+    use std::collections::{HashMap, HashSet};
+    let buried: HashSet<(String, String)> = known.buried.into_iter().collect();
+    let mut rules = known.rules;
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut by_point: HashMap<(String, String), usize> = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        by_id.insert(r.id.clone(), i);
+        by_point
+            .entry((r.repo.clone().unwrap_or_default(), r.signature.clone()))
+            .or_insert(i);
+    }
+    let (mut changed, mut seen) = (Vec::new(), HashSet::new());
+    for (p, id, repo, sig) in &batch.items {
+        let point = (repo.clone(), sig.clone());
+        if buried.contains(&point) {
+            continue;
+        }
+        let at = match by_id.get(id).or_else(|| by_point.get(&point)) {
+            Some(&i) => match grow(&rules[i], p, 0, now) {
+                Some(g) => {
+                    rules[i] = g;
+                    i
+                }
+                None => continue,
+            },
+            None => {
+                rules.push(new_rule(p, 0, now));
+                let i = rules.len() - 1;
+                by_id.insert(id.clone(), i);
+                by_point.entry(point).or_insert(i);
+                i
+            }
+        };
+        if seen.insert(at) {
+            changed.push(at);
+        }
+    }
+    changed.into_iter().map(|i| rules[i].clone()).collect()
+}
+
+/// Gives the changed rules the versions `last - n + 1 ..= last`, in order.
+pub fn number(rules: &mut [TeamRule], last: i64) {
+    let first = last - rules.len() as i64 + 1;
+    for (i, r) in rules.iter_mut().enumerate() {
+        r.version = first + i as i64;
+    }
 }
 
 /// The key evidence is de-duplicated by: the URL, else (source, comment id), else the excerpt.
@@ -283,6 +372,48 @@ fn apply_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_applies_in_order_and_is_numbered_after_the_last_version() {
+        let id = |n: u8| format!("0192f0c0-0000-7000-8000-0000000000{n:02x}");
+        let known_rule = new_rule(
+            &proposal(&id(1), "Use Money for amounts", &["u:1"]),
+            4,
+            "t0",
+        );
+        let ps = [
+            // A new point, then the same point from another machine in the same batch: one rule.
+            proposal(&id(2), "Keep handlers thin", &["u:2"]),
+            proposal(&id(3), "keep HANDLERS thin!", &["u:3"]),
+            // The known rule by signature, once with new evidence, once with nothing new.
+            proposal(&id(4), "Use Money for amounts", &["u:4"]),
+            proposal(&id(5), "use money for amounts", &["u:4"]),
+            // A buried point.
+            proposal(&id(6), "Log every request body", &["u:6"]),
+        ];
+        let batch = Proposals::new(ps.iter());
+        let known = Known {
+            rules: vec![known_rule.clone()],
+            buried: vec![(
+                "github.com/acme/shop".into(),
+                signature("Log every request body"),
+            )],
+        };
+        let mut changed = propose(&batch, known, "t1");
+        number(&mut changed, 7);
+        let summary: Vec<(&str, usize, i64)> = changed
+            .iter()
+            .map(|r| (r.id.as_str(), r.evidence.len(), r.version))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![(id(2).as_str(), 2, 6), (id(1).as_str(), 2, 7)],
+            "{changed:#?}"
+        );
+        assert_eq!(changed[1].created_at, known_rule.created_at);
+        assert_eq!(changed[1].updated_at, "t1");
+    }
+
     use difflore_proto::rules::{RuleChanges, Severity};
 
     fn proposal(id: &str, statement: &str, urls: &[&str]) -> RuleProposal {

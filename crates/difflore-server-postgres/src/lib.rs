@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use difflore_server_db::rulebook::Proposals;
 use difflore_server_db::*;
 use std::collections::{BTreeMap, HashSet};
 use tokio_postgres::NoTls;
@@ -187,13 +188,14 @@ async fn insert_batch(
         .query(&st, &[&team, &ids, &kinds, &at, &payloads])
         .await?;
     let set: HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
-    for e in events.iter().filter(|e| set.contains(&e.id)) {
-        if let Some(Effect::Propose(p)) = &e.effect {
-            rulebook::propose(&tx, team, p)
-                .await
-                .map_err(BatchError::Rulebook)?;
-        }
-    }
+    // Effects only for events stored now: a replay changes nothing.
+    let proposals = Proposals::new(events.iter().filter_map(|e| match &e.effect {
+        Some(Effect::Propose(p)) if set.contains(&e.id) => Some(&**p),
+        _ => None,
+    }));
+    rulebook::propose(&tx, team, &proposals)
+        .await
+        .map_err(BatchError::Rulebook)?;
     tx.commit().await?;
     Ok(set)
 }

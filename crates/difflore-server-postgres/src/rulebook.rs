@@ -3,10 +3,10 @@
 //! `difflore_server_db::rulebook`. Versions commit in order: see `migrations/0003_rulebook.sql`.
 
 use deadpool_postgres::GenericClient;
-use difflore_proto::rules::{
-    Action, Decision, RuleProposal, RulesPage, TeamRule, TeamTombstone, signature,
+use difflore_proto::rules::{Action, Decision, RulesPage, TeamRule, TeamTombstone};
+use difflore_server_db::rulebook::{
+    self, Decided, Known, Proposals, parse_body as parse, status_text,
 };
-use difflore_server_db::rulebook::{self, Decided, Proposed, parse_body as parse, status_text};
 use difflore_server_db::{DecisionError, RulesQuery, StorageError, now_rfc3339};
 
 fn db(e: tokio_postgres::Error) -> StorageError {
@@ -43,84 +43,119 @@ pub async fn load(
 }
 
 async fn save(tx: &impl GenericClient, team: &str, r: &TeamRule) -> Result<(), StorageError> {
-    let body = serde_json::to_string(r).map_err(StorageError::unavailable)?;
+    save_all(tx, team, std::slice::from_ref(r)).await
+}
+
+/// Stores rules in one statement (insert or replace by id).
+async fn save_all(
+    tx: &impl GenericClient,
+    team: &str,
+    rules: &[TeamRule],
+) -> Result<(), StorageError> {
+    let mut ids = Vec::with_capacity(rules.len());
+    let (mut repos, mut sigs, mut statuses, mut versions, mut bodies) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in rules {
+        ids.push(r.id.as_str());
+        repos.push(r.repo.as_deref());
+        sigs.push(r.signature.as_str());
+        statuses.push(status_text(r.status));
+        versions.push(r.version);
+        bodies.push(serde_json::to_string(r).map_err(StorageError::unavailable)?);
+    }
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO team_rules (team, id, repo, signature, status, version, body)
+             SELECT $1, t.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
+                                        $6::int8[], $7::text[])
+                  AS t(id, repo, signature, status, version, body)
+             ON CONFLICT (team, id) DO UPDATE SET repo = excluded.repo,
+                 signature = excluded.signature, status = excluded.status,
+                 version = excluded.version, body = excluded.body",
+        )
+        .await
+        .map_err(db)?;
     tx.execute(
-        "INSERT INTO team_rules (team, id, repo, signature, status, version, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (team, id) DO UPDATE SET repo = excluded.repo,
-             signature = excluded.signature, status = excluded.status,
-             version = excluded.version, body = excluded.body",
-        &[
-            &team,
-            &r.id,
-            &r.repo,
-            &r.signature,
-            &status_text(r.status),
-            &r.version,
-            &body,
-        ],
+        &st,
+        &[&team, &ids, &repos, &sigs, &statuses, &versions, &bodies],
     )
     .await
     .map_err(db)?;
     Ok(())
 }
 
-/// Applies a `rule.proposed` inside the transaction that inserted its event.
+/// Applies the `rule.proposed` events a batch stored now, inside the transaction that stored
+/// them: the team's version row is locked first (proposals of one team apply one batch at a
+/// time, versions commit in order), what the batch touches is read in two statements, the
+/// effects are decided by `difflore_server_db::rulebook::propose`, and the changed rules are
+/// stored in one.
 pub async fn propose(
     tx: &impl GenericClient,
     team: &str,
-    p: &RuleProposal,
-) -> Result<Proposed, StorageError> {
-    let sig = signature(&p.statement);
-    let repo = p.repo.clone().unwrap_or_default();
-    let buried: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM rule_tombstones
-                            WHERE team = $1 AND repo = $2 AND signature = $3 AND NOT lifted)",
-            &[&team, &repo, &sig],
+    batch: &Proposals<'_>,
+) -> Result<(), StorageError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let lock = tx
+        .prepare_cached(
+            "INSERT INTO rule_versions (team, version) VALUES ($1, 0)
+             ON CONFLICT (team) DO UPDATE SET version = rule_versions.version
+             RETURNING version",
         )
         .await
-        .map_err(db)?
-        .get(0);
-    if buried {
-        return Ok(Proposed::Tombstoned);
-    }
-    let id = p.rule_id.to_ascii_lowercase();
-    // By id (the primary key), else by signature (indexed) in the same repo.
-    let known = match tx
-        .query_opt(
-            "SELECT body FROM team_rules WHERE team = $1 AND id = $2",
-            &[&team, &id],
+        .map_err(db)?;
+    let current: i64 = tx.query_one(&lock, &[&team]).await.map_err(db)?.get(0);
+    let ids = batch.ids();
+    let (repos, sigs): (Vec<&str>, Vec<&str>) = batch.points().into_iter().unzip();
+    let read = tx
+        .prepare_cached(
+            "SELECT body FROM team_rules WHERE team = $1 AND id = ANY($2::text[])
+             UNION
+             SELECT r.body FROM team_rules r
+             JOIN UNNEST($3::text[], $4::text[]) AS k(repo, signature)
+               ON r.team = $1 AND r.signature = k.signature AND COALESCE(r.repo, '') = k.repo",
         )
+        .await
+        .map_err(db)?;
+    let mut known = Known::default();
+    for row in tx
+        .query(&read, &[&team, &ids, &repos, &sigs])
         .await
         .map_err(db)?
     {
-        Some(row) => Some(row),
-        None => tx
-            .query_opt(
-                "SELECT body FROM team_rules
-                 WHERE team = $1 AND signature = $2 AND COALESCE(repo, '') = $3 LIMIT 1",
-                &[&team, &sig, &repo],
-            )
-            .await
-            .map_err(db)?,
-    };
-    let now = now_rfc3339();
-    match known {
-        Some(row) => match rulebook::grow(&parse(&row.get::<_, String>(0))?, p, 0, &now) {
-            Some(mut g) => {
-                g.version = next_version(tx, team).await?;
-                save(tx, team, &g).await?;
-                Ok(Proposed::Grew(g))
-            }
-            None => Ok(Proposed::Unchanged),
-        },
-        None => {
-            let r = rulebook::new_rule(p, next_version(tx, team).await?, &now);
-            save(tx, team, &r).await?;
-            Ok(Proposed::Created(r))
-        }
+        known.rules.push(parse(&row.get::<_, String>(0))?);
     }
+    known.rules.sort_by_key(|r| r.version);
+    let buried = tx
+        .prepare_cached(
+            "SELECT t.repo, t.signature FROM rule_tombstones t
+             JOIN UNNEST($2::text[], $3::text[]) AS k(repo, signature)
+               ON t.team = $1 AND t.repo = k.repo AND t.signature = k.signature
+             WHERE NOT t.lifted",
+        )
+        .await
+        .map_err(db)?;
+    for row in tx
+        .query(&buried, &[&team, &repos, &sigs])
+        .await
+        .map_err(db)?
+    {
+        known.buried.push((row.get(0), row.get(1)));
+    }
+    let mut changed = rulebook::propose(batch, known, &now_rfc3339());
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let last = current + changed.len() as i64;
+    rulebook::number(&mut changed, last);
+    tx.execute(
+        "UPDATE rule_versions SET version = $2 WHERE team = $1",
+        &[&team, &last],
+    )
+    .await
+    .map_err(db)?;
+    save_all(tx, team, &changed).await
 }
 
 /// Rules and tombstones changed after `q.since`.

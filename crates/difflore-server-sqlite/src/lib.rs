@@ -7,6 +7,7 @@
 //! cursor is simply the last `seq` handed out and can never skip a late commit.
 #![forbid(unsafe_code)]
 
+use difflore_server_db::rulebook::Proposals;
 use difflore_server_db::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -133,6 +134,7 @@ impl Storage for SqliteStorage {
                 .map_err(StorageError::unavailable)?;
             let received = now_rfc3339();
             let mut out = Vec::with_capacity(events.len());
+            let mut proposals = Vec::new();
             {
                 let mut st = tx
                     .prepare_cached(
@@ -153,7 +155,7 @@ impl Storage for SqliteStorage {
                         Ok(1) => {
                             // Effects only for an event stored now: a replay changes nothing.
                             if let Some(Effect::Propose(p)) = &e.effect {
-                                rulebook::propose(&tx, &team, p)?;
+                                proposals.push(&**p);
                             }
                             Stored::Inserted
                         }
@@ -173,6 +175,7 @@ impl Storage for SqliteStorage {
                     });
                 }
             }
+            rulebook::propose(&tx, &team, &Proposals::new(proposals))?;
             tx.commit().map_err(StorageError::unavailable)?;
             Ok(out)
         })

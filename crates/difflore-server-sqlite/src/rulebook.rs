@@ -2,10 +2,10 @@
 //! caller's transaction; what a proposal or a decision *does* is `difflore_server_db::rulebook`.
 //! SQLite has one writer at a time, so versions become visible in order.
 
-use difflore_proto::rules::{
-    Action, Decision, RuleProposal, RulesPage, TeamRule, TeamTombstone, signature,
+use difflore_proto::rules::{Action, Decision, RulesPage, TeamRule, TeamTombstone};
+use difflore_server_db::rulebook::{
+    self, Decided, Known, Proposals, parse_body as parse, status_text,
 };
-use difflore_server_db::rulebook::{self, Decided, Proposed, parse_body as parse, status_text};
 use difflore_server_db::{DecisionError, RulesQuery, StorageError, now_rfc3339};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -39,13 +39,15 @@ pub fn load(tx: &Connection, team: &str, id: &str) -> Result<Option<TeamRule>, S
 
 fn save(tx: &Connection, team: &str, r: &TeamRule) -> Result<(), StorageError> {
     let body = serde_json::to_string(r).map_err(StorageError::unavailable)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO team_rules (team, id, repo, signature, status, version, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (team, id) DO UPDATE SET repo = excluded.repo,
              signature = excluded.signature, status = excluded.status,
              version = excluded.version, body = excluded.body",
-        params![
+    )
+    .and_then(|mut st| {
+        st.execute(params![
             team,
             r.id,
             r.repo,
@@ -53,65 +55,86 @@ fn save(tx: &Connection, team: &str, r: &TeamRule) -> Result<(), StorageError> {
             status_text(r.status),
             r.version,
             body
-        ],
-    )
+        ])
+    })
     .map_err(db)?;
     Ok(())
 }
 
-/// Applies a `rule.proposed` inside the transaction that inserted its event.
-pub fn propose(tx: &Connection, team: &str, p: &RuleProposal) -> Result<Proposed, StorageError> {
-    let sig = signature(&p.statement);
-    let repo = p.repo.clone().unwrap_or_default();
-    let buried: bool = tx
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM rule_tombstones
-                            WHERE team = ?1 AND repo = ?2 AND signature = ?3 AND lifted = 0)",
-            params![team, repo, sig],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
-    if buried {
-        return Ok(Proposed::Tombstoned);
+/// Applies the `rule.proposed` events a batch stored now, inside the transaction that stored
+/// them (SQLite has one writer: versions become visible in order): what the batch touches is
+/// read by key, the effects are decided by `difflore_server_db::rulebook::propose`, and the
+/// changed rules are stored with the next versions.
+pub fn propose(tx: &Connection, team: &str, batch: &Proposals<'_>) -> Result<(), StorageError> {
+    if batch.is_empty() {
+        return Ok(());
     }
-    let id = p.rule_id.to_ascii_lowercase();
-    // By id (the primary key), else by signature (indexed) in the same repo.
-    let by_id: Option<String> = tx
-        .query_row(
-            "SELECT body FROM team_rules WHERE team = ?1 AND id = ?2",
-            params![team, id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db)?;
-    let known = match by_id {
-        Some(b) => Some(b),
-        None => tx
-            .query_row(
+    let mut known = Known::default();
+    let mut seen = std::collections::HashSet::new();
+    {
+        let mut by_id = tx
+            .prepare_cached("SELECT body FROM team_rules WHERE team = ?1 AND id = ?2")
+            .map_err(db)?;
+        let mut by_point = tx
+            .prepare_cached(
                 "SELECT body FROM team_rules
-                 WHERE team = ?1 AND signature = ?2 AND COALESCE(repo, '') = ?3 LIMIT 1",
-                params![team, sig, repo],
-                |r| r.get(0),
+                 WHERE team = ?1 AND signature = ?2 AND COALESCE(repo, '') = ?3",
             )
-            .optional()
-            .map_err(db)?,
-    };
-    let now = now_rfc3339();
-    match known {
-        Some(body) => match rulebook::grow(&parse(&body)?, p, 0, &now) {
-            Some(mut g) => {
-                g.version = next_version(tx, team)?;
-                save(tx, team, &g)?;
-                Ok(Proposed::Grew(g))
+            .map_err(db)?;
+        let mut buried = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM rule_tombstones
+                                WHERE team = ?1 AND repo = ?2 AND signature = ?3 AND lifted = 0)",
+            )
+            .map_err(db)?;
+        let mut bodies = Vec::new();
+        for id in batch.ids() {
+            let b: Option<String> = by_id
+                .query_row(params![team, id], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            bodies.extend(b);
+        }
+        for (repo, sig) in batch.points() {
+            let rows = by_point
+                .query_map(params![team, sig, repo], |r| r.get::<_, String>(0))
+                .map_err(db)?;
+            for b in rows {
+                bodies.push(b.map_err(db)?);
             }
-            None => Ok(Proposed::Unchanged),
-        },
-        None => {
-            let r = rulebook::new_rule(p, next_version(tx, team)?, &now);
-            save(tx, team, &r)?;
-            Ok(Proposed::Created(r))
+            if buried
+                .query_row(params![team, repo, sig], |r| r.get::<_, bool>(0))
+                .map_err(db)?
+            {
+                known.buried.push((repo.to_string(), sig.to_string()));
+            }
+        }
+        for b in bodies {
+            let r = parse(&b)?;
+            if seen.insert(r.id.clone()) {
+                known.rules.push(r);
+            }
         }
     }
+    known.rules.sort_by_key(|r| r.version);
+    let mut changed = rulebook::propose(batch, known, &now_rfc3339());
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let last: i64 = tx
+        .query_row(
+            "INSERT INTO rule_versions (team, version) VALUES (?1, ?2)
+             ON CONFLICT (team) DO UPDATE SET version = version + ?2
+             RETURNING version",
+            params![team, changed.len() as i64],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    rulebook::number(&mut changed, last);
+    for r in &changed {
+        save(tx, team, r)?;
+    }
+    Ok(())
 }
 
 /// Rules and tombstones changed after `q.since`.

@@ -139,8 +139,9 @@ pub async fn decision(
             StatusCode::CONFLICT,
             Json(json!({
                 "error": format!(
-                    "the rule changed since revision {expected}: it is at revision {}, last decided by {} at {}",
+                    "the rule changed since revision {expected}: it is at revision {} ({}), last decided by {} at {}",
                     current.revision,
+                    difflore_server_db::rulebook::status_text(current.status),
                     current.decided_by.as_deref().unwrap_or("nobody"),
                     current.decided_at.as_deref().unwrap_or("-"),
                 ),

@@ -1,6 +1,6 @@
 //! Down: the team's rulebook pulled into the local mirror (DESIGN §10). Pages after the last
-//! version this machine applied are fetched, then written in one local transaction
-//! ([`difflore_rules::mirror`]); the version reached is kept in `daemon_state`. A pull is
+//! version this machine applied are fetched, then written in one local transaction with the
+//! version reached (kept in `daemon_state`) ([`difflore_rules::mirror`]). A pull is
 //! idempotent: applying the same page twice changes nothing more.
 
 use crate::client::Client;
@@ -43,16 +43,20 @@ pub fn pull(conn: &Connection, client: &Client) -> Result<PullReport, DrainError
             break;
         }
     }
-    let report = mirror::apply(conn, &rules)?;
-    mirror::apply_tombstones(conn, &tombstones)?;
+    // Rules, tombstones and the version reached in one transaction: a pull killed at any
+    // point leaves the mirror at the old version or the new one.
+    let tx = conn.unchecked_transaction()?;
+    let report = mirror::write_rules(&tx, &rules)?;
+    mirror::write_tombstones(&tx, &tombstones)?;
     if since != start {
-        state::set(conn, state::RULES_VERSION, &since.to_string())?;
+        state::set(&tx, state::RULES_VERSION, &since.to_string())?;
     }
     state::set(
-        conn,
+        &tx,
         state::LAST_PULL_AT,
         &difflore_core::clock::now_ms().to_string(),
     )?;
+    tx.commit()?;
     Ok(PullReport {
         pulled: rules.len(),
         mirror: report,
