@@ -277,6 +277,57 @@ fn candidates_found_on_one_machine_reach_another(b: &Backend) {
         "no local duplicate is left beside the team's copy"
     );
 
+    // The maintainer rejects another of A's candidates; A pulls the tombstone. Then A imports a
+    // new PR whose comments make the approved point and the rejected one again: the approved
+    // team rule is offered back with the new evidence, the rejected point is not.
+    let rejected = rules[1]["id"].as_str().unwrap().to_string();
+    let (_, cur) = http::get(&s.url, &format!("/v1/rules/{rejected}"), Some(&lead));
+    decide(
+        &s,
+        &lead,
+        &rejected,
+        json!({"action": "reject", "reason": "not ours", "expected_revision": cur["revision"]}),
+    );
+    let (out, _, _) = a.run(&["sync", "now"]);
+    assert!(out.contains("pulled 1 team rules"), "{out}");
+    let (_, approved) = http::get(&s.url, &format!("/v1/rules/{chosen}"), Some(&lead));
+    let again = |n: usize, r: &Value| {
+        let e = &r["evidence"][0];
+        json!({"id": format!("c-again-{n}"), "author": format!("reviewer{n}"),
+               "body": e["excerpt"], "path": e["path"], "line": e["line"],
+               "url": format!("https://git.example.com/acme/shop/pulls/999#c-again-{n}"),
+               "created_at": "2026-11-20T10:00:00Z"})
+    };
+    let mut more: Value = serde_json::from_slice(&std::fs::read(&history).unwrap()).unwrap();
+    more["pull_requests"] = json!([{
+        "number": 999, "title": "More billing", "author": "sam", "state": "merged",
+        "url": "https://git.example.com/acme/shop/pulls/999",
+        "changed_paths": [approved["evidence"][0]["path"], cur["evidence"][0]["path"]],
+        "created_at": "2026-11-20T09:00:00Z", "merged_at": "2026-11-20T17:00:00Z",
+        "comments": [again(1, &approved), again(2, &cur)]}]);
+    let more_file = a.dir.path().join("more-history.json");
+    std::fs::write(&more_file, more.to_string()).unwrap();
+    let (out, err, code) = a.run(&["import", "file", more_file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["proposed"]["queued"], 1,
+        "only the approved rule's new evidence is offered: {v}"
+    );
+    a.run(&["sync", "now"]);
+    let (_, grown) = http::get(&s.url, &format!("/v1/rules/{chosen}"), Some(&lead));
+    assert_eq!(
+        grown["evidence"].as_array().unwrap().len(),
+        approved["evidence"].as_array().unwrap().len() + 1,
+        "{grown}"
+    );
+    let (_, still) = http::get(&s.url, &format!("/v1/rules/{rejected}"), Some(&lead));
+    assert_eq!(still["status"], "rejected");
+    assert_eq!(
+        still["evidence"], cur["evidence"],
+        "nothing reached the rejected rule"
+    );
+
     // The server goes away: B's hooks keep serving the last mirror, and `sync status` says how
     // old it is (the last pull is made an hour old, as if the server had been down that long).
     s.stop();

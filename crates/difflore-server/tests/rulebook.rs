@@ -13,6 +13,7 @@ on_both_backends!(
     merges_and_pulls_page_by_version,
     a_puller_during_concurrent_proposals_misses_nothing,
     batches_apply_in_order_and_a_replay_of_1000_proposals_changes_nothing,
+    bad_input_gets_a_clear_error_and_changes_nothing,
 );
 
 const REPO: &str = "github.com/acme/shop";
@@ -530,4 +531,103 @@ fn batches_apply_in_order_and_a_replay_of_1000_proposals_changes_nothing(b: &Bac
         before,
         "the rulebook is byte for byte the same"
     );
+}
+
+/// Sends a raw body as a decision.
+fn decide_raw(s: &Server, token: &str, id: &str, body: &str) -> (u16, Value) {
+    let req = agent()
+        .post(format!("{}/v1/rules/{id}/decision", s.url))
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!("Bearer {token}"));
+    match req.send(body.as_bytes()) {
+        Ok(mut r) => {
+            let st = r.status().as_u16();
+            let t = r.body_mut().read_to_string().unwrap_or_default();
+            (st, serde_json::from_str(&t).unwrap_or(Value::Null))
+        }
+        Err(e) => (0, Value::String(e.to_string())),
+    }
+}
+
+fn bad_input_gets_a_clear_error_and_changes_nothing(b: &Backend) {
+    let s = Server::start(b);
+    let team = unique("acme");
+    let dev = s.token_in(&team, "laptop", "ingest");
+    let lead = s.token_in(&team, "lead", "maintainer");
+    let id = rule_id();
+    propose(
+        &s,
+        &dev,
+        &new_id(),
+        proposal(
+            &id,
+            "Never use f64 for money amounts",
+            &["https://gh/p/1#r1"],
+        ),
+    );
+    let before = pull_all(&s, &lead);
+    assert_eq!(before.len(), 1);
+
+    // Malformed decision bodies and unknown actions: 400s that say what is wrong.
+    for body in [
+        "{not json",
+        "[]",
+        "\"approve\"",
+        r#"{"action": "approve"}"#,
+        r#"{"action": "approve", "expected_revision": "one"}"#,
+        r#"{"action": "bless", "expected_revision": 1}"#,
+        r#"{"action": "approve", "expected_revision": 1, "colour": "red"}"#,
+        r#"{"action": "edit", "expected_revision": 1, "changes": {"statement": ""}}"#,
+        r#"{"action": "merge", "expected_revision": 1}"#,
+    ] {
+        let (st, v) = decide_raw(&s, &lead, &id, body);
+        assert_eq!(st, 400, "{body} → {v}");
+        let msg = v["error"].as_str().unwrap_or_default();
+        assert!(!msg.is_empty(), "{body} → {v}");
+    }
+
+    // Proposals that are not rules, or carry too much evidence, are rejected alone.
+    let urls =
+        |n: usize| -> Vec<String> { (0..n).map(|i| format!("https://gh/p/{i}#r")).collect() };
+    let many = urls(300);
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let not_rules = [
+        json!("a rule"),
+        json!([1, 2]),
+        json!({"rule_id": rule_id(), "title": "t"}),
+        json!({"rule_id": rule_id(), "title": "t", "statement": "   ", "severity": "context",
+               "origin": "manual", "confidence": 0.5}),
+        proposal(&rule_id(), "Keep handlers thin", &many),
+    ];
+    let mut events: Vec<Value> = not_rules
+        .iter()
+        .map(|p| {
+            json!({"id": new_id(), "kind": "rule.proposed",
+                        "occurred_at": "2026-11-29T10:00:00Z", "payload": p})
+        })
+        .collect();
+    events.push(event(&new_id(), "hook.event"));
+    let (st, out) = post(&s.url, Some(&dev), batch(&events));
+    assert_eq!(st, 200, "{out}");
+    let results = out["results"].as_array().unwrap();
+    for r in &results[..not_rules.len()] {
+        assert_eq!(r["status"], "rejected", "{out}");
+        assert!(
+            !r["reason"].as_str().unwrap_or_default().is_empty(),
+            "{out}"
+        );
+    }
+    assert_eq!(results[not_rules.len()]["status"], "accepted", "{out}");
+
+    // A proposal past the payload limit: the request is refused, naming it.
+    let huge = urls(5_000);
+    let huge: Vec<&str> = huge.iter().map(String::as_str).collect();
+    let big = json!({"id": new_id(), "kind": "rule.proposed", "occurred_at": "2026-11-29T10:00:00Z",
+                     "payload": proposal(&rule_id(), "Keep handlers thin", &huge)});
+    let (st, out) = post(&s.url, Some(&dev), batch(std::slice::from_ref(&big)));
+    assert_eq!(st, 413, "{out}");
+    assert_eq!(out["too_large_ids"][0], big["id"], "{out}");
+
+    // Nothing of it reached the rulebook.
+    assert_eq!(pull_all(&s, &lead), before);
 }
