@@ -380,12 +380,13 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
                     println!("the daemon delivered {delivered} events; {p} remaining");
                     print_pull(&pulled);
                 }
-                return nothing_delivered(
+                nothing_delivered(
                     delivered as usize,
                     p,
                     s.last_error.as_deref(),
                     s.unreachable_since.as_deref(),
-                );
+                )?;
+                return not_pulled(&pulled);
             }
         }
     }
@@ -422,7 +423,17 @@ fn sync_now(home: &difflore_core::home::Home, json_out: bool) -> anyhow::Result<
         remaining.pending as u64,
         pass.last_error.as_deref(),
         since.as_deref(),
-    )
+    )?;
+    not_pulled(&pulled)
+}
+
+/// `sync now` fails (exit 1) when the team's rules could not be pulled: the hooks keep serving
+/// the last mirror, but a script must not read that as up to date.
+fn not_pulled(pulled: &Result<PullReport, String>) -> anyhow::Result<()> {
+    match pulled {
+        Err(e) => anyhow::bail!("the team's rules were not pulled: {e}"),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// `sync now` fails (exit 1) when events wait and none could be delivered: an outage must not

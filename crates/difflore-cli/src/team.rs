@@ -98,7 +98,7 @@ fn decide(
             "cannot reach the team's server ({why}); nothing was decided — team rules are decided there, never offline"
         ),
         Err(DecisionFailure::Forbidden(why)) => bail!(
-            "the team's server refused: {why}. Deciding team rules needs a token with the `maintainer` role"
+            "the team's server refused: {why}. Ask a maintainer to decide it, or log in with a maintainer's token (`difflore sync login`)"
         ),
         Err(DecisionFailure::Conflict(why, current)) => {
             if let Some(c) = current {
