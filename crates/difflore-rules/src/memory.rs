@@ -288,24 +288,10 @@ fn check_text(what: &str, s: &str) -> Result<(), MemoryError> {
     Ok(())
 }
 
-/// Checks globs: repo-relative, valid syntax.
+/// Checks globs: repo-relative, valid syntax (`difflore_proto::globs`).
 pub fn check_globs(globs: &[String]) -> Result<(), MemoryError> {
     for g in globs {
-        if g.trim().is_empty()
-            || g.starts_with('/')
-            || g.contains('\\')
-            || g.split('/').any(|s| s == "..")
-        {
-            return Err(MemoryError::Invalid(format!(
-                "glob {g:?} must be repo-relative with / (no leading /, no ..)"
-            )));
-        }
-        if let Err(e) = globset::GlobBuilder::new(g).literal_separator(true).build() {
-            return Err(MemoryError::Invalid(format!(
-                "glob {g:?} is not valid: {}",
-                e.kind()
-            )));
-        }
+        difflore_proto::globs::check(g).map_err(MemoryError::Invalid)?;
     }
     Ok(())
 }

@@ -91,6 +91,84 @@ pub struct NewEvent {
     pub payload: String,
     /// What storing it does to the rulebook, applied only when the event is newly inserted.
     pub effect: Option<Effect>,
+    /// Where it counts in the activity figures (counted only when newly inserted).
+    pub tally: Tally,
+}
+
+/// The key an event is counted under in the team's daily activity (`activity_daily`): kept at
+/// ingest, so the console never scans the event table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Tally {
+    /// `YYYY-MM-DD` of `occurred_at` (UTC).
+    pub day: String,
+    pub kind: String,
+    /// The payload's `agent`, or `-`.
+    pub agent: String,
+    /// The payload's `repo`, or `-`.
+    pub repo: String,
+}
+
+impl Tally {
+    /// The tally of a validated event.
+    pub fn of(kind: &str, occurred_at: &str, payload: &serde_json::Value) -> Tally {
+        let text = |k: &str, max: usize| {
+            payload[k]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(|s| s.chars().take(max).collect())
+                .unwrap_or_else(|| "-".to_string())
+        };
+        Tally {
+            day: occurred_at.chars().take(10).collect(),
+            kind: kind.chars().take(64).collect(),
+            agent: text("agent", 40),
+            repo: text("repo", 200),
+        }
+    }
+
+    /// Counts per tally of the events a batch inserted.
+    pub fn count<'a>(inserted: impl Iterator<Item = &'a NewEvent>) -> Vec<(Tally, i64)> {
+        let mut m: std::collections::HashMap<&Tally, i64> = std::collections::HashMap::new();
+        for e in inserted {
+            *m.entry(&e.tally).or_default() += 1;
+        }
+        m.into_iter().map(|(t, n)| (t.clone(), n)).collect()
+    }
+}
+
+/// One row of the team's activity: events of a kind, per day, agent and repo.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityRow {
+    pub day: String,
+    pub kind: String,
+    pub agent: String,
+    pub repo: String,
+    pub count: i64,
+}
+
+/// A console session as stored: the SHA-256 of the cookie's secret, never the secret.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id_sha256: String,
+    pub token_id: String,
+    /// The session's CSRF token, carried by every form.
+    pub csrf: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; the session is gone after.
+    pub expires_at: i64,
+}
+
+/// One entry of a rule's audit trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub action: String,
+    pub actor: String,
+    pub from_revision: i64,
+    pub from_version: i64,
+    pub to_status: String,
+    pub reason: Option<String>,
+    pub at: String,
 }
 
 /// A typed effect of an event at ingest (DESIGN §10 "Effects at ingest"): applied by the backend
@@ -260,7 +338,42 @@ pub trait Storage: Send + Sync + 'static {
         actor: String,
     ) -> impl Future<Output = Result<difflore_proto::rules::TeamRule, DecisionError>> + Send;
 
-    /// Revokes the active token with this id, or with this team and name. Returns how many.
+    /// Stores a new console session.
+    fn create_session(
+        &self,
+        s: SessionRecord,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// The session with this hash, unless it expired (`now` in Unix seconds).
+    fn session(
+        &self,
+        id_sha256: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StorageError>> + Send;
+
+    /// Ends a session (sign-out), and any expired ones.
+    fn delete_session(
+        &self,
+        id_sha256: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// A rule's audit trail, oldest first.
+    fn rule_audit(
+        &self,
+        team: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StorageError>> + Send;
+
+    /// The team's activity counts from day `since` (`YYYY-MM-DD`) on.
+    fn activity(
+        &self,
+        team: &str,
+        since: &str,
+    ) -> impl Future<Output = Result<Vec<ActivityRow>, StorageError>> + Send;
+
+    /// Revokes the active token with this id, or with this team and name, and ends its console
+    /// sessions. Returns how many tokens.
     fn revoke_token(
         &self,
         id_or_name: &str,

@@ -18,8 +18,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_maintainer.sql"),
     include_str!("migrations/0003_rulebook.sql"),
+    include_str!("migrations/0004_console.sql"),
 ];
 
+mod console;
 mod rulebook;
 /// Advisory lock key for migrations ("difflore" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x6469_6666_6c6f_7265;
@@ -194,6 +196,9 @@ async fn insert_batch(
         _ => None,
     }));
     rulebook::propose(&tx, team, &proposals)
+        .await
+        .map_err(BatchError::Rulebook)?;
+    console::tally(&tx, team, events.iter().filter(|e| set.contains(&e.id)))
         .await
         .map_err(BatchError::Rulebook)?;
     tx.commit().await?;
@@ -476,7 +481,28 @@ impl Storage for PgStorage {
             )
             .await
             .map_err(StorageError::unavailable)?;
+        console::end_revoked_sessions(&c).await?;
         Ok(n as usize)
+    }
+
+    async fn create_session(&self, s: SessionRecord) -> Result<(), StorageError> {
+        console::create_session(&self.client().await?, &s).await
+    }
+
+    async fn session(&self, id: &str, now: i64) -> Result<Option<SessionRecord>, StorageError> {
+        console::session(&self.client().await?, id, now).await
+    }
+
+    async fn delete_session(&self, id: &str, now: i64) -> Result<(), StorageError> {
+        console::delete_session(&self.client().await?, id, now).await
+    }
+
+    async fn rule_audit(&self, team: &str, id: &str) -> Result<Vec<AuditEntry>, StorageError> {
+        console::rule_audit(&self.client().await?, team, id).await
+    }
+
+    async fn activity(&self, team: &str, since: &str) -> Result<Vec<ActivityRow>, StorageError> {
+        console::activity(&self.client().await?, team, since).await
     }
 }
 

@@ -17,8 +17,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_maintainer.sql"),
     include_str!("migrations/0003_rulebook.sql"),
+    include_str!("migrations/0004_console.sql"),
 ];
 
+mod console;
 mod rulebook;
 
 /// The SQLite backend. Cheap to clone.
@@ -135,6 +137,7 @@ impl Storage for SqliteStorage {
             let received = now_rfc3339();
             let mut out = Vec::with_capacity(events.len());
             let mut proposals = Vec::new();
+            let mut inserted = Vec::new();
             {
                 let mut st = tx
                     .prepare_cached(
@@ -157,6 +160,7 @@ impl Storage for SqliteStorage {
                             if let Some(Effect::Propose(p)) = &e.effect {
                                 proposals.push(&**p);
                             }
+                            inserted.push(e);
                             Stored::Inserted
                         }
                         Ok(_) => Stored::Existed,
@@ -176,6 +180,7 @@ impl Storage for SqliteStorage {
                 }
             }
             rulebook::propose(&tx, &team, &Proposals::new(proposals))?;
+            console::tally(&tx, &team, inserted.into_iter())?;
             tx.commit().map_err(StorageError::unavailable)?;
             Ok(out)
         })
@@ -377,13 +382,42 @@ impl Storage for SqliteStorage {
     ) -> Result<usize, StorageError> {
         let key = id_or_name.to_string();
         self.with(move |c| {
-            c.execute(
-                "UPDATE tokens SET revoked_at = ?3 WHERE revoked_at IS NULL
-                 AND (id = ?1 OR (?2 IS NOT NULL AND team = ?2 AND name = ?1))",
-                params![key, team, now_rfc3339()],
-            )
-            .map_err(StorageError::unavailable)
+            let n = c
+                .execute(
+                    "UPDATE tokens SET revoked_at = ?3 WHERE revoked_at IS NULL
+                     AND (id = ?1 OR (?2 IS NOT NULL AND team = ?2 AND name = ?1))",
+                    params![key, team, now_rfc3339()],
+                )
+                .map_err(StorageError::unavailable)?;
+            console::end_revoked_sessions(c)?;
+            Ok(n)
         })
         .await
+    }
+
+    async fn create_session(&self, s: SessionRecord) -> Result<(), StorageError> {
+        self.with(move |c| console::create_session(c, &s)).await
+    }
+
+    async fn session(&self, id: &str, now: i64) -> Result<Option<SessionRecord>, StorageError> {
+        let id = id.to_string();
+        self.with(move |c| console::session(c, &id, now)).await
+    }
+
+    async fn delete_session(&self, id: &str, now: i64) -> Result<(), StorageError> {
+        let id = id.to_string();
+        self.with(move |c| console::delete_session(c, &id, now))
+            .await
+    }
+
+    async fn rule_audit(&self, team: &str, id: &str) -> Result<Vec<AuditEntry>, StorageError> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| console::rule_audit(c, &team, &id)).await
+    }
+
+    async fn activity(&self, team: &str, since: &str) -> Result<Vec<ActivityRow>, StorageError> {
+        let (team, since) = (team.to_string(), since.to_string());
+        self.with(move |c| console::activity(c, &team, &since))
+            .await
     }
 }

@@ -18,7 +18,9 @@ use difflore_proto::{
     EnvelopeError, EventEnvelope, EventResult, EventStatus, IngestResponse, MAX_EVENTS_PER_REQUEST,
     MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, WhoAmI,
 };
-use difflore_server_db::{Effect, NewEvent, Role, Storage, StorageError, Stored, TokenRecord};
+use difflore_server_db::{
+    Effect, NewEvent, Role, Storage, StorageError, Stored, Tally, TokenRecord,
+};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +29,17 @@ use std::time::Duration;
 /// Shared state of the handlers.
 pub struct AppState {
     pub store: AnyStorage,
+    /// The console's failed sign-ins per address.
+    pub signin: crate::console::SignInLimiter,
+}
+
+impl AppState {
+    pub fn new(store: AnyStorage) -> AppState {
+        AppState {
+            store,
+            signin: Default::default(),
+        }
+    }
 }
 
 /// Bodies past this size are cut off by the transport layer (tower-http); bodies between the
@@ -47,6 +60,7 @@ pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
             axum::routing::post(crate::rules_api::decision),
         )
         .route("/v1/health", get(health))
+        .merge(crate::console::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; see /v1/health") })
         .with_state(state)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
@@ -278,12 +292,14 @@ fn judge(items: &[Value]) -> Judged {
             None
         };
         j.verdicts.push(Verdict::Store(j.to_store.len()));
+        let tally = Tally::of(&env.kind, &env.occurred_at, &env.payload);
         j.to_store.push(NewEvent {
             id,
             kind: env.kind,
             occurred_at: env.occurred_at,
             payload: env.payload.to_string(),
             effect,
+            tally,
         });
     }
     j

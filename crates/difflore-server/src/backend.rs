@@ -154,6 +154,21 @@ impl Storage for AnyStorage {
     ) -> Result<usize, StorageError> {
         forward!(self, s => s.revoke_token(id_or_name, team))
     }
+    async fn create_session(&self, r: SessionRecord) -> Result<(), StorageError> {
+        forward!(self, s => s.create_session(r))
+    }
+    async fn session(&self, id: &str, now: i64) -> Result<Option<SessionRecord>, StorageError> {
+        forward!(self, s => s.session(id, now))
+    }
+    async fn delete_session(&self, id: &str, now: i64) -> Result<(), StorageError> {
+        forward!(self, s => s.delete_session(id, now))
+    }
+    async fn rule_audit(&self, team: &str, id: &str) -> Result<Vec<AuditEntry>, StorageError> {
+        forward!(self, s => s.rule_audit(team, id))
+    }
+    async fn activity(&self, team: &str, since: &str) -> Result<Vec<ActivityRow>, StorageError> {
+        forward!(self, s => s.activity(team, since))
+    }
 }
 
 #[cfg(test)]

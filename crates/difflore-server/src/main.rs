@@ -8,6 +8,7 @@
 mod api;
 mod auth;
 mod backend;
+mod console;
 mod listener;
 mod rules_api;
 mod settings;
@@ -196,7 +197,7 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    let app = api::router(Arc::new(api::AppState { store }), timeout);
+    let app = api::router(Arc::new(api::AppState::new(store)), timeout);
     println!(
         "difflore-server listening on http://{local} ({})",
         db.describe()

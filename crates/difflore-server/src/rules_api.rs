@@ -9,9 +9,9 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use difflore_proto::rules::{Decision, TeamStatus};
+use difflore_proto::rules::{Decision, TeamRule, TeamStatus};
 use difflore_server_db::rulebook::DecideError;
-use difflore_server_db::{DecisionError, RulesQuery, Storage};
+use difflore_server_db::{DecisionError, RulesQuery, Storage, StorageError, TokenRecord};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,15 +98,8 @@ pub async fn decision(
         Ok(t) => t,
         Err(r) => return r,
     };
-    if !token.role.can_decide() {
-        return error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "token {:?} has role {:?}; deciding rules needs `maintainer`",
-                token.name,
-                token.role.as_str()
-            ),
-        );
+    if let Some(why) = may_not_decide(&token) {
+        return error(StatusCode::FORBIDDEN, why);
     }
     let bytes = match read_body(body).await {
         Ok(Some(b)) => b,
@@ -129,29 +122,75 @@ pub async fn decision(
             );
         }
     };
-    match st.store.decide(&token.team, &id, d, token.name.clone()).await {
+    match decide(&st, &token, &id, d).await {
         Ok(rule) => Json(rule).into_response(),
-        Err(DecisionError::NotFound(what)) => error(
-            StatusCode::NOT_FOUND,
-            format!("no rule {what} in team {:?}", token.team),
-        ),
-        Err(DecisionError::Rulebook(DecideError::Conflict { expected, current })) => (
+        Err(Refused::Forbidden(why)) => error(StatusCode::FORBIDDEN, why),
+        Err(Refused::NotFound(why)) => error(StatusCode::NOT_FOUND, why),
+        Err(Refused::Conflict(why, current)) => (
             StatusCode::CONFLICT,
-            Json(json!({
-                "error": format!(
+            Json(json!({"error": why, "rule": current})),
+        )
+            .into_response(),
+        Err(Refused::Invalid(why)) => error(StatusCode::BAD_REQUEST, why),
+        Err(Refused::Storage(e)) => storage_error(e),
+    }
+}
+
+/// Why a decision was not applied, for the API and the console alike.
+pub enum Refused {
+    /// The token may not decide.
+    Forbidden(String),
+    NotFound(String),
+    /// The rule moved on: who decided what, and the current rule.
+    Conflict(String, Box<TeamRule>),
+    Invalid(String),
+    Storage(StorageError),
+}
+
+/// Why `token` may not decide, if it may not.
+pub fn may_not_decide(token: &TokenRecord) -> Option<String> {
+    (!token.role.can_decide()).then(|| {
+        format!(
+            "token {:?} has role {:?}; deciding rules needs `maintainer`",
+            token.name,
+            token.role.as_str()
+        )
+    })
+}
+
+/// The one decision path: `POST /v1/rules/{id}/decision` and the console's forms both call it.
+pub async fn decide(
+    st: &AppState,
+    token: &TokenRecord,
+    id: &str,
+    d: Decision,
+) -> Result<TeamRule, Refused> {
+    if let Some(why) = may_not_decide(token) {
+        return Err(Refused::Forbidden(why));
+    }
+    match st
+        .store
+        .decide(&token.team, id, d, token.name.clone())
+        .await
+    {
+        Ok(rule) => Ok(rule),
+        Err(DecisionError::NotFound(what)) => Err(Refused::NotFound(format!(
+            "no rule {what} in team {:?}",
+            token.team
+        ))),
+        Err(DecisionError::Rulebook(DecideError::Conflict { expected, current })) => {
+            Err(Refused::Conflict(
+                format!(
                     "the rule changed since revision {expected}: it is at revision {} ({}), last decided by {} at {}",
                     current.revision,
                     difflore_server_db::rulebook::status_text(current.status),
                     current.decided_by.as_deref().unwrap_or("nobody"),
                     current.decided_at.as_deref().unwrap_or("-"),
                 ),
-                "rule": current,
-            })),
-        )
-            .into_response(),
-        Err(DecisionError::Rulebook(DecideError::Invalid(why))) => {
-            error(StatusCode::BAD_REQUEST, why)
+                current,
+            ))
         }
-        Err(DecisionError::Storage(e)) => storage_error(e),
+        Err(DecisionError::Rulebook(DecideError::Invalid(why))) => Err(Refused::Invalid(why)),
+        Err(DecisionError::Storage(e)) => Err(Refused::Storage(e)),
     }
 }

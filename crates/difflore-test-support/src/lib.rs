@@ -5,13 +5,17 @@
 //!   [`on_both_backends!`] test declarator;
 //! - [`http`]: a small `/v1` client for tests (status + parsed body, never an error for a 4xx);
 //! - [`forge`]: a local HTTP server replaying GitHub REST / GitLab v4 answers with a request log;
-//! - [`proc`]: children killed on drop, and polling with a bound.
+//! - [`proc`]: children killed on drop, and polling with a bound;
+//! - [`console`]: a visitor of the team console (session cookie, forms, CSRF) without a browser;
+//! - [`webdriver`]: a real Chromium driven over the W3C WebDriver protocol (`chromedriver`).
 #![forbid(unsafe_code)]
 
+pub mod console;
 pub mod forge;
 pub mod http;
 pub mod proc;
 pub mod server;
+pub mod webdriver;
 
 /// Declares each named `fn(&Backend)` as two tests, `sqlite::NAME` and `postgres::NAME` (the
 /// latter skipped, or failed with `DIFFLORE_REQUIRE_PG=1`, without a PostgreSQL URL). The

@@ -25,7 +25,7 @@
 pub mod score;
 pub mod words;
 
-use globset::{GlobBuilder, GlobSetBuilder};
+use globset::GlobSetBuilder;
 use rusqlite::{Connection, OptionalExtension, params};
 use score::{QueryWords, RuleWords};
 use serde::Serialize;
@@ -495,7 +495,7 @@ fn matching_globs(
     for row in rows {
         let (id, glob) = row?;
         // A glob that does not compile matches nothing (memory add/edit validate them).
-        if let Ok(g) = GlobBuilder::new(&glob).literal_separator(true).build() {
+        if let Ok(g) = difflore_proto::globs::compile(&glob) {
             set.add(g);
             let spec = score::specificity(&glob);
             found.push((id, glob, spec));

@@ -1,0 +1,180 @@
+//! The rules: a list filtered by repo, status, path ("which rules govern this file?", with the
+//! globs' one definition in `difflore_proto::globs`, as `recall` matches) and text; and a rule's
+//! page with all its evidence, its audit trail and, for a maintainer, the decision form.
+
+use super::page::{self, evidence, layout, respond, rule_head, status_text};
+use super::review::decision_form;
+use super::session;
+use crate::api::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use difflore_proto::globs::RuleGlobs;
+use difflore_proto::rules::{TeamRule, TeamStatus};
+use difflore_server_db::{RulesQuery, Storage};
+use maud::html;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Every rule of the team (of one status), paging through the rulebook.
+pub async fn all_rules(
+    st: &AppState,
+    team: &str,
+    status: Option<TeamStatus>,
+) -> Result<Vec<TeamRule>, Response> {
+    let mut out = Vec::new();
+    let mut since = 0;
+    loop {
+        let q = RulesQuery {
+            since,
+            limit: 1000,
+            repo: None,
+            status,
+        };
+        let page = st.store.list_rules(team, q).await.map_err(|_| {
+            page::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable; try again",
+            )
+        })?;
+        let n = page.rules.len();
+        out.extend(page.rules);
+        match page.next_since {
+            Some(v) if v > since && n > 0 => since = v,
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// One rule of the team.
+pub async fn get(st: &AppState, team: &str, id: &str) -> Result<Option<TeamRule>, Response> {
+    st.store.get_rule(team, id).await.map_err(|_| {
+        page::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage unavailable; try again",
+        )
+    })
+}
+
+const STATUSES: [TeamStatus; 4] = [
+    TeamStatus::Pending,
+    TeamStatus::Active,
+    TeamStatus::Paused,
+    TeamStatus::Rejected,
+];
+
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let s = match session::require(&st, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let field = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let status = field("status").and_then(|v| STATUSES.into_iter().find(|s| status_text(*s) == v));
+    let rules = match all_rules(&st, &s.token.team, status).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let repos: BTreeSet<&str> = rules.iter().filter_map(|r| r.repo.as_deref()).collect();
+    let (repo, path, text) = (field("repo"), field("path"), field("q"));
+    let needle = text.map(str::to_lowercase);
+    let mut shown: Vec<&TeamRule> = rules
+        .iter()
+        .filter(|r| r.status != TeamStatus::Merged)
+        .filter(|r| repo.is_none_or(|want| r.repo.as_deref() == Some(want)))
+        .filter(|r| path.is_none_or(|p| RuleGlobs::new(&r.globs).governs(p)))
+        .filter(|r| {
+            needle.as_deref().is_none_or(|n| {
+                r.title.to_lowercase().contains(n)
+                    || r.statement.to_lowercase().contains(n)
+                    || r.rationale
+                        .as_deref()
+                        .is_some_and(|x| x.to_lowercase().contains(n))
+            })
+        })
+        .collect();
+    shown.sort_by_key(|r| r.title.to_lowercase());
+    let body = html! {
+        h1 { "Rules" }
+        form.filters method="get" action="/rules" {
+            label { "Repo" select name="repo" {
+                option value="" { "any" }
+                @for r in &repos { option value=(r) selected[repo == Some(*r)] { (r) } }
+            } }
+            label { "Status" select name="status" {
+                option value="" { "any" }
+                @for st in STATUSES { option value=(status_text(st)) selected[status == Some(st)] { (status_text(st)) } }
+            } }
+            label { "Governs the path" input type="text" name="path" value=(path.unwrap_or("")) placeholder="src/billing/total.rs"; }
+            label { "Text" input type="search" name="q" value=(text.unwrap_or("")); }
+            button type="submit" { "Filter" }
+        }
+        p.lead { (shown.len()) " rule(s)" @if let Some(p) = path { " govern " code { (p) } } "." }
+        table.rules {
+            thead { tr { th { "Rule" } th { "Status" } th { "Repo" } th { "Globs" } th { "Evidence" } } }
+            tbody {
+                @for r in &shown {
+                    tr {
+                        td { a href={ "/rules/" (r.id) } { (r.title) } div.statement { (r.statement) } }
+                        td { span class={ "status " (status_text(r.status)) } { (status_text(r.status)) } }
+                        td { (r.repo.as_deref().unwrap_or("every repo")) }
+                        td { @for g in &r.globs { code { (g) } " " } }
+                        td { (r.evidence.len()) }
+                    }
+                }
+            }
+        }
+    };
+    respond(StatusCode::OK, layout("Rules", Some(&s), body))
+}
+
+pub async fn one(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let s = match session::require(&st, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let rule = match get(&st, &s.token.team, &id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return page::error(StatusCode::NOT_FOUND, "no such rule in your team"),
+        Err(r) => return r,
+    };
+    let audit = st
+        .store
+        .rule_audit(&s.token.team, &rule.id)
+        .await
+        .unwrap_or_default();
+    let back = format!("/rules/{}", rule.id);
+    let body = html! {
+        article.rule.whole {
+            (rule_head(&rule, false))
+            @if s.can_decide() { (decision_form(&s, &rule, &back)) }
+            h3 { "Evidence" }
+            (evidence(&rule.evidence, usize::MAX))
+            h3 { "Audit trail" }
+            @if audit.is_empty() { p { "No decision yet." } }
+            @else {
+                table.audit {
+                    thead { tr { th { "When" } th { "Who" } th { "Did" } th { "From revision" } th { "Reason" } } }
+                    tbody {
+                        @for a in &audit {
+                            tr {
+                                td { (a.at) } td { (a.actor) } td { (a.action) " → " (a.to_status) }
+                                td { (a.from_revision) } td { (a.reason.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+            p.meta { "Created " (rule.created_at) ", last changed " (rule.updated_at)
+                @if let Some(by) = &rule.decided_by { ", decided by " (by) } "." }
+        }
+    };
+    respond(StatusCode::OK, layout(&rule.title, Some(&s), body))
+}
