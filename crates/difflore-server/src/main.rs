@@ -21,7 +21,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The difflore team sync server: receives the events of every developer's difflore daemon.
+/// The difflore team sync server: receives the events of every developer's difflore daemon,
+/// keeps the team's rulebook, and serves the team console in the browser (open its URL and sign
+/// in with a read, maintainer or admin token).
 ///
 /// Runs on embedded SQLite with zero setup (data in $XDG_DATA_HOME/difflore-server/server.db),
 /// or on PostgreSQL with --database postgres://USER@HOST/DB.
@@ -50,7 +52,7 @@ struct Global {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the /v1 API until SIGTERM or SIGINT (in-flight requests finish first).
+    /// Serve the /v1 API and the console until SIGTERM or SIGINT (in-flight requests finish first).
     Serve {
         /// Address to listen on (port 0 picks a free port; the chosen address is printed).
         #[arg(long, env = "DIFFLORE_SERVER_LISTEN")]

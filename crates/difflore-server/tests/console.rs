@@ -16,6 +16,7 @@ on_both_backends!(
     imported_text_is_escaped_and_links_are_http_only,
     activity_is_counted_at_ingest,
     admins_manage_tokens_from_the_console,
+    long_lists_are_paged_and_keep_their_filters,
 );
 
 const EVIL: &str = "<script>alert(1)</script><img src=x onerror=alert(2)></textarea>";
@@ -457,4 +458,47 @@ fn admins_manage_tokens_from_the_console(b: &Backend) {
     );
     assert_eq!(p.status, 404);
     assert_eq!(get(&s.url, "/v1/whoami", Some(&theirs)).0, 200);
+}
+
+fn long_lists_are_paged_and_keep_their_filters(b: &Backend) {
+    let s = Server::start(b);
+    let dev = s.token("laptop", "ingest");
+    let events: Vec<Value> = (0..130)
+        .map(|i| {
+            json!({"id": new_id(), "kind": "rule.proposed", "occurred_at": "2026-11-29T10:00:00Z",
+                "payload": {"rule_id": uuid::Uuid::now_v7().to_string(), "repo": "github.com/acme/shop",
+                    "title": format!("Rule {i:03}"), "statement": format!("Keep invariant {i} intact"),
+                    "globs": ["src/**"], "severity": "context", "origin": "review_import",
+                    "confidence": (i % 10) as f64 / 10.0,
+                    "evidence": [{"url": format!("https://gh/p/{i}#r1"), "excerpt": "keep it"}]}})
+        })
+        .collect();
+    assert_eq!(post(&s.url, Some(&dev), batch(&events)).0, 200);
+    let lead = signed_in(&s, &s.token("lead", "maintainer"));
+    let q = lead.get("/queue").body;
+    assert!(
+        q.contains("130 pending rule(s)") && q.contains("page 1 of 13"),
+        "{q}"
+    );
+    assert!(q.matches("<article class=\"rule\"").count() == 10);
+    // Best first: the first page holds the most confident.
+    assert!(q.contains("Rule 009") && !q.contains("Rule 000<"), "{q}");
+    let last = lead.get("/queue?page=99").body;
+    assert!(last.contains("page 13 of 13"));
+    let list = lead.get("/rules?status=pending&path=src/a.rs").body;
+    assert!(
+        list.contains("130 rule(s)") && list.contains("page 1 of 2"),
+        "{list}"
+    );
+    assert!(
+        list.contains("href=\"/rules?status=pending&amp;path=src%2Fa.rs&amp;page=2\""),
+        "{list}"
+    );
+    let second = lead
+        .get("/rules?status=pending&path=src%2Fa.rs&page=2")
+        .body;
+    assert!(
+        second.contains("Rule 129") && !second.contains("Rule 000"),
+        "{second}"
+    );
 }

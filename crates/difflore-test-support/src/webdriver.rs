@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The W3C key of a web element in a WebDriver answer.
-const ELEMENT: &str = "element-6066-11e4-a52e-4a5b6a6a6a6a";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Browser {
     driver: Child,

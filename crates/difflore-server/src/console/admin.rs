@@ -36,7 +36,7 @@ fn table(title: &str, rows: &[(&str, i64)]) -> Markup {
             table {
                 @for (k, n) in rows {
                     tr {
-                        td { (k) }
+                        td { @if *k == "-" { "(none)" } @else { (k) } }
                         td.n { (n) }
                         td.bar { meter min="0" max=(max) value=(n) { (n) } }
                     }
@@ -108,7 +108,7 @@ async fn tokens_page(st: &AppState, s: &Session, created: Option<(String, String
             } }
             button type="submit" { "Create" }
         }
-        table.tokens {
+        div.scroll { table.tokens {
             thead { tr { th { "Name" } th { "Role" } th { "Id" } th { "Created" } th { "" } } }
             tbody {
                 @for t in &list {
@@ -126,7 +126,7 @@ async fn tokens_page(st: &AppState, s: &Session, created: Option<(String, String
                     }
                 }
             }
-        }
+        } }
     };
     respond(StatusCode::OK, layout("Tokens", Some(s), body))
 }

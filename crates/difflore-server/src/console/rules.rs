@@ -56,6 +56,9 @@ pub async fn get(st: &AppState, team: &str, id: &str) -> Result<Option<TeamRule>
     })
 }
 
+/// Rules per page of the list.
+const PER_PAGE: usize = 100;
+
 const STATUSES: [TeamStatus; 4] = [
     TeamStatus::Pending,
     TeamStatus::Active,
@@ -97,6 +100,28 @@ pub async fn list(
         })
         .collect();
     shown.sort_by_key(|r| r.title.to_lowercase());
+    let pages = shown.len().div_ceil(PER_PAGE).max(1);
+    let at = q
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    // The other pages keep the filters.
+    let mut keep: Vec<(&str, &str)> = Vec::new();
+    for k in ["repo", "status", "path", "q"] {
+        if let Some(v) = field(k) {
+            keep.push((k, v));
+        }
+    }
+    let link = |n: usize| {
+        let page = n.to_string();
+        let mut all = keep.clone();
+        all.push(("page", &page));
+        format!(
+            "/rules?{}",
+            serde_urlencoded::to_string(&all).unwrap_or_default()
+        )
+    };
     let body = html! {
         h1 { "Rules" }
         form.filters method="get" action="/rules" {
@@ -116,7 +141,7 @@ pub async fn list(
         table.rules {
             thead { tr { th { "Rule" } th { "Status" } th { "Repo" } th { "Globs" } th { "Evidence" } } }
             tbody {
-                @for r in &shown {
+                @for r in shown.iter().skip((at - 1) * PER_PAGE).take(PER_PAGE) {
                     tr {
                         td { a href={ "/rules/" (r.id) } { (r.title) } div.statement { (r.statement) } }
                         td { span class={ "status " (status_text(r.status)) } { (status_text(r.status)) } }
@@ -125,6 +150,13 @@ pub async fn list(
                         td { (r.evidence.len()) }
                     }
                 }
+            }
+        }
+        @if pages > 1 {
+            nav.pager {
+                @if at > 1 { a rel="prev" href=(link(at - 1)) { "← previous" } }
+                span { "page " (at) " of " (pages) }
+                @if at < pages { a rel="next" href=(link(at + 1)) { "next →" } }
             }
         }
     };
@@ -160,7 +192,7 @@ pub async fn one(
             h3 { "Audit trail" }
             @if audit.is_empty() { p { "No decision yet." } }
             @else {
-                table.audit {
+                div.scroll { table.audit {
                     thead { tr { th { "When" } th { "Who" } th { "Did" } th { "From revision" } th { "Reason" } } }
                     tbody {
                         @for a in &audit {
@@ -170,7 +202,7 @@ pub async fn one(
                             }
                         }
                     }
-                }
+                } }
             }
             p.meta { "Created " (rule.created_at) ", last changed " (rule.updated_at)
                 @if let Some(by) = &rule.decided_by { ", decided by " (by) } "." }
