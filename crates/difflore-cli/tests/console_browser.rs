@@ -2,7 +2,7 @@
 //! whole test, SQLite backend; the storage under it is tested on both backends by the server's
 //! console tests): a developer imports review history and delivers it; a maintainer signs in,
 //! lands on the queue, approves with the keyboard, rejects with a reason, edits then approves;
-//! the developer's next pull has the decisions. Imported text with script, event handlers and a
+//! the developer's daemon pulls the decisions. Imported text with script, event handlers and a
 //! closing textarea renders inert in the browser. A `read` token sees no decision form, and a
 //! forged POST from its session is refused. With `DIFFLORE_SCREENSHOTS=1` every page is saved
 //! at desktop and phone width into `docs/console/`.
@@ -63,10 +63,15 @@ fn a_maintainer_reviews_in_the_browser_and_a_developer_gets_the_decisions() {
     let s = TestServer::start(&Backend::Sqlite);
     let lead_token = s.token("lead", "maintainer");
 
-    // A developer imports review history from a file and delivers the proposals.
+    // A developer (whose daemon pulls the rulebook every 5 s) imports review history from a
+    // file and delivers the proposals.
     let dev = Env::init();
+    let cfg = dev.home().join("config.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap_or_default();
+    text.push_str("\n[daemon]\npull_interval = 5\n");
+    std::fs::write(&cfg, text).unwrap();
     let dev_token = s.token("laptop", "ingest");
-    let (out, err, code) = dev.login(&s, &dev_token, false);
+    let (out, err, code) = dev.login(&s, &dev_token, true);
     assert_eq!(code, 0, "{out}{err}");
     let history = fixtures_dir().join("../../../docs/try-history.json");
     let (out, err, code) = dev.run(&["import", "file", history.to_str().unwrap(), "--json"]);
@@ -120,29 +125,24 @@ fn a_maintainer_reviews_in_the_browser_and_a_developer_gets_the_decisions() {
     let audit = rule(&s, &lead_token, &ids[1]);
     assert_eq!(audit["decided_by"], "lead");
 
-    // The developer's next pull has all three decisions.
-    let (out, err, code) = dev.run(&["sync", "now"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (out, _, _) = dev.run(&["memory", "list", "--all-repos", "--json"]);
-    let mine: Value = serde_json::from_str(&out).unwrap();
+    // The developer's daemon pulls all three decisions into the mirror.
     let status_of = |id: &str| {
+        let (out, _, _) = dev.run(&["memory", "list", "--all-repos", "--json"]);
+        let mine: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
         mine["rules"]
             .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == id)
+            .and_then(|a| a.iter().find(|r| r["id"] == id))
             .map(|r| (r["status"].clone(), r["statement"].clone()))
-            .unwrap()
     };
-    assert_eq!(status_of(&ids[0]).0, "active");
-    assert_eq!(status_of(&ids[1]).0, "rejected");
-    assert_eq!(
-        status_of(&ids[2]),
-        (
-            json!("active"),
-            json!("Keep request handlers thin: move logic into services.")
-        )
-    );
+    wait_for(30, "the daemon's pull of the decisions", || {
+        status_of(&ids[2])
+            == Some((
+                json!("active"),
+                json!("Keep request handlers thin: move logic into services."),
+            ))
+    });
+    assert_eq!(status_of(&ids[0]).unwrap().0, "active");
+    assert_eq!(status_of(&ids[1]).unwrap().0, "rejected");
 
     // Hostile imported text renders inert in the browser.
     let evil_id = uuid::Uuid::now_v7().to_string();
