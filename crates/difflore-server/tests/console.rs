@@ -45,6 +45,20 @@ fn rule(s: &Server, token: &str, id: &str) -> Value {
     v
 }
 
+/// A server with one pending rule proposed by a developer: (server, its id).
+fn one_rule(b: &Backend) -> (Server, String) {
+    let s = Server::start(b);
+    let dev = s.token("laptop", "ingest");
+    let id = propose(
+        &s,
+        &dev,
+        "Never use f64 for money amounts",
+        "https://gh/p/1#r1",
+        "f64",
+    );
+    (s, id)
+}
+
 fn signed_in(s: &Server, token: &str) -> Visitor {
     let mut v = Visitor::new(&s.url);
     let p = v.sign_in(token);
@@ -235,15 +249,7 @@ fn form_decisions_take_the_one_decision_path(b: &Backend) {
 }
 
 fn csrf_and_roles_guard_every_form(b: &Backend) {
-    let s = Server::start(b);
-    let dev = s.token("laptop", "ingest");
-    let id = propose(
-        &s,
-        &dev,
-        "Never use f64 for money amounts",
-        "https://gh/p/1#r1",
-        "f64",
-    );
+    let (s, id) = one_rule(b);
     let lead_token = s.token("lead", "maintainer");
     let lead = signed_in(&s, &lead_token);
     let other = signed_in(&s, &s.token("lead2", "maintainer"));
@@ -287,15 +293,7 @@ fn csrf_and_roles_guard_every_form(b: &Backend) {
 }
 
 fn sessions_are_fresh_end_and_stay_in_their_team(b: &Backend) {
-    let s = Server::start(b);
-    let dev = s.token("laptop", "ingest");
-    let id = propose(
-        &s,
-        &dev,
-        "Never use f64 for money amounts",
-        "https://gh/p/1#r1",
-        "f64",
-    );
+    let (s, id) = one_rule(b);
     // Fixation: a planted cookie is never adopted; sign-in gives a new one and ends the old.
     let planted = format!("difflore_session={}", "ab".repeat(32));
     let mut v = Visitor::new(&s.url);

@@ -49,18 +49,7 @@ fn pull(s: &Server, token: &str, since: i64) -> Value {
 }
 
 fn decide(s: &Server, token: &str, id: &str, body: Value) -> (u16, Value) {
-    let mut req = agent()
-        .post(format!("{}/v1/rules/{id}/decision", s.url))
-        .header("Content-Type", "application/json");
-    req = req.header("Authorization", format!("Bearer {token}"));
-    match req.send(body.to_string().as_bytes()) {
-        Ok(mut r) => {
-            let st = r.status().as_u16();
-            let t = r.body_mut().read_to_string().unwrap_or_default();
-            (st, serde_json::from_str(&t).unwrap_or(Value::Null))
-        }
-        Err(e) => (0, Value::String(e.to_string())),
-    }
+    decide_raw(s, token, id, &body.to_string())
 }
 
 fn rule_id() -> String {

@@ -77,7 +77,19 @@ pub async fn activity(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Re
 }
 
 async fn admin(st: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
-    let s = session::require(st, headers).await?;
+    only_admin(session::require(st, headers).await?)
+}
+
+/// An admin's posted form (session and CSRF token checked).
+async fn admin_form(
+    st: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Session, Response> {
+    only_admin(session::for_form(st, headers, form).await?)
+}
+
+fn only_admin(s: Session) -> Result<Session, Response> {
     if !s.is_admin() {
         return Err(page::error(
             StatusCode::FORBIDDEN,
@@ -143,16 +155,10 @@ pub async fn create_token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let s = match admin(&st, &headers).await {
+    let s = match admin_form(&st, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !s.csrf_ok(&form) {
-        return page::error(
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is not this session's",
-        );
-    }
     let name = form.get("name").map(|n| n.trim()).unwrap_or_default();
     if name.is_empty()
         || name.len() > 64
@@ -187,16 +193,10 @@ pub async fn revoke_token(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let s = match admin(&st, &headers).await {
+    let s = match admin_form(&st, &headers, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !s.csrf_ok(&form) {
-        return page::error(
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is not this session's",
-        );
-    }
     // Only a token of this admin's team.
     let ours = matches!(st.store.list_tokens(Some(s.token.team.clone())).await,
         Ok(l) if l.iter().any(|t| t.id == id && t.revoked_at.is_none()));

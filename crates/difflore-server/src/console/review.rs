@@ -189,15 +189,10 @@ pub async fn decide(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(s) = session::current(&st, &headers).await else {
-        return page::error(StatusCode::FORBIDDEN, "sign in first");
+    let s = match session::for_form(&st, &headers, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
-    if !s.csrf_ok(&form) {
-        return page::error(
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is not this session's; reload the page and try again",
-        );
-    }
     if let Some(why) = rules_api::may_not_decide(&s.token) {
         return page::error(StatusCode::FORBIDDEN, &why);
     }

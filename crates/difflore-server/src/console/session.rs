@@ -101,6 +101,25 @@ pub async fn require(st: &AppState, headers: &HeaderMap) -> Result<Session, Resp
         .ok_or_else(|| Redirect::to("/signin").into_response())
 }
 
+/// The session behind a posted form, with the form's CSRF token checked: 403 without a
+/// session or with another token.
+pub async fn for_form(
+    st: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Session, Response> {
+    let Some(s) = current(st, headers).await else {
+        return Err(page::error(StatusCode::FORBIDDEN, "sign in first"));
+    };
+    if !s.csrf_ok(form) {
+        return Err(page::error(
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is not this session's; reload the page and try again",
+        ));
+    }
+    Ok(s)
+}
+
 /// Where a person lands: maintainers on the review queue, readers on the rules.
 fn landing(role: Role) -> &'static str {
     if role.can_decide() {
