@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod globs;
+pub mod outcomes;
 pub mod rules;
 
 /// The wire protocol version this crate describes (the `/v1` prefix).

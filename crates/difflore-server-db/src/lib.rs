@@ -93,6 +93,80 @@ pub struct NewEvent {
     pub effect: Option<Effect>,
     /// Where it counts in the activity figures (counted only when newly inserted).
     pub tally: Tally,
+    /// For `rules.served`: the rules served and when in the agent's work (counted per rule only
+    /// when newly inserted).
+    pub served: Option<Served>,
+}
+
+/// The rules a `rules.served` event served, and the moment (`read`, `prompt`, `edit`, `gate`,
+/// `mcp`, or `-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub rule_ids: Vec<String>,
+    pub moment: String,
+}
+
+impl Served {
+    /// Most rule ids one event counts for.
+    pub const MAX_RULES: usize = 200;
+
+    /// What a validated `rules.served` payload served.
+    pub fn of(payload: &serde_json::Value) -> Served {
+        let rule_ids = payload["rule_ids"]
+            .as_array()
+            .map(|a| {
+                let mut ids: Vec<String> = a
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .filter(|s| !s.is_empty() && s.len() <= 64)
+                    .map(str::to_ascii_lowercase)
+                    .take(Self::MAX_RULES)
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                ids
+            })
+            .unwrap_or_default();
+        let moment = payload["moment"]
+            .as_str()
+            .or_else(|| payload["mode"].as_str().filter(|m| *m == "mcp"))
+            .filter(|m| !m.is_empty())
+            .map(|m| m.chars().take(20).collect())
+            .unwrap_or_else(|| "-".to_string());
+        Served { rule_ids, moment }
+    }
+
+    /// Counts per (rule, day, agent, repo, moment) of the `rules.served` events a batch
+    /// inserted.
+    pub fn count<'a>(inserted: impl Iterator<Item = &'a NewEvent>) -> Vec<(ServedKey, i64)> {
+        let mut m: std::collections::HashMap<ServedKey, i64> = std::collections::HashMap::new();
+        for e in inserted {
+            let Some(s) = &e.served else { continue };
+            for id in &s.rule_ids {
+                let k = ServedKey {
+                    rule_id: id.clone(),
+                    day: e.tally.day.clone(),
+                    agent: e.tally.agent.clone(),
+                    repo: e.tally.repo.clone(),
+                    moment: s.moment.clone(),
+                };
+                *m.entry(k).or_default() += 1;
+            }
+        }
+        let mut v: Vec<_> = m.into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+/// The key rules served are counted under (`served_daily`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ServedKey {
+    pub rule_id: String,
+    pub day: String,
+    pub agent: String,
+    pub repo: String,
+    pub moment: String,
 }
 
 /// The key an event is counted under in the team's daily activity (`activity_daily`): kept at
@@ -364,6 +438,15 @@ pub trait Storage: Send + Sync + 'static {
         team: &str,
         id: &str,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StorageError>> + Send;
+
+    /// How often the team's agents were served each rule (of one rule, or all), per day, agent,
+    /// repo and moment, from day `since` on.
+    fn served(
+        &self,
+        team: &str,
+        since: &str,
+        rule_id: Option<String>,
+    ) -> impl Future<Output = Result<Vec<(ServedKey, i64)>, StorageError>> + Send;
 
     /// The team's activity counts from day `since` (`YYYY-MM-DD`) on.
     fn activity(

@@ -3,7 +3,9 @@
 //! counts kept at ingest.
 
 use deadpool_postgres::GenericClient;
-use difflore_server_db::{ActivityRow, AuditEntry, NewEvent, SessionRecord, StorageError, Tally};
+use difflore_server_db::{
+    ActivityRow, AuditEntry, NewEvent, Served, ServedKey, SessionRecord, StorageError, Tally,
+};
 
 fn db(e: tokio_postgres::Error) -> StorageError {
     StorageError::unavailable(e)
@@ -158,6 +160,79 @@ pub async fn activity(
             agent: r.get(2),
             repo: r.get(3),
             count: r.get(4),
+        })
+        .collect())
+}
+
+/// Counts the rules the batch's new `rules.served` events served, inside its transaction, in
+/// one statement (rows in key order, so concurrent batches lock them in the same order).
+pub async fn count_served<'a>(
+    tx: &impl GenericClient,
+    team: &str,
+    inserted: impl Iterator<Item = &'a NewEvent>,
+) -> Result<(), StorageError> {
+    let counted = Served::count(inserted);
+    if counted.is_empty() {
+        return Ok(());
+    }
+    let mut cols: [Vec<&str>; 5] = Default::default();
+    let mut ns = Vec::with_capacity(counted.len());
+    for (k, n) in &counted {
+        cols[0].push(&k.rule_id);
+        cols[1].push(&k.day);
+        cols[2].push(&k.agent);
+        cols[3].push(&k.repo);
+        cols[4].push(&k.moment);
+        ns.push(*n);
+    }
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO served_daily (team, rule_id, day, agent, repo, moment, count)
+             SELECT $1, t.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
+                                        $6::text[], $7::int8[])
+                  AS t(rule_id, day, agent, repo, moment, count)
+             ON CONFLICT (team, rule_id, day, agent, repo, moment)
+             DO UPDATE SET count = served_daily.count + excluded.count",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(
+        &st,
+        &[&team, &cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &ns],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub async fn served(
+    c: &impl GenericClient,
+    team: &str,
+    since: &str,
+    rule_id: Option<&str>,
+) -> Result<Vec<(ServedKey, i64)>, StorageError> {
+    let rows = c
+        .query(
+            "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
+             WHERE team = $1 AND day >= $2 AND ($3::text IS NULL OR rule_id = $3)
+             ORDER BY rule_id, day",
+            &[&team, &since, &rule_id],
+        )
+        .await
+        .map_err(db)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                ServedKey {
+                    rule_id: r.get(0),
+                    day: r.get(1),
+                    agent: r.get(2),
+                    repo: r.get(3),
+                    moment: r.get(4),
+                },
+                r.get(5),
+            )
         })
         .collect())
 }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_maintainer.sql"),
     include_str!("migrations/0003_rulebook.sql"),
     include_str!("migrations/0004_console.sql"),
+    include_str!("migrations/0005_outcomes.sql"),
 ];
 
 mod console;
@@ -199,6 +200,9 @@ async fn insert_batch(
         .await
         .map_err(BatchError::Rulebook)?;
     console::tally(&tx, team, events.iter().filter(|e| set.contains(&e.id)))
+        .await
+        .map_err(BatchError::Rulebook)?;
+    console::count_served(&tx, team, events.iter().filter(|e| set.contains(&e.id)))
         .await
         .map_err(BatchError::Rulebook)?;
     tx.commit().await?;
@@ -499,6 +503,15 @@ impl Storage for PgStorage {
 
     async fn rule_audit(&self, team: &str, id: &str) -> Result<Vec<AuditEntry>, StorageError> {
         console::rule_audit(&self.client().await?, team, id).await
+    }
+
+    async fn served(
+        &self,
+        team: &str,
+        since: &str,
+        rule_id: Option<String>,
+    ) -> Result<Vec<(ServedKey, i64)>, StorageError> {
+        console::served(&self.client().await?, team, since, rule_id.as_deref()).await
     }
 
     async fn activity(&self, team: &str, since: &str) -> Result<Vec<ActivityRow>, StorageError> {

@@ -1,7 +1,9 @@
 //! What the console keeps on SQLite: sessions (by the hash of their secret), a rule's audit
 //! trail, and the activity counts kept at ingest.
 
-use difflore_server_db::{ActivityRow, AuditEntry, NewEvent, SessionRecord, StorageError, Tally};
+use difflore_server_db::{
+    ActivityRow, AuditEntry, NewEvent, Served, ServedKey, SessionRecord, StorageError, Tally,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 fn db(e: rusqlite::Error) -> StorageError {
@@ -128,6 +130,63 @@ pub fn activity(c: &Connection, team: &str, since: &str) -> Result<Vec<ActivityR
             repo: r.get(3)?,
             count: r.get(4)?,
         })
+    })
+    .map_err(db)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(db)
+}
+
+/// Counts the rules the batch's new `rules.served` events served, inside its transaction.
+pub fn count_served<'a>(
+    tx: &Connection,
+    team: &str,
+    inserted: impl Iterator<Item = &'a NewEvent>,
+) -> Result<(), StorageError> {
+    let counted = Served::count(inserted);
+    if counted.is_empty() {
+        return Ok(());
+    }
+    let mut st = tx
+        .prepare_cached(
+            "INSERT INTO served_daily (team, rule_id, day, agent, repo, moment, count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (team, rule_id, day, agent, repo, moment)
+             DO UPDATE SET count = count + excluded.count",
+        )
+        .map_err(db)?;
+    for (k, n) in counted {
+        st.execute(params![
+            team, k.rule_id, k.day, k.agent, k.repo, k.moment, n
+        ])
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+pub fn served(
+    c: &Connection,
+    team: &str,
+    since: &str,
+    rule_id: Option<&str>,
+) -> Result<Vec<(ServedKey, i64)>, StorageError> {
+    let mut st = c
+        .prepare_cached(
+            "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
+             WHERE team = ?1 AND day >= ?2 AND (?3 IS NULL OR rule_id = ?3)
+             ORDER BY rule_id, day",
+        )
+        .map_err(db)?;
+    st.query_map(params![team, since, rule_id], |r| {
+        Ok((
+            ServedKey {
+                rule_id: r.get(0)?,
+                day: r.get(1)?,
+                agent: r.get(2)?,
+                repo: r.get(3)?,
+                moment: r.get(4)?,
+            },
+            r.get(5)?,
+        ))
     })
     .map_err(db)?
     .collect::<Result<Vec<_>, _>>()

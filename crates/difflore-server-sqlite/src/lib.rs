@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_maintainer.sql"),
     include_str!("migrations/0003_rulebook.sql"),
     include_str!("migrations/0004_console.sql"),
+    include_str!("migrations/0005_outcomes.sql"),
 ];
 
 mod console;
@@ -180,7 +181,8 @@ impl Storage for SqliteStorage {
                 }
             }
             rulebook::propose(&tx, &team, &Proposals::new(proposals))?;
-            console::tally(&tx, &team, inserted.into_iter())?;
+            console::tally(&tx, &team, inserted.iter().copied())?;
+            console::count_served(&tx, &team, inserted.into_iter())?;
             tx.commit().map_err(StorageError::unavailable)?;
             Ok(out)
         })
@@ -413,6 +415,17 @@ impl Storage for SqliteStorage {
     async fn rule_audit(&self, team: &str, id: &str) -> Result<Vec<AuditEntry>, StorageError> {
         let (team, id) = (team.to_string(), id.to_string());
         self.with(move |c| console::rule_audit(c, &team, &id)).await
+    }
+
+    async fn served(
+        &self,
+        team: &str,
+        since: &str,
+        rule_id: Option<String>,
+    ) -> Result<Vec<(ServedKey, i64)>, StorageError> {
+        let (team, since) = (team.to_string(), since.to_string());
+        self.with(move |c| console::served(c, &team, &since, rule_id.as_deref()))
+            .await
     }
 
     async fn activity(&self, team: &str, since: &str) -> Result<Vec<ActivityRow>, StorageError> {

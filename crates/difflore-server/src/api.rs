@@ -19,7 +19,7 @@ use difflore_proto::{
     MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, WhoAmI,
 };
 use difflore_server_db::{
-    Effect, NewEvent, Role, Storage, StorageError, Stored, Tally, TokenRecord,
+    Effect, NewEvent, Role, Served, Storage, StorageError, Stored, Tally, TokenRecord,
 };
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -59,6 +59,7 @@ pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
             "/v1/rules/{id}/decision",
             axum::routing::post(crate::rules_api::decision),
         )
+        .route("/v1/outcomes", get(crate::outcomes_api::outcomes))
         .route("/v1/health", get(health))
         .merge(crate::console::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; see /v1/health") })
@@ -293,6 +294,8 @@ fn judge(items: &[Value]) -> Judged {
         };
         j.verdicts.push(Verdict::Store(j.to_store.len()));
         let tally = Tally::of(&env.kind, &env.occurred_at, &env.payload);
+        let served =
+            (env.kind == difflore_proto::kinds::RULES_SERVED).then(|| Served::of(&env.payload));
         j.to_store.push(NewEvent {
             id,
             kind: env.kind,
@@ -300,6 +303,7 @@ fn judge(items: &[Value]) -> Judged {
             payload: env.payload.to_string(),
             effect,
             tally,
+            served,
         });
     }
     j

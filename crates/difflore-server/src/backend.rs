@@ -169,6 +169,14 @@ impl Storage for AnyStorage {
     async fn activity(&self, team: &str, since: &str) -> Result<Vec<ActivityRow>, StorageError> {
         forward!(self, s => s.activity(team, since))
     }
+    async fn served(
+        &self,
+        team: &str,
+        since: &str,
+        rule_id: Option<String>,
+    ) -> Result<Vec<(ServedKey, i64)>, StorageError> {
+        forward!(self, s => s.served(team, since, rule_id))
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod auth;
 mod backend;
 mod console;
 mod listener;
+mod outcomes_api;
 mod rules_api;
 mod settings;
 

@@ -6,13 +6,15 @@ use super::page::{self, evidence, layout, respond, rule_head, status_text};
 use super::review::decision_form;
 use super::session;
 use crate::api::AppState;
+use crate::outcomes_api;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use difflore_proto::globs::RuleGlobs;
+use difflore_proto::outcomes::ServedFigures;
 use difflore_proto::rules::{TeamRule, TeamStatus};
 use difflore_server_db::{RulesQuery, Storage};
-use maud::html;
+use maud::{Markup, html};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -82,6 +84,13 @@ pub async fn list(
         Err(r) => return r,
     };
     let repos: BTreeSet<&str> = rules.iter().filter_map(|r| r.repo.as_deref()).collect();
+    let since = outcomes_api::days_ago(outcomes_api::DEFAULT_DAYS);
+    let served: HashMap<String, i64> = outcomes_api::figures(&st, &s.token.team, &since, None)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| (f.rule_id, f.served))
+        .collect();
     let (repo, path, text) = (field("repo"), field("path"), field("q"));
     let needle = text.map(str::to_lowercase);
     let mut shown: Vec<&TeamRule> = rules
@@ -139,7 +148,8 @@ pub async fn list(
         }
         p.lead { (shown.len()) " rule(s)" @if let Some(p) = path { " govern " code { (p) } } "." }
         table.rules {
-            thead { tr { th { "Rule" } th { "Status" } th { "Repo" } th { "Globs" } th { "Evidence" } } }
+            thead { tr { th { "Rule" } th { "Status" } th { "Repo" } th { "Globs" } th { "Evidence" }
+                th { "Served (" (outcomes_api::DEFAULT_DAYS) " d)" } } }
             tbody {
                 @for r in shown.iter().skip((at - 1) * PER_PAGE).take(PER_PAGE) {
                     tr {
@@ -148,6 +158,7 @@ pub async fn list(
                         td { (r.repo.as_deref().unwrap_or("every repo")) }
                         td { @for g in &r.globs { code { (g) } " " } }
                         td { (r.evidence.len()) }
+                        td { (served.get(&r.id).copied().unwrap_or(0)) }
                     }
                 }
             }
@@ -161,6 +172,50 @@ pub async fn list(
         }
     };
     respond(StatusCode::OK, layout("Rules", Some(&s), body))
+}
+
+/// How often the agents were given the rule: totals and a served-per-day chart (SVG drawn
+/// here, no script).
+fn served_section(f: &ServedFigures) -> Markup {
+    let days = 30;
+    let first = outcomes_api::days_ago(days);
+    let per_day: Vec<(String, i64)> = (0..days)
+        .map(|i| {
+            let d = (time::OffsetDateTime::now_utc() - time::Duration::days(days - 1 - i))
+                .date()
+                .to_string();
+            let n = f.per_day.get(&d).copied().unwrap_or(0);
+            (d, n)
+        })
+        .collect();
+    let max = per_day.iter().map(|d| d.1).max().unwrap_or(0).max(1);
+    let list = |m: &std::collections::BTreeMap<String, i64>| {
+        m.iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    html! {
+        section.served {
+            h3 { "Served to agents (last " (outcomes_api::DEFAULT_DAYS) " days)" }
+            @if f.served == 0 { p { "Not served in that time." } }
+            @else {
+                p {
+                    strong { (f.served) } " times; last on " (f.last_served_day.as_deref().unwrap_or("-")) ". "
+                    "By moment: " (list(&f.by_moment)) ". By agent: " (list(&f.by_agent)) "."
+                }
+            }
+            svg.chart viewBox={ "0 0 " (days * 10) " 60" } role="img"
+                aria-label={ "served per day since " (first) } preserveAspectRatio="none" {
+                @for (i, (d, n)) in per_day.iter().enumerate() {
+                    @let h = if *n == 0 { 1 } else { (n * 56 / max).max(2) };
+                    rect x=(i * 10 + 1) y=(60 - h) width="8" height=(h) class=(if *n == 0 { "zero" } else { "bar" }) {
+                        title { (d) ": " (n) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub async fn one(
@@ -182,11 +237,19 @@ pub async fn one(
         .rule_audit(&s.token.team, &rule.id)
         .await
         .unwrap_or_default();
+    let since = outcomes_api::days_ago(outcomes_api::DEFAULT_DAYS);
+    let served = outcomes_api::figures(&st, &s.token.team, &since, Some(rule.id.clone()))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     let back = format!("/rules/{}", rule.id);
     let body = html! {
         article.rule.whole {
             (rule_head(&rule, false))
             @if s.can_decide() { (decision_form(&s, &rule, &back)) }
+            (served_section(&served))
             h3 { "Evidence" }
             (evidence(&rule.evidence, usize::MAX))
             h3 { "Audit trail" }

@@ -1,0 +1,106 @@
+//! Whether rules reach the agents, on the server (both backends): `rules.served` events counted
+//! per rule, day, agent, repo and moment as they arrive — exactly once under replays and across a
+//! restart — answered by `GET /v1/outcomes` and shown on the console's rule page and list.
+
+mod common;
+use common::*;
+use difflore_test_support::console::Visitor;
+use serde_json::{Value, json};
+
+on_both_backends!(served_rules_are_counted_once_and_survive_a_restart);
+
+fn served(day: &str, agent: &str, moment: &str, rules: &[&str]) -> Value {
+    json!({"id": new_id(), "kind": "rules.served", "occurred_at": format!("{day}T10:00:00Z"),
+           "payload": {"agent": agent, "repo": "github.com/acme/shop", "rule_ids": rules,
+                       "mode": if moment == "mcp" { "mcp" } else { "context" }, "moment": moment}})
+}
+
+fn served_rules_are_counted_once_and_survive_a_restart(b: &Backend) {
+    let mut s = Server::start(b);
+    let dev = s.token("laptop", "ingest");
+    let today = time::OffsetDateTime::now_utc().date();
+    let (d0, d1) = (
+        (today - time::Duration::days(3)).to_string(),
+        today.to_string(),
+    );
+    let x = uuid::Uuid::now_v7().to_string();
+    let y = uuid::Uuid::now_v7().to_string();
+    let events = vec![
+        served(&d0, "claude-code", "read", &[&x]),
+        served(&d1, "claude-code", "read", &[&x]),
+        served(&d1, "codex", "gate", &[&x]),
+        served(&d1, "mcp", "mcp", &[&x, &y, &y]),
+        // Long ago: outside the default window.
+        served("2020-01-01", "codex", "read", &[&y]),
+        // Not a rules.served event: not counted.
+        json!({"id": new_id(), "kind": "hook.event", "occurred_at": format!("{d1}T10:00:00Z"),
+               "payload": {"agent": "codex", "rule_ids": [x]}}),
+    ];
+    assert_eq!(post(&s.url, Some(&dev), batch(&events)).0, 200);
+    let check = |s: &Server| {
+        let (st, v) = get(&s.url, "/v1/outcomes", Some(&dev));
+        assert_eq!(st, 200, "{v}");
+        let rules = v["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 2, "{v}");
+        assert_eq!(rules[0]["rule_id"], x.as_str());
+        assert_eq!(rules[0]["served"], 4);
+        assert_eq!(rules[0]["last_served_day"], d1.as_str());
+        assert_eq!(
+            rules[0]["by_moment"],
+            json!({"read": 2, "gate": 1, "mcp": 1})
+        );
+        assert_eq!(
+            rules[0]["by_agent"],
+            json!({"claude-code": 2, "codex": 1, "mcp": 1})
+        );
+        assert_eq!(rules[0]["per_day"][&d0], 1);
+        assert_eq!(
+            rules[1]["served"], 1,
+            "a rule named twice in one event counts once"
+        );
+        let (_, all) = get(&s.url, "/v1/outcomes?since=2020-01-01", Some(&dev));
+        let y_all = all["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule_id"] == y.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(y_all["served"], 2);
+    };
+    check(&s);
+    // Replays count nothing.
+    assert_eq!(post(&s.url, Some(&dev), batch(&events)).0, 200);
+    check(&s);
+    // A restart keeps the counts.
+    s.stop();
+    s.spawn();
+    check(&s);
+    // Bad queries are 400s; another team sees nothing.
+    assert_eq!(
+        get(&s.url, "/v1/outcomes?since=yesterday", Some(&dev)).0,
+        400
+    );
+    let other = s.token_in(&unique("other"), "x", "read");
+    let (_, v) = get(&s.url, "/v1/outcomes", Some(&other));
+    assert!(v["rules"].as_array().unwrap().is_empty());
+
+    // The console shows the figures on the rule's page and in the list.
+    let ev = json!({"id": new_id(), "kind": "rule.proposed", "occurred_at": "2026-11-29T10:00:00Z",
+        "payload": {"rule_id": x, "repo": "github.com/acme/shop", "title": "Money",
+            "statement": "Never use f64 for money", "globs": ["src/**"], "severity": "context",
+            "origin": "review_import", "confidence": 0.8,
+            "evidence": [{"url": "https://gh/p/1#r1", "excerpt": "f64"}]}});
+    assert_eq!(post(&s.url, Some(&dev), batch(&[ev])).0, 200);
+    let mut v = Visitor::new(&s.url);
+    v.sign_in(&s.token("viewer", "read"));
+    let page = v.get(&format!("/rules/{x}")).body;
+    assert!(page.contains("<strong>4</strong> times; last on"), "{page}");
+    assert!(page.contains("<svg class=\"chart\""), "{page}");
+    assert!(page.contains(&format!("<title>{d0}: 1</title>")), "{page}");
+    let list = v.get("/rules").body;
+    assert!(
+        list.contains("<td>1</td><td>4</td>"),
+        "evidence 1, served 4: {list}"
+    );
+}
