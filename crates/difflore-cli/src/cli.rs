@@ -56,6 +56,24 @@ pub enum Command {
     /// `--diff` takes every uncommitted change (plus untracked files); `--staged` only what is
     /// staged; `--base REV` everything since the branch left REV. `--file PATH` asks for one
     /// file, optionally with `--text` standing for the change.
+    /// Did the rules reach the agents? Per rule: times served, when last, a per-day sparkline.
+    ///
+    /// The team's figures when logged in and the server answers; this machine's own daily totals
+    /// otherwise (it says which). Inside a checkout, its repository's rules and the global ones
+    /// (`--repo KEY` for another, `--all-repos` for every one).
+    Report {
+        /// Only this repo key.
+        #[arg(long, conflicts_with = "all_repos")]
+        repo: Option<String>,
+        /// Every repository's rules, wherever you are.
+        #[arg(long)]
+        all_repos: bool,
+        /// The window's first day, YYYY-MM-DD (default: 90 days ago).
+        #[arg(long, value_name = "DAY")]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     #[command(group = clap::ArgGroup::new("what").required(true).args(["diff", "file"]))]
     Recall {
         /// Rules for the files of the current git change.

@@ -13,6 +13,7 @@ mod memory_cmd;
 mod outbox_cmd;
 mod recall_cmd;
 mod render;
+mod report_cmd;
 mod review_cmd;
 mod rule_view;
 mod status_cmd;
@@ -65,6 +66,17 @@ fn main() {
             json,
         }),
         Command::Export { format, output } => export_cmd::run(&format, output.as_deref()),
+        Command::Report {
+            repo,
+            all_repos,
+            since,
+            json,
+        } => report_cmd::run(report_cmd::ReportArgs {
+            repo,
+            all_repos,
+            since,
+            json,
+        }),
         Command::Daemon(d) => daemon_cmd::run(d),
         Command::Agents(a) => agents_cmd::run(a),
         Command::Mcp => difflore_mcp::run().map_err(anyhow::Error::from),

@@ -19,6 +19,7 @@ pub mod config;
 pub mod home;
 pub mod logfile;
 pub mod outbox;
+pub mod outcomes;
 pub mod redact;
 pub mod repo;
 pub mod spool;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_serving.sql"),
     include_str!("migrations/0006_team_mirror.sql"),
     include_str!("migrations/0007_evidence_pulled.sql"),
+    include_str!("migrations/0008_outcomes.sql"),
 ];
 
 /// The schema version this binary reads and writes.

@@ -13,6 +13,7 @@
 
 use crate::agent::{Agent, Phase, ToolKind};
 use crate::normalize::{event_cwd, named_files};
+use difflore_core::outcomes;
 use difflore_core::redact::prefix_at_most;
 use difflore_core::repo::{self, Repo};
 use difflore_rules::matching::{self, Match, Query};
@@ -245,6 +246,7 @@ pub fn serve(
             let files = rel(paths);
             for f in &files {
                 st.mark_edited(f)?;
+                outcomes::count_edit(conn, now, agent.as_str(), key.unwrap_or(""), f)?;
             }
             // Every rule governing the file applies to a self-review: the file, not the wording
             // of the change, decides.
@@ -273,6 +275,16 @@ pub fn serve(
             hold_back(agent, event, &m, groups)
         }
     };
+    if let Some(s) = &served {
+        outcomes::count_served(
+            conn,
+            now,
+            agent.as_str(),
+            key.unwrap_or(""),
+            s.moment,
+            &s.rule_ids,
+        )?;
+    }
     tx.commit()?;
     Ok(served)
 }

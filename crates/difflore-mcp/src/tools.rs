@@ -255,13 +255,22 @@ impl Tools {
         repo::relative_path(&r.root, &self.cwd, p)
     }
 
-    /// Records what an answer served (only while capture is on; failures only logged).
+    /// Counts what an answer served in this machine's daily totals, and records it as a
+    /// `rules.served` event while capture is on (failures only logged).
     fn record(&self, conn: &Connection, tool: &str, file: Option<&str>, ids: Vec<String>) {
-        let cfg = self.config();
-        if ids.is_empty() || !cfg.capture_on() {
+        if ids.is_empty() {
             return;
         }
         let now = clock::now_ms();
+        let repo = self.repo_key().unwrap_or("").to_string();
+        if let Err(e) = difflore_core::outcomes::count_served(conn, now, "mcp", &repo, "mcp", &ids)
+        {
+            eprintln!("difflore mcp: could not count rules served: {e}");
+        }
+        let cfg = self.config();
+        if !cfg.capture_on() {
+            return;
+        }
         let served = RulesServed {
             agent: "mcp".into(),
             event: None,

@@ -160,6 +160,43 @@ impl Client {
         }
     }
 
+    /// `GET /v1/outcomes?since=DAY`: how often the team's agents were served each rule.
+    pub fn get_outcomes(
+        &self,
+        since: &str,
+    ) -> Result<difflore_proto::outcomes::Outcomes, ClientError> {
+        let mut r = self
+            .agent
+            .get(format!("{}/v1/outcomes?since={since}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| ClientError::Request(format!("cannot reach {}: {e}", self.base)))?;
+        let status = r.status().as_u16();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        match status {
+            200 => serde_json::from_str(&body).map_err(|e| {
+                ClientError::Request(format!(
+                    "{} answered figures that do not read: {e}",
+                    self.base
+                ))
+            }),
+            404 => Err(ClientError::Request(format!(
+                "{} keeps no figures (/v1/outcomes answered 404): upgrade the server",
+                self.base
+            ))),
+            _ => Err(ClientError::Request(format!(
+                "{} answered {status} to the figures: {}",
+                self.base,
+                error_message(&body)
+            ))),
+        }
+    }
+
     /// `POST /v1/rules/{id}/decision`: a maintainer's decision on a team rule.
     pub fn decide(&self, id: &str, d: &Decision) -> Result<TeamRule, DecisionFailure> {
         let body = serde_json::to_vec(d).map_err(|e| DecisionFailure::Invalid(e.to_string()))?;

@@ -1,0 +1,174 @@
+//! `difflore report`: did the rules reach the agents? Per rule, how often it was served in the
+//! window, when last, at which moments and by which agents, with a per-day sparkline — the
+//! team's figures when logged in and the server answers (`GET /v1/outcomes`), this machine's own
+//! daily totals otherwise, and it says which.
+
+use crate::context::{home, tuning};
+use crate::render;
+use difflore_core::{outcomes, repo, store};
+use difflore_proto::outcomes::{ServedFigures, summarize};
+use difflore_rules::kinds::Status;
+use difflore_rules::memory;
+use difflore_sync::client::Client;
+use difflore_sync::creds;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Days the sparkline covers.
+const SPARK_DAYS: i64 = 30;
+
+pub struct ReportArgs {
+    pub repo: Option<String>,
+    pub all_repos: bool,
+    pub since: Option<String>,
+    pub json: bool,
+}
+
+fn day_ago(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() - time::Duration::days(days))
+        .date()
+        .to_string()
+}
+
+fn parse_day(s: &str) -> anyhow::Result<String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s.trim(), &fmt)
+        .map(|d| d.to_string())
+        .map_err(|_| anyhow::anyhow!("--since must be a day, YYYY-MM-DD (got {s:?})"))
+}
+
+/// The figures and where they come from.
+fn figures(
+    home: &difflore_core::home::Home,
+    conn: &rusqlite::Connection,
+    since: &str,
+    repo: Option<&str>,
+) -> anyhow::Result<(String, Option<String>, Vec<ServedFigures>)> {
+    let local = |note: Option<String>| -> anyhow::Result<_> {
+        let rows = outcomes::served_rows(conn, since, repo)?;
+        Ok(("local".to_string(), note, summarize(rows)))
+    };
+    let Some(c) = creds::load(home)? else {
+        return local(None);
+    };
+    let team = Client::new(&c, tuning().request_timeout)
+        .map_err(|e| e.to_string())
+        .and_then(|client| client.get_outcomes(since).map_err(|e| e.to_string()));
+    match team {
+        Ok(o) => Ok(("team".to_string(), None, o.rules)),
+        Err(e) => local(Some(format!(
+            "the team's figures are out of reach ({e}); these are this machine's own"
+        ))),
+    }
+}
+
+fn sparkline(per_day: &std::collections::BTreeMap<String, i64>) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let days: Vec<i64> = (0..SPARK_DAYS)
+        .rev()
+        .map(|i| per_day.get(&day_ago(i)).copied().unwrap_or(0))
+        .collect();
+    let max = days.iter().copied().max().unwrap_or(0);
+    days.iter()
+        .map(|&n| match n {
+            0 => '·',
+            _ => BARS[((n * 7) / max.max(1)) as usize],
+        })
+        .collect()
+}
+
+pub fn run(a: ReportArgs) -> anyhow::Result<()> {
+    let home = home()?;
+    let conn = store::open_for_write(&home)?;
+    let since = match &a.since {
+        Some(s) => parse_day(s)?,
+        None => day_ago(89),
+    };
+    let here = if a.repo.is_some() || a.all_repos {
+        None
+    } else {
+        repo::discover(&std::env::current_dir()?).map(|r| r.key)
+    };
+    let scope = a.repo.clone().or(here);
+    let (source, note, figs) = figures(&home, &conn, &since, scope.as_deref())?;
+    let by_id: HashMap<&str, &ServedFigures> =
+        figs.iter().map(|f| (f.rule_id.as_str(), f)).collect();
+    let mut rules: Vec<memory::Rule> = memory::list(&conn, None, None)?
+        .into_iter()
+        .filter(|r| r.status != Status::Rejected)
+        .filter(|r| match &scope {
+            Some(k) => r.repo.is_none() || r.repo.as_deref() == Some(k.as_str()),
+            None => true,
+        })
+        .collect();
+    let served = |id: &str| by_id.get(id).map_or(0, |f| f.served);
+    rules.sort_by(|x, y| {
+        served(&y.id)
+            .cmp(&served(&x.id))
+            .then(x.title.cmp(&y.title))
+    });
+    if a.json {
+        let out: Vec<_> = rules
+            .iter()
+            .map(|r| {
+                let f = by_id.get(r.id.as_str());
+                json!({
+                    "id": r.id, "title": r.title, "statement": r.statement,
+                    "status": r.status.as_str(), "location": r.location,
+                    "served": f.map_or(0, |f| f.served),
+                    "last_served_at": f.and_then(|f| f.last_served_day.clone()),
+                    "by_moment": f.map(|f| &f.by_moment), "by_agent": f.map(|f| &f.by_agent),
+                    "per_day": f.map(|f| &f.per_day),
+                })
+            })
+            .collect();
+        return render::json(&json!({
+            "schema_version": 1, "source": source, "note": note, "since": since,
+            "repo": scope, "rules": out,
+        }));
+    }
+    println!(
+        "rules served since {since}{} — {}",
+        scope
+            .as_deref()
+            .map(|k| format!(" in {k}"))
+            .unwrap_or_default(),
+        if source == "team" {
+            "the team's figures"
+        } else {
+            "this machine's own figures"
+        }
+    );
+    if let Some(n) = &note {
+        println!("note: {n}");
+    }
+    if rules.is_empty() {
+        println!("no rules here yet: `difflore import` finds candidates in your review history");
+        return Ok(());
+    }
+    let mut t = render::table(&["ID", "STATUS", "SERVED", "LAST", "LAST 30 DAYS", "TITLE"]);
+    for r in &rules {
+        let f = by_id.get(r.id.as_str());
+        t.add_row(vec![
+            r.id.chars().take(8).collect::<String>(),
+            r.status.as_str().to_string(),
+            f.map_or(0, |f| f.served).to_string(),
+            f.and_then(|f| f.last_served_day.clone())
+                .unwrap_or_else(|| "never".into()),
+            f.map(|f| sparkline(&f.per_day))
+                .unwrap_or_else(|| "·".repeat(SPARK_DAYS as usize)),
+            r.title.clone(),
+        ]);
+    }
+    println!("{t}");
+    let idle = rules
+        .iter()
+        .filter(|r| r.status == Status::Active && served(&r.id) == 0)
+        .count();
+    if idle > 0 {
+        println!(
+            "{idle} active rule(s) were never served in this window: are their globs right (`difflore recall --file PATH`)?"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! This machine's own serving figures (schema 8): daily totals of the rules its hooks and MCP
+//! served, and of the files its agents edited — written in the serving transaction itself, so
+//! delivering the outbox never erases them — and read back for `difflore report`.
+
+use difflore_proto::outcomes::ServedRow;
+use rusqlite::{Connection, params};
+
+/// `YYYY-MM-DD` (UTC) of a time in milliseconds.
+pub fn day(now_ms: i64) -> String {
+    crate::clock::rfc3339(now_ms).chars().take(10).collect()
+}
+
+/// Counts each rule served once more today (`repo` '' outside a repository).
+pub fn count_served(
+    conn: &Connection,
+    now_ms: i64,
+    agent: &str,
+    repo: &str,
+    moment: &str,
+    rule_ids: &[String],
+) -> rusqlite::Result<()> {
+    let mut up = conn.prepare_cached(
+        "INSERT INTO served_daily (day, rule_id, agent, repo, moment, count)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1)
+         ON CONFLICT (day, rule_id, agent, repo, moment) DO UPDATE SET count = count + 1",
+    )?;
+    let day = day(now_ms);
+    for id in rule_ids {
+        up.execute(params![day, id, agent, repo, moment])?;
+    }
+    Ok(())
+}
+
+/// Counts one more edit of `path` by `agent` today.
+pub fn count_edit(
+    conn: &Connection,
+    now_ms: i64,
+    agent: &str,
+    repo: &str,
+    path: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO edits_daily (day, repo, path, agent, count) VALUES (?1, ?2, ?3, ?4, 1)
+         ON CONFLICT (day, repo, path, agent) DO UPDATE SET count = count + 1",
+    )?
+    .execute(params![day(now_ms), repo, path, agent])?;
+    Ok(())
+}
+
+/// The counter rows from day `since` on (of one repo, or all).
+pub fn served_rows(
+    conn: &Connection,
+    since: &str,
+    repo: Option<&str>,
+) -> rusqlite::Result<Vec<ServedRow>> {
+    let mut st = conn.prepare(
+        "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
+         WHERE day >= ?1 AND (?2 IS NULL OR repo = ?2)",
+    )?;
+    st.query_map(params![since, repo], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })?
+    .collect()
+}
