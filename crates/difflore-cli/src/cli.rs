@@ -56,7 +56,8 @@ pub enum Command {
     /// `--diff` takes every uncommitted change (plus untracked files); `--staged` only what is
     /// staged; `--base REV` everything since the branch left REV. `--file PATH` asks for one
     /// file, optionally with `--text` standing for the change.
-    /// Did the rules reach the agents? Per rule: times served, when last, a per-day sparkline.
+    /// Did the rules reach the agents? Per rule: times served, when last, a per-day sparkline,
+    /// and the rules that may have gone stale (with the reason and what to do).
     ///
     /// The team's figures when logged in and the server answers; this machine's own daily totals
     /// otherwise (it says which). Inside a checkout, its repository's rules and the global ones
@@ -71,6 +72,10 @@ pub enum Command {
         /// The window's first day, YYYY-MM-DD (default: 90 days ago).
         #[arg(long, value_name = "DAY")]
         since: Option<String>,
+        /// The checkout whose files the glob and evidence checks look at (default: the current
+        /// directory's).
+        #[arg(long, value_name = "DIR")]
+        checkout: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },

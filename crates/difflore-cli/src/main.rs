@@ -70,9 +70,11 @@ fn main() {
             repo,
             all_repos,
             since,
+            checkout,
             json,
         } => report_cmd::run(report_cmd::ReportArgs {
             repo,
+            checkout,
             all_repos,
             since,
             json,

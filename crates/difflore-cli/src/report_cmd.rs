@@ -8,17 +8,19 @@ use crate::render;
 use difflore_core::{outcomes, repo, store};
 use difflore_proto::outcomes::{ServedFigures, summarize};
 use difflore_rules::kinds::Status;
-use difflore_rules::memory;
+use difflore_rules::{memory, stale};
 use difflore_sync::client::Client;
 use difflore_sync::creds;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Days the sparkline covers.
 const SPARK_DAYS: i64 = 30;
 
 pub struct ReportArgs {
     pub repo: Option<String>,
+    /// The checkout the glob and evidence checks look at (default: the current directory's).
+    pub checkout: Option<std::path::PathBuf>,
     pub all_repos: bool,
     pub since: Option<String>,
     pub json: bool,
@@ -77,6 +79,84 @@ fn sparkline(per_day: &std::collections::BTreeMap<String, i64>) -> String {
         .collect()
 }
 
+/// The checkout's files (repo-relative), as git lists them (tracked and untracked, not ignored).
+fn checkout_files(root: &std::path::Path) -> Option<HashSet<String>> {
+    let out = std::process::Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(
+        out.stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect(),
+    )
+}
+
+/// The stale flags of the rules: the glob and evidence checks against the checkout (for the
+/// rules of its repository), the rest for all.
+fn stale_flags(
+    conn: &rusqlite::Connection,
+    a: &ReportArgs,
+    rules: &[memory::Rule],
+    figs: &[ServedFigures],
+    since: &str,
+) -> anyhow::Result<BTreeMap<String, Vec<stale::Stale>>> {
+    let dir = match &a.checkout {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()?,
+    };
+    let checkout = repo::discover(&dir);
+    if a.checkout.is_some() && checkout.is_none() {
+        anyhow::bail!("--checkout {} is not a git checkout", dir.display());
+    }
+    let files = checkout.as_ref().and_then(|c| checkout_files(&c.root));
+    let served: BTreeMap<String, i64> =
+        figs.iter().map(|f| (f.rule_id.clone(), f.served)).collect();
+    let key = checkout.as_ref().map(|c| c.key.as_str());
+    let edited = outcomes::edited_paths(conn, since, key.unwrap_or(""))?;
+    let window_days = (time::OffsetDateTime::now_utc().date()
+        - time::Date::parse(
+            since,
+            &time::macros::format_description!("[year]-[month]-[day]"),
+        )?)
+    .whole_days()
+        + 1;
+    let (here, elsewhere): (Vec<memory::Rule>, Vec<memory::Rule>) = rules
+        .iter()
+        .cloned()
+        .partition(|r| key.is_some() && r.repo.as_deref() == key);
+    let mut out = stale::check(
+        &here,
+        &stale::Context {
+            files: files.as_ref(),
+            served: &served,
+            edited: &edited,
+            window_days,
+        },
+    );
+    let none = BTreeMap::new();
+    out.extend(stale::check(
+        &elsewhere,
+        &stale::Context {
+            files: None,
+            served: &served,
+            edited: &none,
+            window_days,
+        },
+    ));
+    Ok(out)
+}
+
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     let home = home()?;
     let conn = store::open_for_write(&home)?;
@@ -102,6 +182,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         })
         .collect();
     let served = |id: &str| by_id.get(id).map_or(0, |f| f.served);
+    let stale = stale_flags(&conn, &a, &rules, &figs, &since)?;
     rules.sort_by(|x, y| {
         served(&y.id)
             .cmp(&served(&x.id))
@@ -119,6 +200,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
                     "last_served_at": f.and_then(|f| f.last_served_day.clone()),
                     "by_moment": f.map(|f| &f.by_moment), "by_agent": f.map(|f| &f.by_agent),
                     "per_day": f.map(|f| &f.per_day),
+                    "stale": stale.get(&r.id).cloned().unwrap_or_default(),
                 })
             })
             .collect();
@@ -161,6 +243,15 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         ]);
     }
     println!("{t}");
+    if !stale.is_empty() {
+        println!("\nmay be stale (nothing was changed):");
+        for r in rules.iter().filter(|r| stale.contains_key(&r.id)) {
+            println!("  {} {}", &r.id[..r.id.len().min(8)], r.title);
+            for f in &stale[&r.id] {
+                println!("    - {}: {}\n      → {}", f.reason, f.detail, f.suggestion);
+            }
+        }
+    }
     let idle = rules
         .iter()
         .filter(|r| r.status == Status::Active && served(&r.id) == 0)

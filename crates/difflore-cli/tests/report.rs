@@ -148,3 +148,134 @@ fn served_rules_are_reported_locally_and_for_the_team(b: &Backend) {
     assert_eq!(code, 1);
     assert!(err.contains("--since must be a day, YYYY-MM-DD"), "{err}");
 }
+
+/// Staleness on a real checkout: a rule whose directory was deleted (and whose evidence pointed
+/// there), a rule not served while agents edited its files (paused meanwhile), and a
+/// contradictory pair — each flagged with its reason and a suggestion; the rules are unchanged.
+#[test]
+fn stale_rules_are_flagged_and_left_alone() {
+    let e = Env::init();
+    let d = e.dir.path().join("shop");
+    std::fs::create_dir_all(d.join("src/billing")).unwrap();
+    git(&d, &["init", "-q"]);
+    git(
+        &d,
+        &["remote", "add", "origin", "git@github.com:acme/shop.git"],
+    );
+    std::fs::write(
+        d.join("src/billing/total.rs"),
+        "fn total() -> f64 { 0.0 }\n",
+    )
+    .unwrap();
+    let add = |title: &str, statement: &str, glob: &str| -> String {
+        let (out, err, code) = run_in(
+            &e,
+            &d,
+            &[
+                "memory",
+                "add",
+                "--title",
+                title,
+                "--statement",
+                statement,
+                "--glob",
+                glob,
+                "--json",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let legacy = add(
+        "Legacy",
+        "Call the legacy ledger through its adapter",
+        "src/legacy/**",
+    );
+    let tabs = add("Tabs", "Prefer tabs over spaces", "**/*.rs");
+    let spaces = add("Spaces", "Prefer spaces over tabs", "**/*.rs");
+    let cache = add(
+        "Cache",
+        "Cache totals per order in billing",
+        "src/billing/**",
+    );
+    // The legacy rule's evidence pointed at a file that is gone.
+    let db = rusqlite::Connection::open(e.db()).unwrap();
+    db.execute(
+        "INSERT INTO rule_evidence (rule_id, source, comment_id, path, line, excerpt)
+         VALUES (?1, 'github', '9', 'src/legacy/ledger.rs', 3, 'go through the adapter')",
+        [&legacy],
+    )
+    .unwrap();
+    drop(db);
+    // Agents edit a billing file while the cache rule is paused: it is never served.
+    let (_, err, code) = run_in(&e, &d, &["memory", "pause", &cache]);
+    assert_eq!(code, 0, "{err}");
+    let base: Value =
+        serde_json::from_slice(&e.fixture("claude-code", "PostToolUse-Edit.json")).unwrap();
+    for i in 0..2 {
+        let mut v = base.clone();
+        v["cwd"] = json!(d.display().to_string());
+        v["session_id"] = json!(format!("edit-{i}"));
+        v["tool_use_id"] = json!(format!("toolu_e{i}"));
+        v["tool_input"]["file_path"] = json!(d.join("src/billing/total.rs").display().to_string());
+        e.hook(&["--agent", "claude-code"], v.to_string().as_bytes());
+    }
+    run_in(&e, &d, &["memory", "resume", &cache]);
+    let (before, _, _) = run_in(&e, &d, &["memory", "list", "--json"]);
+
+    let v = report(&e, &d);
+    let reasons = |id: &str| -> Vec<String> {
+        v["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["stale"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["reason"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        reasons(&legacy),
+        ["globs_match_nothing", "evidence_file_gone"],
+        "{v}"
+    );
+    assert_eq!(reasons(&cache), ["not_served_while_edited"], "{v}");
+    assert_eq!(reasons(&tabs), ["contradicts"], "{v}");
+    assert_eq!(reasons(&spaces), ["contradicts"], "{v}");
+    let (text, _, _) = run_in(&e, &d, &["report"]);
+    assert!(
+        text.contains("may be stale (nothing was changed)"),
+        "{text}"
+    );
+    assert!(text.contains("edited its files 2 times"), "{text}");
+    let (after, _, _) = run_in(&e, &d, &["memory", "list", "--json"]);
+    assert_eq!(before, after, "the report changes no rule");
+    // Another checkout of another repo: the glob check is not made against it.
+    let other = e.dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    git(&other, &["init", "-q"]);
+    let (out, err, code) = run_in(
+        &e,
+        &d,
+        &["report", "--json", "--checkout", other.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let legacy_flags = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == legacy.as_str())
+        .unwrap()["stale"]
+        .clone();
+    assert_eq!(legacy_flags, json!([]), "{v}");
+    let (_, err, code) = run_in(&e, &d, &["report", "--checkout", "/nonexistent/dir"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a git checkout"), "{err}");
+}

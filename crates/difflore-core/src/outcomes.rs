@@ -69,3 +69,16 @@ pub fn served_rows(
     })?
     .collect()
 }
+
+/// The files agents edited from day `since` on (of one repo), with how often.
+pub fn edited_paths(
+    conn: &Connection,
+    since: &str,
+    repo: &str,
+) -> rusqlite::Result<std::collections::BTreeMap<String, i64>> {
+    let mut st = conn.prepare(
+        "SELECT path, SUM(count) FROM edits_daily WHERE day >= ?1 AND repo = ?2 GROUP BY path",
+    )?;
+    st.query_map(params![since, repo], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}

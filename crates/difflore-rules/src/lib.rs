@@ -20,3 +20,4 @@ pub mod matching;
 pub mod memory;
 pub mod mirror;
 pub mod propose;
+pub mod stale;
