@@ -44,6 +44,29 @@ pub struct Rule {
     pub evidence: Vec<Evidence>,
 }
 
+#[cfg(test)]
+impl Rule {
+    /// An active manual rule of one repo, for the module tests.
+    pub(crate) fn for_test(id: &str, statement: &str) -> Rule {
+        Rule {
+            id: id.into(),
+            title: id.into(),
+            statement: statement.into(),
+            status: Status::Active,
+            severity: Severity::Context,
+            globs: Vec::new(),
+            repo: Some("github.com/acme/shop".into()),
+            confidence: 1.0,
+            origin: Origin::Manual,
+            reason: None,
+            location: Location::Local,
+            team_version: None,
+            team_revision: None,
+            evidence: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
     #[error("no rule with id {0}")]

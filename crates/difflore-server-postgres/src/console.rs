@@ -211,15 +211,26 @@ pub async fn served(
     since: &str,
     rule_id: Option<&str>,
 ) -> Result<Vec<(ServedKey, i64)>, StorageError> {
-    let rows = c
-        .query(
-            "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
-             WHERE team = $1 AND day >= $2 AND ($3::text IS NULL OR rule_id = $3)
-             ORDER BY rule_id, day",
-            &[&team, &since, &rule_id],
-        )
-        .await
-        .map_err(db)?;
+    // Two statements, so one rule's figures are read by the primary key.
+    let rows = match rule_id {
+        Some(id) => {
+            c.query(
+                "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
+                 WHERE team = $1 AND rule_id = $3 AND day >= $2 ORDER BY day",
+                &[&team, &since, &id],
+            )
+            .await
+        }
+        None => {
+            c.query(
+                "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
+                 WHERE team = $1 AND day >= $2 ORDER BY rule_id, day",
+                &[&team, &since],
+            )
+            .await
+        }
+    }
+    .map_err(db)?;
     Ok(rows
         .iter()
         .map(|r| {

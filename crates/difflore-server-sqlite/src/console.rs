@@ -169,13 +169,19 @@ pub fn served(
     since: &str,
     rule_id: Option<&str>,
 ) -> Result<Vec<(ServedKey, i64)>, StorageError> {
-    let mut st = c
-        .prepare_cached(
+    // Two statements, so one rule's figures are read by the primary key (an `OR` would hide it
+    // from the planner and scan the team's counters).
+    let mut st = match rule_id {
+        Some(_) => c.prepare_cached(
             "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
-             WHERE team = ?1 AND day >= ?2 AND (?3 IS NULL OR rule_id = ?3)
-             ORDER BY rule_id, day",
-        )
-        .map_err(db)?;
+             WHERE team = ?1 AND rule_id = ?3 AND day >= ?2 ORDER BY day",
+        ),
+        None => c.prepare_cached(
+            "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
+             WHERE team = ?1 AND day >= ?2 AND ?3 IS NULL ORDER BY rule_id, day",
+        ),
+    }
+    .map_err(db)?;
     st.query_map(params![team, since, rule_id], |r| {
         Ok((
             ServedKey {
