@@ -35,29 +35,49 @@ pub type ServedRow = (String, String, String, String, String, i64);
 
 /// Sums counter rows into per-rule figures, most served first.
 pub fn summarize(rows: impl IntoIterator<Item = ServedRow>) -> Vec<ServedFigures> {
-    let mut by_rule: BTreeMap<String, ServedFigures> = BTreeMap::new();
+    let mut out: Vec<ServedFigures> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (rule_id, day, agent, repo, moment, n) in rows {
-        let f = by_rule
-            .entry(rule_id.clone())
-            .or_insert_with(|| ServedFigures {
-                rule_id,
-                ..Default::default()
-            });
+        // Rows usually come grouped by rule: the last one is the likely one.
+        let i = match out.last() {
+            Some(f) if f.rule_id == rule_id => out.len() - 1,
+            _ => match at.get(&rule_id) {
+                Some(&i) => i,
+                None => {
+                    at.insert(rule_id.clone(), out.len());
+                    out.push(ServedFigures {
+                        rule_id,
+                        ..Default::default()
+                    });
+                    out.len() - 1
+                }
+            },
+        };
+        let f = &mut out[i];
         f.served += n;
+        add(&mut f.by_moment, moment, n);
+        add(&mut f.by_agent, agent, n);
+        add(&mut f.by_repo, repo, n);
         if f.last_served_day
             .as_deref()
             .is_none_or(|d| d < day.as_str())
         {
             f.last_served_day = Some(day.clone());
         }
-        *f.by_moment.entry(moment).or_default() += n;
-        *f.by_agent.entry(agent).or_default() += n;
-        *f.by_repo.entry(repo).or_default() += n;
-        *f.per_day.entry(day).or_default() += n;
+        add(&mut f.per_day, day, n);
     }
-    let mut v: Vec<ServedFigures> = by_rule.into_values().collect();
-    v.sort_by(|a, b| b.served.cmp(&a.served).then(a.rule_id.cmp(&b.rule_id)));
-    v
+    out.sort_by(|a, b| b.served.cmp(&a.served).then(a.rule_id.cmp(&b.rule_id)));
+    out
+}
+
+/// Adds `n` under `k`, without copying a key that is there already.
+fn add(m: &mut BTreeMap<String, i64>, k: String, n: i64) {
+    match m.get_mut(&k) {
+        Some(v) => *v += n,
+        None => {
+            m.insert(k, n);
+        }
+    }
 }
 
 #[cfg(test)]

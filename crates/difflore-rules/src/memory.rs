@@ -142,8 +142,34 @@ pub fn list(
     let mut rules: Vec<Rule> = st
         .query_map(params![status, repo], rule_from)?
         .collect::<Result<_, _>>()?;
+    // The evidence of all of them in one statement (not one per rule).
+    let mut by_rule: std::collections::HashMap<String, Vec<Evidence>> =
+        std::collections::HashMap::new();
+    let mut ev = conn.prepare(
+        "SELECT e.rule_id, e.url, e.comment_id, e.author, e.path, e.line, e.excerpt
+         FROM rule_evidence e JOIN rules r ON r.id = e.rule_id
+         WHERE (?1 IS NULL OR r.status = ?1) AND (?2 IS NULL OR r.repo = ?2)
+         ORDER BY e.rule_id, e.comment_id",
+    )?;
+    let rows = ev.query_map(params![status, repo], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Evidence {
+                url: r.get(1)?,
+                comment_id: r.get(2)?,
+                author: r.get(3)?,
+                path: r.get(4)?,
+                line: r.get(5)?,
+                excerpt: r.get(6)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, e) = row?;
+        by_rule.entry(id).or_default().push(e);
+    }
     for r in &mut rules {
-        r.evidence = evidence(conn, &r.id)?;
+        r.evidence = by_rule.remove(&r.id).unwrap_or_default();
     }
     Ok(rules)
 }

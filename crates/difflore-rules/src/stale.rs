@@ -279,8 +279,10 @@ fn pairs(active: &[&Rule]) -> Vec<(usize, usize, &'static str, &'static str)> {
         };
         let mut index: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut shared: HashMap<usize, usize> = HashMap::new();
+        let mut size: HashMap<usize, usize> = HashMap::new();
         for &i in members {
             let mine = telling(i);
+            size.insert(i, mine.len());
             shared.clear();
             for t in &mine {
                 for &j in index.get(t).map(Vec::as_slice).unwrap_or(&[]) {
@@ -288,7 +290,7 @@ fn pairs(active: &[&Rule]) -> Vec<(usize, usize, &'static str, &'static str)> {
                 }
             }
             for (&j, &n) in &shared {
-                let union = mine.len() + telling(j).len() - n;
+                let union = mine.len() + size[&j] - n;
                 if union > 0 && n as f64 / union as f64 >= cluster::SAME_RULE {
                     if facts[i].neg % 2 == facts[j].neg % 2 {
                         push(i, j, "duplicates", "says the same as");
