@@ -151,10 +151,17 @@ fn report(
         Some(_) => Some(offer(conn, Some(&s.repo))?),
         None => None,
     };
+    let recurred = match &ex {
+        Some(_) => Some(recur(conn, Some(&s.repo))?),
+        None => None,
+    };
     if json {
         let mut v = serde_json::to_value(s)?;
         if let Some(e) = &ex {
             v["extract"] = serde_json::json!({"kept": e.kept, "candidates_new": e.candidates_new, "candidates_updated": e.candidates_updated});
+        }
+        if let Some(n) = recurred {
+            v["recurrences"] = serde_json::json!(n);
         }
         if let Some(o) = &offered {
             v["proposed"] = serde_json::to_value(o)?;
@@ -214,6 +221,27 @@ fn report(
     Ok(())
 }
 
+/// The imported comments that make an active rule's point again (of one repo, or all).
+pub fn recur(conn: &rusqlite::Connection, repo: Option<&str>) -> anyhow::Result<usize> {
+    let repos: Vec<String> = match repo {
+        Some(r) => vec![r.to_string()],
+        None => {
+            let mut st = conn.prepare("SELECT DISTINCT repo FROM review_comments")?;
+            st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        }
+    };
+    let mut n = 0;
+    for r in repos {
+        n += difflore_rules::recurrence::match_comments(conn, &r)?;
+    }
+    if n > 0 {
+        eprintln!(
+            "{n} review comment(s) made an active rule's point again (see `difflore report`)"
+        );
+    }
+    Ok(n)
+}
+
 /// On a logged-in machine, the candidates go to the team's rulebook (queued for the daemon).
 pub fn offer(
     conn: &rusqlite::Connection,
@@ -247,8 +275,16 @@ pub fn extract(repo: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<
     } else {
         Some(offer(&conn, repo)?)
     };
+    let recurred = if dry_run {
+        None
+    } else {
+        Some(recur(&conn, repo)?)
+    };
     if json {
         let mut v = serde_json::to_value(&r)?;
+        if let Some(n) = recurred {
+            v["recurrences"] = serde_json::json!(n);
+        }
         if let Some(o) = &offered {
             v["proposed"] = serde_json::to_value(o)?;
         }

@@ -14,6 +14,9 @@ use difflore_sync::creds;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// Days before a rule became active in which its point counts as "said before".
+const RECURRENCE_DAYS: i64 = 90;
+
 /// Days the sparkline covers.
 const SPARK_DAYS: i64 = 30;
 
@@ -183,6 +186,9 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         .collect();
     let served = |id: &str| by_id.get(id).map_or(0, |f| f.served);
     let stale = stale_flags(&conn, &a, &rules, &figs, &since)?;
+    // Comments imported before a rule became active are matched now too.
+    crate::import_cmd::recur(&conn, scope.as_deref())?;
+    let recurred = difflore_rules::recurrence::counts(&conn, RECURRENCE_DAYS)?;
     rules.sort_by(|x, y| {
         served(&y.id)
             .cmp(&served(&x.id))
@@ -201,6 +207,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
                     "by_moment": f.map(|f| &f.by_moment), "by_agent": f.map(|f| &f.by_agent),
                     "per_day": f.map(|f| &f.per_day),
                     "stale": stale.get(&r.id).cloned().unwrap_or_default(),
+                    "recurrence": recurred.get(&r.id),
                 })
             })
             .collect();
@@ -228,7 +235,15 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         println!("no rules here yet: `difflore import` finds candidates in your review history");
         return Ok(());
     }
-    let mut t = render::table(&["ID", "STATUS", "SERVED", "LAST", "LAST 30 DAYS", "TITLE"]);
+    let mut t = render::table(&[
+        "ID",
+        "STATUS",
+        "SERVED",
+        "LAST",
+        "LAST 30 DAYS",
+        "SAID BEFORE→SINCE",
+        "TITLE",
+    ]);
     for r in &rules {
         let f = by_id.get(r.id.as_str());
         t.add_row(vec![
@@ -239,6 +254,10 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "never".into()),
             f.map(|f| sparkline(&f.per_day))
                 .unwrap_or_else(|| "·".repeat(SPARK_DAYS as usize)),
+            recurred
+                .get(&r.id)
+                .map(|c| format!("{} → {}", c.before, c.after))
+                .unwrap_or_else(|| "-".into()),
             r.title.clone(),
         ]);
     }

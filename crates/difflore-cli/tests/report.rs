@@ -279,3 +279,141 @@ fn stale_rules_are_flagged_and_left_alone() {
     assert_eq!(code, 1);
     assert!(err.contains("is not a git checkout"), "{err}");
 }
+
+fn history(prs: Value) -> Value {
+    json!({"version": 1, "repo": "github.com/acme/shop", "pull_requests": prs})
+}
+
+fn pr(number: u32, day: &str, comments: Value) -> Value {
+    json!({"number": number, "title": format!("PR {number}"), "author": "sam", "state": "merged",
+           "url": format!("https://github.com/acme/shop/pull/{number}"),
+           "changed_paths": ["src/billing/total.rs", "src/billing/tax.rs"],
+           "created_at": format!("{day}T09:00:00Z"), "merged_at": format!("{day}T17:00:00Z"),
+           "comments": comments})
+}
+
+fn comment(id: &str, day: &str, path: &str, body: &str) -> Value {
+    json!({"id": id, "author": "rita", "body": body, "path": path, "line": 3, "resolved": true,
+           "url": format!("https://github.com/acme/shop/pull/1#{id}"),
+           "created_at": format!("{day}T10:00:00Z")})
+}
+
+/// Recurrence: the point of a rule made in review before it became active (its evidence and a
+/// paraphrase) and once since (imported later), while an unrelated comment on the same file
+/// and a comment on a file the rule does not govern do not count.
+#[test]
+fn recurrences_are_counted_before_and_after_activation() {
+    let e = Env::init();
+    let d = e.dir.path().join("shop");
+    std::fs::create_dir_all(&d).unwrap();
+    git(&d, &["init", "-q"]);
+    git(
+        &d,
+        &["remote", "add", "origin", "git@github.com:acme/shop.git"],
+    );
+    let first = e.dir.path().join("first.json");
+    std::fs::write(
+        &first,
+        history(json!([
+            pr(
+                1,
+                "2026-10-01",
+                json!([comment(
+                    "c1",
+                    "2026-10-01",
+                    "src/billing/total.rs",
+                    "We never use f64 for amounts in billing: use Money."
+                )])
+            ),
+            pr(
+                2,
+                "2026-10-10",
+                json!([comment(
+                    "c2",
+                    "2026-10-10",
+                    "src/billing/tax.rs",
+                    "Please don't keep billing amounts in an f64; that is what Money is for."
+                )])
+            ),
+        ]))
+        .to_string(),
+    )
+    .unwrap();
+    let (_, err, code) = run_in(&e, &d, &["import", "file", first.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (out, _, _) = run_in(&e, &d, &["memory", "list", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rule = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["statement"].as_str().unwrap().contains("f64"))
+        .unwrap_or_else(|| panic!("a candidate about f64: {v}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, err, code) = run_in(&e, &d, &["memory", "approve", &rule]);
+    assert_eq!(code, 0, "{err}");
+    // It became active on 2026-10-20.
+    let at = 1_792_454_400_000_i64; // 2026-10-20T00:00:00Z
+    rusqlite::Connection::open(e.db())
+        .unwrap()
+        .execute(
+            "UPDATE rule_audit SET at = ?2 WHERE rule_id = ?1 AND to_status = 'active'",
+            rusqlite::params![rule, at],
+        )
+        .unwrap();
+    let second = e.dir.path().join("second.json");
+    std::fs::write(
+        &second,
+        history(json!([pr(
+            3,
+            "2026-11-10",
+            json!([
+                comment(
+                    "c3",
+                    "2026-11-10",
+                    "src/billing/total.rs",
+                    "Again an f64 for billing amounts here: we never do that, use Money."
+                ),
+                comment(
+                    "c4",
+                    "2026-11-10",
+                    "src/billing/total.rs",
+                    "Rename this variable to total_cents, please."
+                ),
+                comment(
+                    "c5",
+                    "2026-11-10",
+                    "docs/money.md",
+                    "We never use f64 for amounts in billing: use Money."
+                ),
+            ])
+        )]))
+        .to_string(),
+    )
+    .unwrap();
+    let (out, err, code) = run_in(
+        &e,
+        &d,
+        &["import", "file", second.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["recurrences"].is_u64(), "{v}");
+    let r = report(&e, &d);
+    let mine = r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == rule.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        mine["recurrence"],
+        json!({"before": 2, "after": 1, "window_days": 90}),
+        "c1 (evidence) and c2 before, c3 since; c4 unrelated, c5 on a file it does not govern: {mine}"
+    );
+    let (text, _, _) = run_in(&e, &d, &["report"]);
+    assert!(text.contains("2 → 1"), "{text}");
+}

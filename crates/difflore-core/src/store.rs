@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_team_mirror.sql"),
     include_str!("migrations/0007_evidence_pulled.sql"),
     include_str!("migrations/0008_outcomes.sql"),
+    include_str!("migrations/0009_recurrences.sql"),
 ];
 
 /// The schema version this binary reads and writes.

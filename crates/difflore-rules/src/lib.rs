@@ -20,4 +20,5 @@ pub mod matching;
 pub mod memory;
 pub mod mirror;
 pub mod propose;
+pub mod recurrence;
 pub mod stale;
