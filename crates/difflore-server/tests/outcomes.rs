@@ -100,7 +100,7 @@ fn served_rules_are_counted_once_and_survive_a_restart(b: &Backend) {
     assert!(page.contains(&format!("<title>{d0}: 1</title>")), "{page}");
     let list = v.get("/rules").body;
     assert!(
-        list.contains("<td>1</td><td>4</td>"),
+        list.contains("<td data-label=\"evidence\">1</td><td data-label=\"served (90 d)\">4</td>"),
         "evidence 1, served 4: {list}"
     );
 }

@@ -125,39 +125,11 @@ impl Client {
 
     /// `GET /v1/rules?since=V&limit=N`: the team's rules changed after `since`.
     pub fn get_rules(&self, since: i64, limit: usize) -> Result<RulesPage, ClientError> {
-        let mut r = self
-            .agent
-            .get(format!(
-                "{}/v1/rules?since={since}&limit={limit}",
-                self.base
-            ))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .call()
-            .map_err(|e| ClientError::Request(format!("cannot reach {}: {e}", self.base)))?;
-        let status = r.status().as_u16();
-        let body = r
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_string()
-            .unwrap_or_default();
-        match status {
-            200 => serde_json::from_str(&body).map_err(|e| {
-                ClientError::Request(format!(
-                    "{} answered a pull that does not read as rules: {e}",
-                    self.base
-                ))
-            }),
-            404 => Err(ClientError::Request(format!(
-                "{} has no team rulebook (/v1/rules answered 404): upgrade the server",
-                self.base
-            ))),
-            _ => Err(ClientError::Request(format!(
-                "{} answered {status} to a pull: {}",
-                self.base,
-                error_message(&body)
-            ))),
-        }
+        self.get_json(
+            &format!("/v1/rules?since={since}&limit={limit}"),
+            "a pull",
+            "has no team rulebook (/v1/rules answered 404): upgrade the server",
+        )
     }
 
     /// `GET /v1/outcomes?since=DAY`: how often the team's agents were served each rule.
@@ -165,9 +137,24 @@ impl Client {
         &self,
         since: &str,
     ) -> Result<difflore_proto::outcomes::Outcomes, ClientError> {
+        self.get_json(
+            &format!("/v1/outcomes?since={since}"),
+            "the figures",
+            "keeps no figures (/v1/outcomes answered 404): upgrade the server",
+        )
+    }
+
+    /// A GET of the team's data, read as `T`; `what` names it in errors, `missing` says what a
+    /// 404 means.
+    fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &str,
+        missing: &str,
+    ) -> Result<T, ClientError> {
         let mut r = self
             .agent
-            .get(format!("{}/v1/outcomes?since={since}", self.base))
+            .get(format!("{}{path}", self.base))
             .header("Authorization", format!("Bearer {}", self.token))
             .call()
             .map_err(|e| ClientError::Request(format!("cannot reach {}: {e}", self.base)))?;
@@ -181,16 +168,13 @@ impl Client {
         match status {
             200 => serde_json::from_str(&body).map_err(|e| {
                 ClientError::Request(format!(
-                    "{} answered figures that do not read: {e}",
+                    "{} answered {what} that does not read: {e}",
                     self.base
                 ))
             }),
-            404 => Err(ClientError::Request(format!(
-                "{} keeps no figures (/v1/outcomes answered 404): upgrade the server",
-                self.base
-            ))),
+            404 => Err(ClientError::Request(format!("{} {missing}", self.base))),
             _ => Err(ClientError::Request(format!(
-                "{} answered {status} to the figures: {}",
+                "{} answered {status} to {what}: {}",
                 self.base,
                 error_message(&body)
             ))),

@@ -155,10 +155,10 @@ pub async fn list(
                     tr {
                         td { a href={ "/rules/" (r.id) } { (r.title) } div.statement { (r.statement) } }
                         td { span class={ "status " (status_text(r.status)) } { (status_text(r.status)) } }
-                        td { (r.repo.as_deref().unwrap_or("every repo")) }
-                        td { @for g in &r.globs { code { (g) } " " } }
-                        td { (r.evidence.len()) }
-                        td { (served.get(&r.id).copied().unwrap_or(0)) }
+                        td data-label="repo" { (r.repo.as_deref().unwrap_or("every repo")) }
+                        td data-label="globs" { @for g in &r.globs { code { (g) } " " } }
+                        td data-label="evidence" { (r.evidence.len()) }
+                        td data-label="served (90 d)" { (served.get(&r.id).copied().unwrap_or(0)) }
                     }
                 }
             }
