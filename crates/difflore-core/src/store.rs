@@ -5,7 +5,7 @@
 use crate::home::{self, Home};
 use crate::logfile;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -90,6 +90,14 @@ impl StoreError {
 
 fn is_read_only(detail: &str) -> bool {
     detail.contains("readonly") || detail.contains("read-only") || detail.contains("permission")
+}
+
+/// A write transaction: SQLite's write lock is taken at `BEGIN IMMEDIATE`, waiting out the busy
+/// timeout. A deferred transaction that reads first and writes later cannot wait: when another
+/// connection committed in between, its upgrade fails at once with "database is locked". Every
+/// read-then-write transaction of the workspace starts here.
+pub fn write_tx(conn: &Connection) -> rusqlite::Result<Transaction<'_>> {
+    Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
 }
 
 /// How long a writer waits on a lock held by another connection.
@@ -272,7 +280,7 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = i as i64 + 1;
-        let tx = conn.unchecked_transaction().map_err(err)?;
+        let tx = write_tx(conn).map_err(err)?;
         // Re-check inside the write transaction: another process may have migrated meanwhile.
         let now = schema_version(&tx).map_err(err)?;
         if now >= version {
@@ -299,6 +307,43 @@ pub fn setting(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_transaction_that_reads_first_is_not_refused_by_a_concurrent_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("h"));
+        let a = open_for_write(&home).unwrap();
+        a.execute_batch("CREATE TABLE t(x INTEGER)").unwrap();
+        let tx = write_tx(&a).unwrap();
+        let before: i64 = tx
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        // Another process commits between this transaction's read and its write: under a
+        // deferred BEGIN it would commit at once and this write would fail "database is locked".
+        let path = home.db_path();
+        let other = std::thread::spawn(move || {
+            let b = Connection::open(path).unwrap();
+            b.busy_timeout(CLI_BUSY_TIMEOUT).unwrap();
+            b.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(150));
+        tx.execute("INSERT INTO t VALUES (?1)", [before + 1])
+            .unwrap();
+        tx.commit().unwrap();
+        other.join().unwrap();
+        let rows: Vec<i64> = a
+            .prepare("SELECT x FROM t ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![1, 2],
+            "the first writer commits first, the other waits"
+        );
+    }
 
     #[test]
     fn migrates_once_and_sets_wal() {

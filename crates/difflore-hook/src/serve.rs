@@ -227,7 +227,7 @@ pub fn serve(
         session: &session,
         now,
     };
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     let served = match &m {
         Moment::SessionStart => session_summary(conn, key, now)?.map(|text| Served {
             reply: context(event, &text),

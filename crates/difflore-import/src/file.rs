@@ -270,7 +270,7 @@ pub fn store_all(
             .collect();
         return Ok(sum);
     }
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     for (pr, comments) in &parsed.prs {
         store::upsert_pr(&tx, SOURCE, &parsed.repo, pr)?;
         for c in comments {

@@ -187,7 +187,7 @@ impl Run<'_> {
         while let Some(u) = url.take() {
             let r = self.http.get(&u, self.progress)?;
             let items = page(&r.body)?;
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = difflore_core::store::write_tx(self.conn)?;
             for v in &items {
                 let Some(pr) = pr_from(v) else {
                     self.sum.skip("pull request without a number", item_id(v));
@@ -231,7 +231,7 @@ impl Run<'_> {
         while let Some(u) = url.take() {
             let r = self.http.get(&u, self.progress)?;
             let items = page(&r.body)?;
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = difflore_core::store::write_tx(self.conn)?;
             let mut last = None;
             for v in &items {
                 let Some(c) = comment_from(v) else {

@@ -136,7 +136,7 @@ pub fn import(
             mr.number
         );
         let notes = discussions(http, &durl, mr, &mut sum, progress)?;
-        let tx = conn.unchecked_transaction()?;
+        let tx = difflore_core::store::write_tx(conn)?;
         for c in &notes {
             if store::upsert_comment(&tx, SOURCE, repo, c)? {
                 sum.comments += 1;

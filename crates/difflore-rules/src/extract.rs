@@ -157,7 +157,7 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
         ..Default::default()
     };
     let by_repo = classify_and_cluster(conn, rows, &mut report)?;
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     for (repo_key, list) in by_repo {
         for mut c in list {
             score(&mut c);

@@ -283,7 +283,7 @@ pub fn set_status(
     if from == to {
         return Ok((rule, false));
     }
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     let now = now_ms();
     tx.execute(
         "UPDATE rules SET status = ?2, updated_at = ?3 WHERE id = ?1",
@@ -386,7 +386,7 @@ pub fn add(
     check_globs(globs)?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     tx.execute(
         "INSERT INTO rules (id, title, statement, globs, repo, status, severity, confidence, origin, reason, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, 1.0, 'manual', 'added by a person', ?7, ?7)",
@@ -449,7 +449,7 @@ pub fn propose(
     }
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     tx.execute(
         "INSERT INTO rules (id, title, statement, rationale, globs, repo, status, severity, confidence, origin, reason, signature, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 'context', 0.3, 'agent_proposal', 'proposed by an agent', ?7, ?8, ?8)",

@@ -50,7 +50,7 @@ fn origin(o: &str) -> &'static str {
 
 /// Writes `rules` into the mirror in one transaction.
 pub fn apply(conn: &Connection, rules: &[TeamRule]) -> rusqlite::Result<MirrorReport> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     let report = write_rules(&tx, rules)?;
     tx.commit()?;
     Ok(report)

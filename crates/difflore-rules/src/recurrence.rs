@@ -128,7 +128,7 @@ pub fn match_comments(conn: &Connection, repo: &str) -> rusqlite::Result<usize> 
             ))
         })?
         .collect::<Result<_, _>>()?;
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     let mut n = 0;
     {
         let mut ins = tx.prepare_cached(

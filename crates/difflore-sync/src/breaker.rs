@@ -104,7 +104,7 @@ pub fn gate(conn: &Connection, cfg: &BreakerCfg, now: i64) -> rusqlite::Result<G
     if probe_until > now {
         return Ok(Gate::Open { until: probe_until });
     }
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     set(&tx, BreakerState::HalfOpen)?;
     state::set(
         &tx,
@@ -120,7 +120,7 @@ pub fn on_answer(conn: &Connection) -> rusqlite::Result<()> {
     if current(conn)? != BreakerState::Closed
         || state::get_i64(conn, state::BREAKER_FAILURES)?.unwrap_or(0) != 0
     {
-        let tx = conn.unchecked_transaction()?;
+        let tx = difflore_core::store::write_tx(conn)?;
         set(&tx, BreakerState::Closed)?;
         state::set(&tx, state::BREAKER_FAILURES, "0")?;
         state::delete(&tx, state::BREAKER_PROBE_UNTIL)?;
@@ -138,7 +138,7 @@ pub fn on_transport_failure(
     cfg: &BreakerCfg,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     if state::get(&tx, state::UNREACHABLE_SINCE)?.is_none() {
         state::set(&tx, state::UNREACHABLE_SINCE, &now.to_string())?;
     }

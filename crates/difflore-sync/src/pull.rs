@@ -45,7 +45,7 @@ pub fn pull(conn: &Connection, client: &Client) -> Result<PullReport, DrainError
     }
     // Rules, tombstones and the version reached in one transaction: a pull killed at any
     // point leaves the mirror at the old version or the new one.
-    let tx = conn.unchecked_transaction()?;
+    let tx = difflore_core::store::write_tx(conn)?;
     let report = mirror::write_rules(&tx, &rules)?;
     mirror::write_tombstones(&tx, &tombstones)?;
     if since != start {

@@ -17,7 +17,7 @@
 //! (depth, listing, finding rows) is [`read`]'s.
 
 use difflore_proto::EventEnvelope;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 /// After this many failures *answered by the server*, an event is dead.
@@ -180,7 +180,7 @@ impl<'c> Outbox<'c> {
     }
 
     fn write_tx(&self) -> rusqlite::Result<Transaction<'c>> {
-        Transaction::new_unchecked(self.conn, TransactionBehavior::Immediate)
+        crate::store::write_tx(self.conn)
     }
 
     /// Appends one event. The only write the hook makes; one short IMMEDIATE transaction.
