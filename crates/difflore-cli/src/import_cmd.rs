@@ -239,6 +239,8 @@ pub fn recur(conn: &rusqlite::Connection, repo: Option<&str>) -> anyhow::Result<
             "{n} review comment(s) made an active rule's point again (see `difflore report`)"
         );
     }
+    let home = home()?;
+    difflore_rules::recurrence::offer(conn, &home, queue_cap(&home))?;
     Ok(n)
 }
 
@@ -248,12 +250,19 @@ pub fn offer(
     repo: Option<&str>,
 ) -> anyhow::Result<difflore_rules::propose::Offered> {
     let home = home()?;
-    let cap = difflore_core::config::Config::load(&home.config_path())
-        .map(|c| c.capture.queue_cap)
-        .unwrap_or(difflore_core::outbox::DEFAULT_CAP);
     Ok(difflore_rules::propose::offer_candidates(
-        conn, &home, repo, cap,
+        conn,
+        &home,
+        repo,
+        queue_cap(&home),
     )?)
+}
+
+/// The outbox's cap from the configuration (its default when the file cannot be read).
+fn queue_cap(home: &difflore_core::home::Home) -> i64 {
+    difflore_core::config::Config::load(&home.config_path())
+        .map(|c| c.capture.queue_cap)
+        .unwrap_or(difflore_core::outbox::DEFAULT_CAP)
 }
 
 pub fn print_offered(o: &difflore_rules::propose::Offered) {

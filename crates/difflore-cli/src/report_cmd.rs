@@ -1,21 +1,22 @@
 //! `difflore report`: did the rules reach the agents? Per rule, how often it was served in the
 //! window, when last, at which moments and by which agents, with a per-day sparkline — the
 //! team's figures when logged in and the server answers (`GET /v1/outcomes`), this machine's own
-//! daily totals otherwise, and it says which.
+//! daily totals otherwise, and it says which — how often reviewers made each rule's point before
+//! and since it became active (the team's count, or this machine's), the comments that made it
+//! again since (and whether the rule had been served on that file), and stale rules.
 
 use crate::context::{home, tuning};
 use crate::render;
 use difflore_core::{outcomes, repo, store};
-use difflore_proto::outcomes::{ServedFigures, summarize};
-use difflore_rules::kinds::Status;
+use difflore_proto::outcomes::{Recurrence, ServedFigures, summarize};
+use difflore_rules::kinds::{Location, Status};
 use difflore_rules::{memory, stale};
 use difflore_sync::client::Client;
 use difflore_sync::creds;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// Days before a rule became active in which its point counts as "said before".
-const RECURRENCE_DAYS: i64 = 90;
+use difflore_proto::outcomes::RECURRENCE_DAYS;
 
 /// Days the sparkline covers.
 const SPARK_DAYS: i64 = 30;
@@ -42,16 +43,25 @@ fn parse_day(s: &str) -> anyhow::Result<String> {
         .map_err(|_| anyhow::anyhow!("--since must be a day, YYYY-MM-DD (got {s:?})"))
 }
 
+/// Where the figures come from, why (when the team's were out of reach), the serving figures
+/// and the team's recurrence counts.
+type Figures = (
+    String,
+    Option<String>,
+    Vec<ServedFigures>,
+    BTreeMap<String, Recurrence>,
+);
+
 /// The figures and where they come from.
 fn figures(
     home: &difflore_core::home::Home,
     conn: &rusqlite::Connection,
     since: &str,
     repo: Option<&str>,
-) -> anyhow::Result<(String, Option<String>, Vec<ServedFigures>)> {
-    let local = |note: Option<String>| -> anyhow::Result<_> {
+) -> anyhow::Result<Figures> {
+    let local = |note: Option<String>| -> anyhow::Result<Figures> {
         let rows = outcomes::served_rows(conn, since, repo)?;
-        Ok(("local".to_string(), note, summarize(rows)))
+        Ok(("local".to_string(), note, summarize(rows), BTreeMap::new()))
     };
     let Some(c) = creds::load(home)? else {
         return local(None);
@@ -60,7 +70,7 @@ fn figures(
         .map_err(|e| e.to_string())
         .and_then(|client| client.get_outcomes(since).map_err(|e| e.to_string()));
     match team {
-        Ok(o) => Ok(("team".to_string(), None, o.rules)),
+        Ok(o) => Ok(("team".to_string(), None, o.rules, o.recurrence)),
         Err(e) => local(Some(format!(
             "the team's figures are out of reach ({e}); these are this machine's own"
         ))),
@@ -160,6 +170,37 @@ fn stale_flags(
     Ok(out)
 }
 
+/// The comments that made an active rule's point again: the rule is real — had the agents been
+/// given it on that file?
+fn print_said_again(
+    rules: &[memory::Rule],
+    again: &HashMap<String, Vec<difflore_rules::recurrence::SinceActive>>,
+) {
+    let mut first = true;
+    for r in rules {
+        let Some(list) = again.get(&r.id) else {
+            continue;
+        };
+        if first {
+            println!("\nsaid again in review since the rule became active:");
+            first = false;
+        }
+        println!("  {} {}", &r.id[..r.id.len().min(8)], r.title);
+        for c in list {
+            let file = c.path.as_deref().unwrap_or("(no file)");
+            let served = match c.served_on_file {
+                0 => "never served for that file before: were its agents hooked, are its globs right?".to_string(),
+                n => format!("served for that file {n} time(s) before: the agents had it"),
+            };
+            println!(
+                "    - {} {file} {}\n      → {served}",
+                c.at.chars().take(10).collect::<String>(),
+                c.url.as_deref().unwrap_or("")
+            );
+        }
+    }
+}
+
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     let home = home()?;
     let conn = store::open_for_write(&home)?;
@@ -173,7 +214,10 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         repo::discover(&std::env::current_dir()?).map(|r| r.key)
     };
     let scope = a.repo.clone().or(here);
-    let (source, note, figs) = figures(&home, &conn, &since, scope.as_deref())?;
+    // Comments imported before a rule became active are matched now too (and, on a logged-in
+    // machine, queued for the team).
+    crate::import_cmd::recur(&conn, scope.as_deref())?;
+    let (source, note, figs, team_recurrence) = figures(&home, &conn, &since, scope.as_deref())?;
     let by_id: HashMap<&str, &ServedFigures> =
         figs.iter().map(|f| (f.rule_id.as_str(), f)).collect();
     let mut rules: Vec<memory::Rule> = memory::list(&conn, None, None)?
@@ -186,9 +230,14 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         .collect();
     let served = |id: &str| by_id.get(id).map_or(0, |f| f.served);
     let stale = stale_flags(&conn, &a, &rules, &figs, &since)?;
-    // Comments imported before a rule became active are matched now too.
-    crate::import_cmd::recur(&conn, scope.as_deref())?;
-    let recurred = difflore_rules::recurrence::counts(&conn, RECURRENCE_DAYS)?;
+    // The team's count for its rules; this machine's for its own.
+    let mut recurred = difflore_rules::recurrence::counts(&conn, RECURRENCE_DAYS)?;
+    for r in rules.iter().filter(|r| r.location == Location::Team) {
+        if let Some(t) = team_recurrence.get(&r.id) {
+            recurred.insert(r.id.clone(), *t);
+        }
+    }
+    let again = difflore_rules::recurrence::since_active(&conn)?;
     rules.sort_by(|x, y| {
         served(&y.id)
             .cmp(&served(&x.id))
@@ -208,6 +257,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
                     "per_day": f.map(|f| &f.per_day),
                     "stale": stale.get(&r.id).cloned().unwrap_or_default(),
                     "recurrence": recurred.get(&r.id),
+                    "said_again_since_active": again.get(&r.id).cloned().unwrap_or_default(),
                 })
             })
             .collect();
@@ -262,6 +312,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         ]);
     }
     println!("{t}");
+    print_said_again(&rules, &again);
     if !stale.is_empty() {
         println!("\nmay be stale (nothing was changed):");
         for r in rules.iter().filter(|r| stale.contains_key(&r.id)) {

@@ -82,6 +82,7 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     review(&conn)?;
     agent_works(&root, &home, &repo)?;
     recorded(&conn)?;
+    recurrence_line(&conn)?;
 
     println!("\nFor real, in your own repository:");
     println!("   difflore import github OWNER/REPO     # or gitlab, or an offline file");
@@ -103,6 +104,43 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
         println!("\nNothing was written outside the temporary directory, and it is removed.");
     }
     Ok(())
+}
+
+/// Did the rule work? How often reviewers made an approved rule's point before it was approved,
+/// and since — the figure `difflore report` keeps per rule.
+fn recurrence_line(conn: &Connection) -> anyhow::Result<()> {
+    // The sample's history is older than the report's 90 days: the window spans all of it.
+    let oldest: Option<String> =
+        conn.query_row("SELECT MIN(created_at) FROM review_comments", [], |r| {
+            r.get(0)
+        })?;
+    let days = oldest
+        .as_deref()
+        .and_then(difflore_core::clock::parse_ms)
+        .map_or(90, |ms| {
+            (difflore_core::clock::now_ms() - ms) / 86_400_000 + 1
+        });
+    let counts = difflore_rules::recurrence::counts(conn, days)?;
+    let best = memory::list(conn, Some(Status::Active), None)?
+        .into_iter()
+        .filter_map(|r| counts.get(&r.id).map(|c| (*c, r)))
+        .max_by_key(|(c, r)| (c.before, std::cmp::Reverse(r.title.clone())));
+    if let Some((c, r)) = best {
+        println!(
+            "\n   \"{}\": said {} in review before it was approved, {} since — `difflore report` keeps this per rule as new reviews are imported",
+            r.title,
+            times(c.before),
+            times(c.after)
+        );
+    }
+    Ok(())
+}
+
+fn times(n: i64) -> String {
+    match n {
+        1 => "once".to_string(),
+        n => format!("{n} times"),
+    }
 }
 
 /// Step 1: the bundled history imported and extracted; returns its repository key.

@@ -1,7 +1,9 @@
 //! `difflore report` on real processes: a rule served by real hook processes is counted in this
 //! machine's daily totals (kept when the outbox is delivered), and — once the daemon's events
 //! reach a real `difflore-server` (both backends) — in the team's figures, which the report then
-//! shows; a server restart changes nothing; bad input is a clear error.
+//! shows; a server restart changes nothing; bad input is a clear error. Recurrence: a point made
+//! in review before a rule became active and again since, counted on this machine and — through
+//! `rule.recurred` events the daemon delivers — by the team's server, on both backends.
 
 mod common;
 use common::*;
@@ -416,4 +418,183 @@ fn recurrences_are_counted_before_and_after_activation() {
     );
     let (text, _, _) = run_in(&e, &d, &["report"]);
     assert!(text.contains("2 → 1"), "{text}");
+}
+
+#[test]
+fn sqlite_recurrences_reach_the_team() {
+    recurrences_reach_the_team(&Backend::Sqlite);
+}
+
+#[test]
+fn postgres_recurrences_reach_the_team() {
+    if let Some(b) = Backend::postgres() {
+        recurrences_reach_the_team(&b);
+    }
+}
+
+/// The whole loop with a team: a convention said twice in review (imported on a logged-in
+/// machine, proposed, delivered), approved by a maintainer on the server, served by real hook
+/// processes, then said twice more after approval next to an unrelated comment: the report counts
+/// 2 before and 2 since — from this machine's store and from the server — and says the rule had
+/// been served on that file.
+fn recurrences_reach_the_team(b: &Backend) {
+    let e = Env::init();
+    let d = e.dir.path().join("shop");
+    std::fs::create_dir_all(d.join("src/billing")).unwrap();
+    git(&d, &["init", "-q"]);
+    git(
+        &d,
+        &["remote", "add", "origin", "git@github.com:acme/shop.git"],
+    );
+    std::fs::write(d.join("src/billing/total.rs"), "fn total() {}\n").unwrap();
+    let mut s = TestServer::start(b);
+    let (out, err, code) = e.login(&s, &s.token("lead", "maintainer"), false);
+    assert_eq!(code, 0, "{out}{err}");
+    let day = |n: i64| {
+        (time::OffsetDateTime::now_utc() + time::Duration::days(n))
+            .date()
+            .to_string()
+    };
+    let first = e.dir.path().join("first.json");
+    std::fs::write(
+        &first,
+        history(json!([
+            pr(
+                1,
+                &day(-20),
+                json!([comment(
+                    "c1",
+                    &day(-20),
+                    "src/billing/total.rs",
+                    "We never use f64 for amounts in billing: use Money."
+                )])
+            ),
+            pr(
+                2,
+                &day(-10),
+                json!([comment(
+                    "c2",
+                    &day(-10),
+                    "src/billing/tax.rs",
+                    "We never use f64 for amounts in billing, use Money instead."
+                )])
+            ),
+        ]))
+        .to_string(),
+    )
+    .unwrap();
+    let (_, err, code) = run_in(&e, &d, &["import", "file", first.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (out, err, code) = e.run(&["sync", "now"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (out, _, _) = run_in(&e, &d, &["memory", "list", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let found = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["statement"].as_str().unwrap().contains("f64"))
+        .unwrap_or_else(|| panic!("a candidate about f64: {v}"))
+        .clone();
+    assert_eq!(found["location"], "team", "proposed and pulled: {found}");
+    let rule = found["id"].as_str().unwrap().to_string();
+    let (_, err, code) = run_in(&e, &d, &["memory", "approve", &rule]);
+    assert_eq!(code, 0, "{err}");
+
+    // Real hook processes serve it on the governed file.
+    let base: Value =
+        serde_json::from_slice(&e.fixture("claude-code", "PostToolUse-Read.json")).unwrap();
+    for i in 0..2 {
+        let mut v = base.clone();
+        v["cwd"] = json!(d.display().to_string());
+        v["session_id"] = json!(format!("r-{i}"));
+        v["tool_use_id"] = json!(format!("toolu_r{i}"));
+        v["tool_input"]["file_path"] = json!(d.join("src/billing/total.rs").display().to_string());
+        let (o, _) = e.hook(&["--agent", "claude-code"], v.to_string().as_bytes());
+        assert!(String::from_utf8_lossy(&o.stdout).contains("f64"), "served");
+    }
+
+    // After the approval: the point made once more, and an unrelated comment on the same file.
+    let second = e.dir.path().join("second.json");
+    std::fs::write(
+        &second,
+        history(json!([pr(
+            3,
+            &day(1),
+            json!([
+                comment(
+                    "c3",
+                    &day(1),
+                    "src/billing/total.rs",
+                    "Again an f64 for billing amounts here: we never do that, use Money."
+                ),
+                comment(
+                    "c4",
+                    &day(1),
+                    "src/billing/total.rs",
+                    "Rename this variable to total_cents, please."
+                ),
+                comment(
+                    "c5",
+                    &day(2),
+                    "src/billing/total.rs",
+                    "Hmm, f64 again for these billing amounts, not Money."
+                ),
+            ])
+        )]))
+        .to_string(),
+    )
+    .unwrap();
+    let (_, err, code) = run_in(&e, &d, &["import", "file", second.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    // c3 is kept by extraction as new evidence of the rule (a proposal); c5, which extraction
+    // would not keep, is a recurrence (a `rule.recurred` event); c4 is about something else.
+    let expected = json!({"before": 2, "after": 2, "window_days": 90});
+    let of = |v: &Value| {
+        v["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == rule.as_str())
+            .unwrap_or_else(|| panic!("{rule} in {v}"))
+            .clone()
+    };
+    // Before delivery the team has not heard of c3 yet; the server's count says so.
+    let r = of(&report(&e, &d));
+    assert_eq!(
+        r["recurrence"],
+        json!({"before": 2, "after": 0, "window_days": 90}),
+        "{r}"
+    );
+    let (out, err, code) = e.run(&["sync", "now"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let team = report(&e, &d);
+    assert_eq!(team["source"], "team", "{team}");
+    let r = of(&team);
+    assert_eq!(r["recurrence"], expected, "from the server: {r}");
+    assert_eq!(r["served"], 2, "{r}");
+    let said = r["said_again_since_active"].as_array().unwrap();
+    assert_eq!(said.len(), 2, "{r}");
+    assert!(said[0]["url"].as_str().unwrap().ends_with("#c3"), "{r}");
+    assert!(said[1]["url"].as_str().unwrap().ends_with("#c5"), "{r}");
+    assert_eq!(said[1]["path"], "src/billing/total.rs");
+    assert_eq!(
+        said[1]["served_on_file"], 2,
+        "it had been served there: {r}"
+    );
+    let (_, v) =
+        difflore_test_support::http::get(&s.url, "/v1/outcomes", Some(&s.token("viewer", "read")));
+    assert_eq!(v["recurrence"][&rule], expected, "{v}");
+    // This machine's own count agrees (the server out of reach).
+    s.stop();
+    let local = report(&e, &d);
+    assert_eq!(local["source"], "local", "{local}");
+    assert_eq!(of(&local)["recurrence"], expected, "{local}");
+    let (text, _, _) = run_in(&e, &d, &["report"]);
+    assert!(
+        text.contains("said again in review since the rule became active")
+            && text.contains("served for that file 2 time(s) before")
+            && text.contains("2 → 2"),
+        "{text}"
+    );
 }

@@ -23,8 +23,27 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
+/// Unix milliseconds of RFC 3339 text, if it is that.
+pub fn parse_ms(text: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parses_what_it_formats() {
+        assert_eq!(
+            super::parse_ms(&super::rfc3339(1_700_000_000_123)),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(
+            super::parse_ms("2026-11-01T00:00:00+01:00"),
+            Some(1_793_487_600_000)
+        );
+        assert_eq!(super::parse_ms("yesterday"), None);
+    }
+
     #[test]
     fn formats_rfc3339() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");

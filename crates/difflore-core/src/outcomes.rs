@@ -1,6 +1,7 @@
 //! This machine's own serving figures (schema 8): daily totals of the rules its hooks and MCP
 //! served, and of the files its agents edited — written in the serving transaction itself, so
-//! delivering the outbox never erases them — and read back for `difflore report`.
+//! delivering the outbox never erases them — and the files each rule was served for; read back
+//! for `difflore report`.
 
 use difflore_proto::outcomes::ServedRow;
 use rusqlite::{Connection, params};
@@ -29,6 +30,47 @@ pub fn count_served(
         up.execute(params![day, id, agent, repo, moment])?;
     }
     Ok(())
+}
+
+/// Records the files each rule was served for: (file, rule id) pairs.
+pub fn count_served_files(
+    conn: &Connection,
+    now_ms: i64,
+    repo: &str,
+    pairs: &[(String, String)],
+) -> rusqlite::Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let mut up = conn.prepare_cached(
+        "INSERT INTO served_files (rule_id, repo, path, first_at, last_at, count)
+         VALUES (?1, ?2, ?3, ?4, ?4, 1)
+         ON CONFLICT (rule_id, repo, path) DO UPDATE SET last_at = ?4, count = count + 1",
+    )?;
+    for (path, id) in pairs {
+        up.execute(params![id, repo, path, now_ms])?;
+    }
+    Ok(())
+}
+
+/// Whether agents had been given rule `rule_id` on `path` before `before_ms`: the times it was
+/// served for that file from its first serving on (0: never before that moment).
+pub fn served_on_file(
+    conn: &Connection,
+    rule_id: &str,
+    repo: &str,
+    path: &str,
+    before_ms: i64,
+) -> rusqlite::Result<i64> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(
+            "SELECT count FROM served_files
+             WHERE rule_id = ?1 AND repo = ?2 AND path = ?3 AND first_at < ?4",
+        )?
+        .query_row(params![rule_id, repo, path, before_ms], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// Counts one more edit of `path` by `agent` today.

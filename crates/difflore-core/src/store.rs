@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_evidence_pulled.sql"),
     include_str!("migrations/0008_outcomes.sql"),
     include_str!("migrations/0009_recurrences.sql"),
+    include_str!("migrations/0010_recurrence_up.sql"),
 ];
 
 /// The schema version this binary reads and writes.

@@ -70,6 +70,8 @@ pub struct Served {
     pub reply: Value,
     pub rule_ids: Vec<String>,
     pub files: Vec<String>,
+    /// (file, rule id): which rule was served for which file.
+    pub pairs: Vec<(String, String)>,
     pub moment: &'static str,
 }
 
@@ -233,6 +235,7 @@ pub fn serve(
             reply: context(event, &text),
             rule_ids: Vec::new(),
             files: Vec::new(),
+            pairs: Vec::new(),
             moment: m.name(),
         }),
         Moment::Read { paths } => {
@@ -284,6 +287,7 @@ pub fn serve(
             s.moment,
             &s.rule_ids,
         )?;
+        outcomes::count_served_files(conn, now, key.unwrap_or(""), &s.pairs)?;
     }
     tx.commit()?;
     Ok(served)
@@ -334,8 +338,17 @@ fn hold_back(agent: Agent, event: &str, m: &Moment, groups: Groups) -> Option<Se
         reply: deny(agent, event, &reason),
         rule_ids: ids_of(&groups),
         files: groups.iter().map(|(f, _)| f.clone()).collect(),
+        pairs: pairs_of(&groups),
         moment: m.name(),
     })
+}
+
+fn pairs_of(groups: &Groups) -> Vec<(String, String)> {
+    groups
+        .iter()
+        .filter(|(f, _)| !f.is_empty())
+        .flat_map(|(f, r)| r.iter().map(|m| (f.clone(), m.id.clone())))
+        .collect()
 }
 
 fn ids_of(groups: &Groups) -> Vec<String> {
@@ -366,6 +379,7 @@ fn render(
             .map(|(f, _)| f.clone())
             .filter(|f| !f.is_empty())
             .collect(),
+        pairs: pairs_of(&groups),
         moment: m.name(),
     })
 }

@@ -39,6 +39,9 @@ pub mod kinds {
     pub const RULES_SERVED: &str = "rules.served";
     /// A candidate rule (or a shared personal rule) offered to the team's rulebook.
     pub const RULE_PROPOSED: &str = "rule.proposed";
+    /// A review comment imported after (or before) a rule became active that made its point
+    /// again ([`crate::outcomes::RuleRecurred`]).
+    pub const RULE_RECURRED: &str = "rule.recurred";
 }
 
 /// The payload of a `rules.served` event (DESIGN §9): which rules were given to which agent,

@@ -54,8 +54,10 @@ pub fn proposals(conn: &Connection, rule_id: &str) -> rusqlite::Result<Vec<Event
             Err(e) => return Err(e),
         };
     let mut st = conn.prepare_cached(
-        "SELECT source, comment_id, url, author, path, line, excerpt FROM rule_evidence
-         WHERE rule_id = ?1 AND pulled = 0 ORDER BY source, comment_id",
+        "SELECT e.source, e.comment_id, e.url, e.author, e.path, e.line, e.excerpt, c.created_at
+         FROM rule_evidence e
+         LEFT JOIN review_comments c ON c.source = e.source AND c.platform_id = e.comment_id
+         WHERE e.rule_id = ?1 AND e.pulled = 0 ORDER BY e.source, e.comment_id",
     )?;
     let evidence: Vec<Evidence> = st
         .query_map([&id], |r| {
@@ -69,7 +71,10 @@ pub fn proposals(conn: &Connection, rule_id: &str) -> rusqlite::Result<Vec<Event
                 path: r.get(4)?,
                 line: r.get(5)?,
                 excerpt: r.get::<_, String>(6)?.chars().take(4_000).collect(),
-                created_at: None,
+                // When the point was made: the team counts it "before" the rule was active.
+                created_at: r
+                    .get::<_, Option<String>>(7)?
+                    .filter(|t| difflore_proto::is_valid_timestamp(t)),
             })
         })?
         .collect::<Result<_, _>>()?;

@@ -7,22 +7,20 @@
 //! and since.
 
 use crate::cluster;
+use difflore_core::clock::{now_ms, rfc3339};
+use difflore_core::home::Home;
+use difflore_core::outbox::{EnqueuePolicy, Enqueued, Outbox};
 use difflore_proto::globs::RuleGlobs;
+use difflore_proto::outcomes::{Recurrence, RuleRecurred};
 use difflore_proto::rules::signature;
+use difflore_proto::{EventEnvelope, kinds};
 use rusqlite::{Connection, params};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A comment makes a rule's point when this share of the rule's words is in it…
 const CONTAINED: f64 = 0.6;
-
-/// Before and after a rule became active.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub before: i64,
-    pub after: i64,
-    pub window_days: i64,
-}
 
 struct Target {
     id: String,
@@ -172,8 +170,12 @@ fn activations(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
 }
 
 /// Per rule that has been active: how often its point was made in review in the `window_days`
-/// before it became active (its own evidence and recurrences) and since.
-pub fn counts(conn: &Connection, window_days: i64) -> rusqlite::Result<HashMap<String, Counts>> {
+/// before it became active (its own evidence and recurrences) and since — the same window rule
+/// as the team's server ([`Recurrence::count`]).
+pub fn counts(
+    conn: &Connection,
+    window_days: i64,
+) -> rusqlite::Result<HashMap<String, Recurrence>> {
     let mut out = HashMap::new();
     // Its evidence on files it governs (extraction files a new comment making the point of an
     // active rule as evidence), and its recurrences.
@@ -185,20 +187,13 @@ pub fn counts(conn: &Connection, window_days: i64) -> rusqlite::Result<HashMap<S
          SELECT at, NULL FROM recurrences WHERE rule_id = ?1",
     )?;
     let mut globs_of = conn.prepare_cached("SELECT globs FROM rules WHERE id = ?1")?;
-    // Dates compare as text on their first 19 characters (YYYY-MM-DDTHH:MM:SS, UTC).
-    let key = |t: &str| t.chars().take(19).collect::<String>();
-    let text = |ms: i64| key(&difflore_core::clock::rfc3339(ms));
     for (id, active_ms) in activations(conn)? {
-        let (active, from) = (text(active_ms), text(active_ms - window_days * 86_400_000));
         let globs: Vec<String> = globs_of
             .query_row([&id], |r| r.get::<_, String>(0))
             .map(|g| serde_json::from_str(&g).unwrap_or_default())
             .unwrap_or_default();
         let governs = RuleGlobs::new(&globs);
-        let mut c = Counts {
-            window_days,
-            ..Default::default()
-        };
+        let mut said = Vec::new();
         let rows = dates.query_map([&id], |r| {
             Ok((
                 r.get::<_, Option<String>>(0)?,
@@ -210,14 +205,178 @@ pub fn counts(conn: &Connection, window_days: i64) -> rusqlite::Result<HashMap<S
             if path.is_some_and(|p| !governs.governs(&p)) {
                 continue;
             }
-            let at = key(&at);
-            if at >= active {
-                c.after += 1;
-            } else if at >= from {
-                c.before += 1;
-            }
+            said.push(at);
         }
+        let active = difflore_core::clock::rfc3339(active_ms);
+        let c = Recurrence::count(&active, window_days, said.iter().map(String::as_str));
         out.insert(id, c);
     }
     Ok(out)
+}
+
+/// A comment that made a rule's point again after the rule became active: new evidence that the
+/// rule is real, and a question — had the agents been given it on that file?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SinceActive {
+    pub at: String,
+    pub url: Option<String>,
+    pub path: Option<String>,
+    /// Times the rule had been served for that file before the comment (0: never).
+    pub served_on_file: i64,
+}
+
+/// Per rule, the comments that made its point since it became active — its recurrences and the
+/// evidence extraction filed for it (on files it governs) — oldest first.
+pub fn since_active(conn: &Connection) -> rusqlite::Result<HashMap<String, Vec<SinceActive>>> {
+    let mut out: HashMap<String, Vec<SinceActive>> = HashMap::new();
+    let mut st = conn.prepare_cached(
+        "SELECT repo, at, url, path FROM recurrences WHERE rule_id = ?1 AND at >= ?2
+         UNION ALL
+         SELECT c.repo, c.created_at, COALESCE(e.url, c.url), e.path FROM rule_evidence e
+         JOIN review_comments c ON c.source = e.source AND c.platform_id = e.comment_id
+         WHERE e.rule_id = ?1 AND c.created_at >= ?2
+         ORDER BY 2",
+    )?;
+    let mut globs_of = conn.prepare_cached("SELECT globs FROM rules WHERE id = ?1")?;
+    for (id, active_ms) in activations(conn)? {
+        let globs: Vec<String> = globs_of
+            .query_row([&id], |r| r.get::<_, String>(0))
+            .map(|g| serde_json::from_str(&g).unwrap_or_default())
+            .unwrap_or_default();
+        let governs = RuleGlobs::new(&globs);
+        let active: String = difflore_core::clock::rfc3339(active_ms)
+            .chars()
+            .take(19)
+            .collect();
+        let rows = st.query_map(params![id, active], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        let mut found = Vec::new();
+        for row in rows {
+            let (repo, at, url, path) = row?;
+            if path.as_deref().is_some_and(|p| !governs.governs(p)) {
+                continue;
+            }
+            let served_on_file = match (&path, difflore_core::clock::parse_ms(&at)) {
+                (Some(p), Some(ms)) => {
+                    difflore_core::outcomes::served_on_file(conn, &id, &repo, p, ms)?
+                }
+                _ => 0,
+            };
+            found.push(SinceActive {
+                at,
+                url,
+                path,
+                served_on_file,
+            });
+        }
+        if !found.is_empty() {
+            out.insert(id, found);
+        }
+    }
+    Ok(out)
+}
+
+/// Queues the recurrences of team rules not sent yet as `rule.recurred` events — on a logged-in
+/// machine only — and marks them sent; returns how many were queued now. The event id is derived
+/// from the comment and the rule, so two machines finding the same recurrence send one event.
+pub fn offer(conn: &Connection, home: &Home, cap: i64) -> rusqlite::Result<usize> {
+    if !home.token_path().exists() {
+        return Ok(0);
+    }
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        f64,
+    );
+    let rows: Vec<Row> = {
+        let mut st = conn.prepare(
+            "SELECT r.source, r.comment_id, r.rule_id, r.repo, r.at, r.url, r.path, r.score
+             FROM recurrences r JOIN rules ru ON ru.id = r.rule_id AND ru.location = 'team'
+             WHERE r.offered = 0 AND r.at IS NOT NULL",
+        )?;
+        st.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let policy = EnqueuePolicy::for_home(home, cap);
+    let ob = Outbox::new(conn);
+    let now = now_ms();
+    let mut mark = conn.prepare_cached(
+        "UPDATE recurrences SET offered = 1 WHERE source = ?1 AND comment_id = ?2",
+    )?;
+    let mut queued = 0;
+    for (source, comment_id, rule_id, repo, at, url, path, score) in rows {
+        let r = RuleRecurred {
+            rule_id,
+            repo,
+            source,
+            comment_id,
+            at,
+            url: url.filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            path,
+            score: score.clamp(0.0, 1.0),
+        };
+        // A row the server would refuse (an odd date from an offline file) is counted here only.
+        if r.check().is_err() {
+            mark.execute(params![r.source, r.comment_id])?;
+            continue;
+        }
+        let Ok(payload) = serde_json::to_value(&r) else {
+            continue;
+        };
+        let env = EventEnvelope {
+            id: event_id(&r).to_string(),
+            kind: kinds::RULE_RECURRED.into(),
+            occurred_at: rfc3339(now),
+            payload,
+        };
+        match ob.enqueue(&env, policy, now)? {
+            Enqueued::Queued => queued += 1,
+            Enqueued::Duplicate => {}
+            // The queue is full: offered again next time.
+            Enqueued::Dropped => continue,
+        }
+        mark.execute(params![r.source, r.comment_id])?;
+    }
+    Ok(queued)
+}
+
+/// The same comment matched to the same rule is always the same event.
+fn event_id(r: &RuleRecurred) -> uuid::Uuid {
+    let mut h = Sha256::new();
+    for part in [
+        "difflore.rule.recurred.v1",
+        &r.source,
+        &r.repo,
+        &r.comment_id,
+        &r.rule_id,
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_custom_bytes(b).into_uuid()
 }

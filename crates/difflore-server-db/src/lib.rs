@@ -252,6 +252,52 @@ pub struct AuditEntry {
 pub enum Effect {
     /// `rule.proposed`: a new pending rule, or evidence for a known one, or nothing (tombstoned).
     Propose(Box<difflore_proto::rules::RuleProposal>),
+    /// `rule.recurred`: a review comment that made a rule's point again, counted for that rule
+    /// (a comment counts once per team, for the rule it matched best).
+    Recur(Box<difflore_proto::outcomes::RuleRecurred>),
+}
+
+/// The recurrences among the events a batch stored now.
+pub fn recurred<'a>(
+    inserted: impl Iterator<Item = &'a NewEvent>,
+) -> Vec<&'a difflore_proto::outcomes::RuleRecurred> {
+    inserted
+        .filter_map(|e| match &e.effect {
+            Some(Effect::Recur(r)) => Some(&**r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What a rule's recurrence figures are made of: when it first became active, the dates (and
+/// files) of its evidence, and the dates of the comments that made its point again.
+#[derive(Debug, Clone, Default)]
+pub struct RuleDates {
+    pub rule_id: String,
+    /// RFC 3339: the first decision that made it active.
+    pub activated_at: String,
+    pub globs: Vec<String>,
+    /// (file, date) of each piece of evidence that carries a date.
+    pub evidence: Vec<(Option<String>, String)>,
+    pub recurred: Vec<String>,
+}
+
+impl RuleDates {
+    /// Before and since activation — the rule's evidence on files it governs, and its
+    /// recurrences — exactly as `difflore report` counts them on a machine.
+    pub fn recurrence(&self, window_days: i64) -> difflore_proto::outcomes::Recurrence {
+        let governs = difflore_proto::globs::RuleGlobs::new(&self.globs);
+        let evidence = self
+            .evidence
+            .iter()
+            .filter(|(path, _)| path.as_deref().is_none_or(|p| governs.governs(p)))
+            .map(|(_, at)| at.as_str());
+        difflore_proto::outcomes::Recurrence::count(
+            &self.activated_at,
+            window_days,
+            evidence.chain(self.recurred.iter().map(String::as_str)),
+        )
+    }
 }
 
 /// Which rules a pull or a listing wants.
@@ -447,6 +493,13 @@ pub trait Storage: Send + Sync + 'static {
         since: &str,
         rule_id: Option<String>,
     ) -> impl Future<Output = Result<Vec<(ServedKey, i64)>, StorageError>> + Send;
+
+    /// Per rule that has been active (one, or all): what its recurrence figures are made of.
+    fn recurrence_dates(
+        &self,
+        team: &str,
+        rule_id: Option<String>,
+    ) -> impl Future<Output = Result<Vec<RuleDates>, StorageError>> + Send;
 
     /// The team's activity counts from day `since` (`YYYY-MM-DD`) on.
     fn activity(

@@ -20,9 +20,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_rulebook.sql"),
     include_str!("migrations/0004_console.sql"),
     include_str!("migrations/0005_outcomes.sql"),
+    include_str!("migrations/0006_recurrences.sql"),
 ];
 
 mod console;
+mod recurrence;
 mod rulebook;
 /// Advisory lock key for migrations ("difflore" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x6469_6666_6c6f_7265;
@@ -203,6 +205,10 @@ async fn insert_batch(
         .await
         .map_err(BatchError::Rulebook)?;
     console::count_served(&tx, team, events.iter().filter(|e| set.contains(&e.id)))
+        .await
+        .map_err(BatchError::Rulebook)?;
+    let recurred = difflore_server_db::recurred(events.iter().filter(|e| set.contains(&e.id)));
+    recurrence::record(&tx, team, &recurred)
         .await
         .map_err(BatchError::Rulebook)?;
     tx.commit().await?;
@@ -516,6 +522,14 @@ impl Storage for PgStorage {
 
     async fn activity(&self, team: &str, since: &str) -> Result<Vec<ActivityRow>, StorageError> {
         console::activity(&self.client().await?, team, since).await
+    }
+
+    async fn recurrence_dates(
+        &self,
+        team: &str,
+        rule_id: Option<String>,
+    ) -> Result<Vec<RuleDates>, StorageError> {
+        recurrence::dates(&self.client().await?, team, rule_id.as_deref()).await
     }
 }
 

@@ -19,9 +19,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_rulebook.sql"),
     include_str!("migrations/0004_console.sql"),
     include_str!("migrations/0005_outcomes.sql"),
+    include_str!("migrations/0006_recurrences.sql"),
 ];
 
 mod console;
+mod recurrence;
 mod rulebook;
 
 /// The SQLite backend. Cheap to clone.
@@ -182,6 +184,7 @@ impl Storage for SqliteStorage {
             }
             rulebook::propose(&tx, &team, &Proposals::new(proposals))?;
             console::tally(&tx, &team, inserted.iter().copied())?;
+            recurrence::record(&tx, &team, &recurred(inserted.iter().copied()))?;
             console::count_served(&tx, &team, inserted.into_iter())?;
             tx.commit().map_err(StorageError::unavailable)?;
             Ok(out)
@@ -425,6 +428,16 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<(ServedKey, i64)>, StorageError> {
         let (team, since) = (team.to_string(), since.to_string());
         self.with(move |c| console::served(c, &team, &since, rule_id.as_deref()))
+            .await
+    }
+
+    async fn recurrence_dates(
+        &self,
+        team: &str,
+        rule_id: Option<String>,
+    ) -> Result<Vec<RuleDates>, StorageError> {
+        let team = team.to_string();
+        self.with(move |c| recurrence::dates(c, &team, rule_id.as_deref()))
             .await
     }
 

@@ -279,18 +279,27 @@ fn judge(items: &[Value]) -> Judged {
             j.verdicts.push(Verdict::DuplicateInRequest(env.id));
             continue;
         }
-        // Known kinds become typed effects; an invalid rule proposal is rejected like any
-        // invalid event.
-        let effect = if env.kind == difflore_proto::kinds::RULE_PROPOSED {
-            match difflore_proto::rules::RuleProposal::from_payload(&env.payload) {
-                Ok(p) => Some(Effect::Propose(Box::new(p))),
-                Err(e) => {
-                    j.verdicts.push(Verdict::Rejected(given_id, e.to_string()));
-                    continue;
-                }
+        // Known kinds become typed effects; an invalid proposal or recurrence is rejected like
+        // any invalid event.
+        let effect = match env.kind.as_str() {
+            difflore_proto::kinds::RULE_PROPOSED => {
+                difflore_proto::rules::RuleProposal::from_payload(&env.payload)
+                    .map(|p| Some(Effect::Propose(Box::new(p))))
+                    .map_err(|e| e.to_string())
             }
-        } else {
-            None
+            difflore_proto::kinds::RULE_RECURRED => {
+                difflore_proto::outcomes::RuleRecurred::from_payload(&env.payload)
+                    .map(|r| Some(Effect::Recur(Box::new(r))))
+                    .map_err(|e| e.to_string())
+            }
+            _ => Ok(None),
+        };
+        let effect = match effect {
+            Ok(e) => e,
+            Err(why) => {
+                j.verdicts.push(Verdict::Rejected(given_id, why));
+                continue;
+            }
         };
         j.verdicts.push(Verdict::Store(j.to_store.len()));
         let tally = Tally::of(&env.kind, &env.occurred_at, &env.payload);

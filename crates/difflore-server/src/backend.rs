@@ -177,6 +177,13 @@ impl Storage for AnyStorage {
     ) -> Result<Vec<(ServedKey, i64)>, StorageError> {
         forward!(self, s => s.served(team, since, rule_id))
     }
+    async fn recurrence_dates(
+        &self,
+        team: &str,
+        rule_id: Option<String>,
+    ) -> Result<Vec<RuleDates>, StorageError> {
+        forward!(self, s => s.recurrence_dates(team, rule_id))
+    }
 }
 
 #[cfg(test)]

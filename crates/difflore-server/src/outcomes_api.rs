@@ -1,15 +1,16 @@
 //! `GET /v1/outcomes?since=YYYY-MM-DD&rule=ID` (any token of the team): how often each rule was
-//! served, from the counters kept as `rules.served` events arrive — never a scan of the events.
-//! The console's figures come from the same function.
+//! served, from the counters kept as `rules.served` events arrive — never a scan of the events —
+//! and how often its point was made in review before and since it became active (its evidence
+//! and the `rule.recurred` comments). The console's figures come from the same functions.
 
 use crate::api::{AppState, authed, error, storage_error};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use difflore_proto::outcomes::{Outcomes, ServedFigures, summarize};
+use difflore_proto::outcomes::{Outcomes, RECURRENCE_DAYS, Recurrence, ServedFigures, summarize};
 use difflore_server_db::{Storage, StorageError};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Days a window covers when no `since` is given.
@@ -33,6 +34,24 @@ pub async fn figures(
     Ok(summarize(rows.into_iter().map(|(k, n)| {
         (k.rule_id, k.day, k.agent, k.repo, k.moment, n)
     })))
+}
+
+/// Before and since activation, per rule that has been active (one, or all).
+pub async fn recurrence(
+    st: &AppState,
+    team: &str,
+    rule: Option<String>,
+) -> Result<BTreeMap<String, Recurrence>, StorageError> {
+    Ok(st
+        .store
+        .recurrence_dates(team, rule)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let r = d.recurrence(RECURRENCE_DAYS);
+            (d.rule_id, r)
+        })
+        .collect())
 }
 
 pub async fn outcomes(
@@ -62,13 +81,16 @@ pub async fn outcomes(
         .get("rule")
         .filter(|r| !r.is_empty())
         .map(|r| r.to_ascii_lowercase());
-    match figures(&st, &token.team, &since, rule).await {
-        Ok(rules) => Json(Outcomes {
+    let served = figures(&st, &token.team, &since, rule.clone()).await;
+    let recurred = recurrence(&st, &token.team, rule).await;
+    match (served, recurred) {
+        (Ok(rules), Ok(recurrence)) => Json(Outcomes {
             schema_version: 1,
             since,
             rules,
+            recurrence,
         })
         .into_response(),
-        Err(e) => storage_error(e),
+        (Err(e), _) | (_, Err(e)) => storage_error(e),
     }
 }

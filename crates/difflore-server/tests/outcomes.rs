@@ -1,13 +1,17 @@
 //! Whether rules reach the agents, on the server (both backends): `rules.served` events counted
 //! per rule, day, agent, repo and moment as they arrive — exactly once under replays and across a
-//! restart — answered by `GET /v1/outcomes` and shown on the console's rule page and list.
+//! restart — answered by `GET /v1/outcomes` and shown on the console's rule page and list; and
+//! `rule.recurred` comments counted before and since the rule became active, once per comment.
 
 mod common;
 use common::*;
 use difflore_test_support::console::Visitor;
 use serde_json::{Value, json};
 
-on_both_backends!(served_rules_are_counted_once_and_survive_a_restart);
+on_both_backends!(
+    served_rules_are_counted_once_and_survive_a_restart,
+    recurrences_are_counted_once_per_comment_before_and_since_activation
+);
 
 fn served(day: &str, agent: &str, moment: &str, rules: &[&str]) -> Value {
     json!({"id": new_id(), "kind": "rules.served", "occurred_at": format!("{day}T10:00:00Z"),
@@ -103,4 +107,116 @@ fn served_rules_are_counted_once_and_survive_a_restart(b: &Backend) {
         list.contains("<td data-label=\"evidence\">1</td><td data-label=\"served (90 d)\">4</td>"),
         "evidence 1, served 4: {list}"
     );
+}
+
+fn recurred(rule: &str, comment: &str, at: &str, score: f64) -> Value {
+    json!({"id": new_id(), "kind": "rule.recurred", "occurred_at": at,
+           "payload": {"rule_id": rule, "repo": "github.com/acme/shop", "source": "github",
+                       "comment_id": comment, "at": at, "score": score, "path": "src/pay.rs",
+                       "url": format!("https://github.com/acme/shop/pull/9#discussion_r{comment}")}})
+}
+
+fn recurrences_are_counted_once_per_comment_before_and_since_activation(b: &Backend) {
+    let mut s = Server::start(b);
+    let dev = s.token("laptop", "ingest");
+    let lead = s.token("lead", "maintainer");
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let days = |n: i64| fmt(now + time::Duration::days(n));
+    let (x, y) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let rule = |id: &str, statement: &str, evidence: Value| {
+        json!({"id": new_id(), "kind": "rule.proposed", "occurred_at": days(0),
+            "payload": {"rule_id": id, "repo": "github.com/acme/shop", "title": "t",
+                "statement": statement, "globs": ["src/**"], "severity": "context",
+                "origin": "review_import", "confidence": 0.8, "evidence": evidence}})
+    };
+    // Evidence 10 and 30 days old, on a governed file; one older than the window; one with no date.
+    let ev = |id: &str, at: Option<String>| {
+        json!({"url": format!("https://github.com/acme/shop/pull/1#r{id}"), "comment_id": id,
+               "source": "github", "path": "src/pay.rs", "excerpt": "use Money", "created_at": at})
+    };
+    let proposals = [
+        rule(
+            &x,
+            "Use Money for amounts, never f64",
+            json!([
+                ev("1", Some(days(-10))),
+                ev("2", Some(days(-30))),
+                ev("3", Some(days(-200))),
+                ev("4", None)
+            ]),
+        ),
+        rule(
+            &y,
+            "Log with the request id",
+            json!([ev("5", Some(days(-5)))]),
+        ),
+    ];
+    assert_eq!(post(&s.url, Some(&dev), batch(&proposals)).0, 200);
+    for id in [&x, &y] {
+        let (st, v) = post_to(
+            &s.url,
+            &format!("/v1/rules/{id}/decision"),
+            Some(&lead),
+            json!({"action": "approve", "expected_revision": 1}).to_string(),
+        );
+        assert_eq!(st, 200, "{v}");
+    }
+    let events = vec![
+        // Said again 3 days before approval, and twice since.
+        recurred(&x, "100", &days(-3), 0.7),
+        recurred(&x, "101", &days(1), 0.7),
+        recurred(&x, "102", &days(2), 0.9),
+        // The same comment matched to y by a weaker match elsewhere: it stays x's.
+        recurred(&y, "102", &days(2), 0.6),
+        // Comment 103 is y's, better than a first guess for x.
+        recurred(&x, "103", &days(3), 0.6),
+        recurred(&y, "103", &days(3), 0.8),
+    ];
+    let (st, v) = post(&s.url, Some(&dev), batch(&events));
+    assert_eq!(st, 200, "{v}");
+    let check = |s: &Server| {
+        let (st, v) = get(&s.url, "/v1/outcomes", Some(&dev));
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(
+            v["recurrence"][&x],
+            json!({"before": 3, "after": 2, "window_days": 90}),
+            "{v}"
+        );
+        assert_eq!(
+            v["recurrence"][&y],
+            json!({"before": 1, "after": 1, "window_days": 90}),
+            "{v}"
+        );
+        let (_, one) = get(&s.url, &format!("/v1/outcomes?rule={y}"), Some(&dev));
+        assert_eq!(one["recurrence"].as_object().unwrap().len(), 1, "{one}");
+        assert_eq!(one["recurrence"][&y]["after"], 1);
+    };
+    check(&s);
+    // A replay, and the same recurrence found by another machine (same comment, new event id),
+    // count nothing more.
+    assert_eq!(post(&s.url, Some(&dev), batch(&events)).0, 200);
+    let again = recurred(&x, "101", &days(1), 0.7);
+    assert_eq!(post(&s.url, Some(&dev), batch(&[again])).0, 200);
+    check(&s);
+    s.stop();
+    s.spawn();
+    check(&s);
+    // An invalid recurrence is rejected alone, with the reason.
+    let mut bad = recurred(&x, "104", &days(1), 0.7);
+    bad["payload"]["at"] = json!("last week");
+    let (st, v) = post(&s.url, Some(&dev), batch(&[bad]));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["results"][0]["status"], "rejected", "{v}");
+    assert!(
+        v["results"][0]["reason"].as_str().unwrap().contains("at"),
+        "{v}"
+    );
+    check(&s);
 }

@@ -524,18 +524,12 @@ fn batches_apply_in_order_and_a_replay_of_1000_proposals_changes_nothing(b: &Bac
 
 /// Sends a raw body as a decision.
 fn decide_raw(s: &Server, token: &str, id: &str, body: &str) -> (u16, Value) {
-    let req = agent()
-        .post(format!("{}/v1/rules/{id}/decision", s.url))
-        .header("Content-Type", "application/json")
-        .header("Authorization", format!("Bearer {token}"));
-    match req.send(body.as_bytes()) {
-        Ok(mut r) => {
-            let st = r.status().as_u16();
-            let t = r.body_mut().read_to_string().unwrap_or_default();
-            (st, serde_json::from_str(&t).unwrap_or(Value::Null))
-        }
-        Err(e) => (0, Value::String(e.to_string())),
-    }
+    post_to(
+        &s.url,
+        &format!("/v1/rules/{id}/decision"),
+        Some(token),
+        body,
+    )
 }
 
 fn bad_input_gets_a_clear_error_and_changes_nothing(b: &Backend) {

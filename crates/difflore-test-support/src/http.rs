@@ -26,8 +26,18 @@ fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Val
 
 /// `POST {url}/v1/events` with `body`: (status, parsed body or Null).
 pub fn post(url: &str, token: Option<&str>, body: impl Into<Vec<u8>>) -> (u16, Value) {
+    post_to(url, "/v1/events", token, body)
+}
+
+/// `POST {url}{path}` with a JSON `body`: (status, parsed body or Null).
+pub fn post_to(
+    url: &str,
+    path: &str,
+    token: Option<&str>,
+    body: impl Into<Vec<u8>>,
+) -> (u16, Value) {
     let mut req = agent()
-        .post(format!("{url}/v1/events"))
+        .post(format!("{url}{path}"))
         .header("Content-Type", "application/json");
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));
