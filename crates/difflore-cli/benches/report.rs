@@ -2,8 +2,11 @@
 //! - locally: this machine's daily totals (`served_daily`, 200 000 rows summing to 1 000 000
 //!   events over 20 days, made in SQL) and `difflore report --all-repos --json`, process start to
 //!   exit, not logged in;
-//! - on the server (SQLite): the same counters in `served_daily` (made in SQL), and the console's
-//!   page of one rule, request to last byte as its maintainer sees it.
+//! - on the server (SQLite): 10 000 active rules of one repository in the rulebook (proposed
+//!   through `/v1/events`), the same counters in `served_daily` and 10 000 recurrences (made in
+//!   SQL), and the console's page of one rule — with its recurrence figures and its stale flags
+//!   judged against every active rule of its repository — request to last byte as its
+//!   maintainer sees it.
 //!
 //! `cargo bench -p difflore-cli --bench report` (`./bench/report.sh`); `BENCH_RUNS` (default 20
 //! reports, 200 pages).
@@ -107,9 +110,61 @@ fn server(runs: usize) {
             "origin": "review_import", "confidence": 0.8,
             "evidence": [{"url": "https://gh/p/1#r1", "excerpt": "f64"}]}});
     assert_eq!(http::post(&s.url, Some(&dev), http::batch(&[ev])).0, 200);
+    // The rest of the rulebook: distinct statements, all made active (in SQL, as a decision
+    // would leave them).
+    let others: Vec<Value> = (1..RULES)
+        .map(|i| {
+            json!({"id": http::new_id(), "kind": "rule.proposed", "occurred_at": "2026-11-29T10:00:00Z",
+                "payload": {"rule_id": format!("0192f0c0-0000-7000-8000-{i:012}"),
+                    "repo": "github.com/acme/shop", "title": format!("Rule {i}"),
+                    "statement": format!("Keep invariant k{i} of module m{i} intact"),
+                    "globs": [format!("src/m{}/**", i % 100)], "severity": "context",
+                    "origin": "review_import", "confidence": 0.5,
+                    "evidence": [{"url": format!("https://gh/p/{i}#r{i}"), "excerpt": "x",
+                                  "created_at": "2026-10-01T10:00:00Z"}]}})
+        })
+        .collect();
+    for chunk in others.chunks(500) {
+        assert_eq!(http::post(&s.url, Some(&dev), http::batch(chunk)).0, 200);
+    }
     let path = s.database.trim_start_matches("sqlite:").to_string();
     let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute(
+        "UPDATE team_rules SET status = 'active',
+             body = json_set(body, '$.status', 'active', '$.decided_at', '2026-11-01T00:00:00Z')",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO rule_audit (team, rule_id, action, actor, from_revision, from_version,
+                                 to_status, at)
+         SELECT team, id, 'approve', 'lead', 1, 1, 'active', '2026-11-01T00:00:00Z' FROM team_rules",
+        [],
+    )
+    .unwrap();
     let tx = c.unchecked_transaction().unwrap();
+    {
+        let mut rec = tx
+            .prepare(
+                "INSERT INTO rule_recurrences (team, source, repo, comment_id, rule_id, at, score)
+                 VALUES (?1, 'github', 'github.com/acme/shop', ?2, ?3, ?4, 0.8)",
+            )
+            .unwrap();
+        for i in 0..RULES {
+            let rid = if i == 0 {
+                id.clone()
+            } else {
+                format!("0192f0c0-0000-7000-8000-{i:012}")
+            };
+            let at = if i % 2 == 0 {
+                "2026-10-20T10:00:00Z"
+            } else {
+                "2026-11-20T10:00:00Z"
+            };
+            rec.execute(rusqlite::params![s.team, i.to_string(), rid, at])
+                .unwrap();
+        }
+    }
     {
         let mut ins = tx
             .prepare(
@@ -142,9 +197,13 @@ fn server(runs: usize) {
             p.body
                 .contains(&format!("<strong>{}</strong> times", DAYS * 5))
         );
+        assert!(
+            p.body
+                .contains("time(s) in the 90 days before it became active")
+        );
     }
     println!(
-        "sqlite    console rule page with 1 000 000 served  p50 {:>6.2} ms  p99 {:>6.2} ms",
+        "sqlite    console rule page, {RULES} active rules, 1 000 000 served  p50 {:>6.2} ms  p99 {:>6.2} ms",
         pct(&mut times, 0.5),
         pct(&mut times, 0.99)
     );

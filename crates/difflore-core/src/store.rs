@@ -101,6 +101,16 @@ pub fn write_tx(conn: &Connection) -> rusqlite::Result<Transaction<'_>> {
     Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
 }
 
+/// One read transaction for a run of reads (none when one is open already): outside one,
+/// SQLite takes its locks and checks the journal afresh for every statement.
+pub fn read_tx(conn: &Connection) -> rusqlite::Result<Option<Transaction<'_>>> {
+    if conn.is_autocommit() {
+        Transaction::new_unchecked(conn, TransactionBehavior::Deferred).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// How long a writer waits on a lock held by another connection.
 pub const CLI_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The hook's bound on waiting for the lock (DESIGN §9).

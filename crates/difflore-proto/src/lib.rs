@@ -9,11 +9,15 @@
 //! enqueues, so nothing the client queues can be rejected for its shape.
 //!
 //! Event kinds emitted by the client are listed in [`kinds`]; the team rulebook's types and the
-//! rule signature are in [`rules`].
+//! rule signature are in [`rules`]. What client and server must judge alike lives here too:
+//! glob semantics ([`globs`]), near-duplicate words ([`cluster`]), contradicting or repeated
+//! rules ([`conflicts`]) and the outcome figures ([`outcomes`]).
 #![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 
+pub mod cluster;
+pub mod conflicts;
 pub mod globs;
 pub mod outcomes;
 pub mod rules;

@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod classify;
-pub mod cluster;
+pub use difflore_proto::cluster;
 pub mod export;
 pub mod extract;
 pub mod globs;

@@ -159,6 +159,16 @@ pub fn match_comments(conn: &Connection, repo: &str) -> rusqlite::Result<usize> 
     Ok(n)
 }
 
+/// A rule's globs, compiled.
+fn rule_globs(st: &mut rusqlite::CachedStatement<'_>, id: &str) -> rusqlite::Result<RuleGlobs> {
+    let globs: Vec<String> = match st.query_row([id], |r| r.get::<_, String>(0)) {
+        Ok(g) => serde_json::from_str(&g).unwrap_or_default(),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(RuleGlobs::new(&globs))
+}
+
 /// When each rule first became active (its audit trail; else its last change), in ms.
 fn activations(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut st = conn.prepare(
@@ -169,6 +179,72 @@ fn activations(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
     st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
+/// One time a rule's point was made in review: a piece of its evidence or a recurrence.
+struct Said {
+    at: String,
+    repo: String,
+    url: Option<String>,
+    path: Option<String>,
+    /// Evidence counts only on files the rule governs (extraction may file a comment on another
+    /// file as evidence); a recurrence was matched on a governed file already.
+    evidence: bool,
+}
+
+/// Every dated time each rule's point was made, in two statements (never one per rule).
+fn said(conn: &Connection) -> rusqlite::Result<HashMap<String, Vec<Said>>> {
+    let mut out: HashMap<String, Vec<Said>> = HashMap::new();
+    let mut st = conn.prepare_cached(
+        "SELECT e.rule_id, c.created_at, c.repo, COALESCE(e.url, c.url), e.path, 1
+         FROM rule_evidence e
+         JOIN review_comments c ON c.source = e.source AND c.platform_id = e.comment_id
+         WHERE c.created_at IS NOT NULL
+         UNION ALL
+         SELECT rule_id, at, repo, url, path, 0 FROM recurrences WHERE at IS NOT NULL",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Said {
+                at: r.get(1)?,
+                repo: r.get(2)?,
+                url: r.get(3)?,
+                path: r.get(4)?,
+                evidence: r.get(5)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, s) = row?;
+        out.entry(id).or_default().push(s);
+    }
+    Ok(out)
+}
+
+/// The times a rule's point was made that count: recurrences, and evidence on files it governs
+/// (its globs compiled only when a piece of evidence names a file).
+fn counting<'a>(
+    globs_of: &mut rusqlite::CachedStatement<'_>,
+    id: &str,
+    said: &'a [Said],
+) -> rusqlite::Result<Vec<&'a Said>> {
+    let mut governs: Option<RuleGlobs> = None;
+    let mut out = Vec::with_capacity(said.len());
+    for s in said {
+        if s.evidence
+            && let Some(p) = &s.path
+        {
+            if governs.is_none() {
+                governs = Some(rule_globs(globs_of, id)?);
+            }
+            if governs.as_ref().is_some_and(|g| !g.governs(p)) {
+                continue;
+            }
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
 /// Per rule that has been active: how often its point was made in review in the `window_days`
 /// before it became active (its own evidence and recurrences) and since — the same window rule
 /// as the team's server ([`Recurrence::count`]).
@@ -176,39 +252,17 @@ pub fn counts(
     conn: &Connection,
     window_days: i64,
 ) -> rusqlite::Result<HashMap<String, Recurrence>> {
-    let mut out = HashMap::new();
-    // Its evidence on files it governs (extraction files a new comment making the point of an
-    // active rule as evidence), and its recurrences.
-    let mut dates = conn.prepare_cached(
-        "SELECT c.created_at, e.path FROM rule_evidence e
-         JOIN review_comments c ON c.source = e.source AND c.platform_id = e.comment_id
-         WHERE e.rule_id = ?1
-         UNION ALL
-         SELECT at, NULL FROM recurrences WHERE rule_id = ?1",
-    )?;
+    let _read = difflore_core::store::read_tx(conn)?;
+    let said = said(conn)?;
     let mut globs_of = conn.prepare_cached("SELECT globs FROM rules WHERE id = ?1")?;
+    let mut out = HashMap::new();
     for (id, active_ms) in activations(conn)? {
-        let globs: Vec<String> = globs_of
-            .query_row([&id], |r| r.get::<_, String>(0))
-            .map(|g| serde_json::from_str(&g).unwrap_or_default())
-            .unwrap_or_default();
-        let governs = RuleGlobs::new(&globs);
-        let mut said = Vec::new();
-        let rows = dates.query_map([&id], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-            ))
-        })?;
-        for row in rows {
-            let (Some(at), path) = row? else { continue };
-            if path.is_some_and(|p| !governs.governs(&p)) {
-                continue;
-            }
-            said.push(at);
-        }
         let active = difflore_core::clock::rfc3339(active_ms);
-        let c = Recurrence::count(&active, window_days, said.iter().map(String::as_str));
+        let dates = match said.get(&id) {
+            Some(list) => counting(&mut globs_of, &id, list)?,
+            None => Vec::new(),
+        };
+        let c = Recurrence::count(&active, window_days, dates.iter().map(|s| s.at.as_str()));
         out.insert(id, c);
     }
     Ok(out)
@@ -228,54 +282,35 @@ pub struct SinceActive {
 /// Per rule, the comments that made its point since it became active — its recurrences and the
 /// evidence extraction filed for it (on files it governs) — oldest first.
 pub fn since_active(conn: &Connection) -> rusqlite::Result<HashMap<String, Vec<SinceActive>>> {
-    let mut out: HashMap<String, Vec<SinceActive>> = HashMap::new();
-    let mut st = conn.prepare_cached(
-        "SELECT repo, at, url, path FROM recurrences WHERE rule_id = ?1 AND at >= ?2
-         UNION ALL
-         SELECT c.repo, c.created_at, COALESCE(e.url, c.url), e.path FROM rule_evidence e
-         JOIN review_comments c ON c.source = e.source AND c.platform_id = e.comment_id
-         WHERE e.rule_id = ?1 AND c.created_at >= ?2
-         ORDER BY 2",
-    )?;
+    let _read = difflore_core::store::read_tx(conn)?;
+    let said = said(conn)?;
     let mut globs_of = conn.prepare_cached("SELECT globs FROM rules WHERE id = ?1")?;
+    let mut out: HashMap<String, Vec<SinceActive>> = HashMap::new();
+    // Dates compare as text on their first 19 characters (YYYY-MM-DDTHH:MM:SS, UTC).
+    let key = |t: &str| t.chars().take(19).collect::<String>();
     for (id, active_ms) in activations(conn)? {
-        let globs: Vec<String> = globs_of
-            .query_row([&id], |r| r.get::<_, String>(0))
-            .map(|g| serde_json::from_str(&g).unwrap_or_default())
-            .unwrap_or_default();
-        let governs = RuleGlobs::new(&globs);
-        let active: String = difflore_core::clock::rfc3339(active_ms)
-            .chars()
-            .take(19)
-            .collect();
-        let rows = st.query_map(params![id, active], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })?;
+        let Some(list) = said.get(&id) else { continue };
+        let active = key(&difflore_core::clock::rfc3339(active_ms));
         let mut found = Vec::new();
-        for row in rows {
-            let (repo, at, url, path) = row?;
-            if path.as_deref().is_some_and(|p| !governs.governs(p)) {
+        for s in counting(&mut globs_of, &id, list)? {
+            if key(&s.at) < active {
                 continue;
             }
-            let served_on_file = match (&path, difflore_core::clock::parse_ms(&at)) {
+            let served_on_file = match (&s.path, difflore_core::clock::parse_ms(&s.at)) {
                 (Some(p), Some(ms)) => {
-                    difflore_core::outcomes::served_on_file(conn, &id, &repo, p, ms)?
+                    difflore_core::outcomes::served_on_file(conn, &id, &s.repo, p, ms)?
                 }
                 _ => 0,
             };
             found.push(SinceActive {
-                at,
-                url,
-                path,
+                at: s.at.clone(),
+                url: s.url.clone(),
+                path: s.path.clone(),
                 served_on_file,
             });
         }
         if !found.is_empty() {
+            found.sort_by(|a, b| a.at.cmp(&b.at));
             out.insert(id, found);
         }
     }

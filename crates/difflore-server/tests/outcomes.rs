@@ -219,4 +219,49 @@ fn recurrences_are_counted_once_per_comment_before_and_since_activation(b: &Back
         "{v}"
     );
     check(&s);
+
+    // The console: the figures on the rule's page; the "stale" filter finds two active rules
+    // that contradict each other, and only them (the others were approved today: too soon to
+    // say they are never served).
+    let (z, w) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let pair = [
+        rule(&z, "Prefer tabs over spaces", json!([])),
+        rule(&w, "Prefer spaces over tabs", json!([])),
+    ];
+    assert_eq!(post(&s.url, Some(&dev), batch(&pair)).0, 200);
+    for id in [&z, &w] {
+        let (st, v) = post_to(
+            &s.url,
+            &format!("/v1/rules/{id}/decision"),
+            Some(&lead),
+            json!({"action": "approve", "expected_revision": 1}).to_string(),
+        );
+        assert_eq!(st, 200, "{v}");
+    }
+    let mut v = Visitor::new(&s.url);
+    v.sign_in(&s.token("viewer", "read"));
+    let page = v.get(&format!("/rules/{x}")).body;
+    assert!(
+        page.contains("<strong>3</strong> time(s) in the 90 days before it became active, <strong>2</strong> time(s) since."),
+        "{page}"
+    );
+    assert!(!page.contains("May be stale"), "{page}");
+    let stale = v.get("/rules?stale=yes").body;
+    assert!(stale.contains("2 rule(s)"), "{stale}");
+    assert!(
+        stale.contains(&format!("/rules/{z}")) && stale.contains(&format!("/rules/{w}")),
+        "{stale}"
+    );
+    assert!(
+        stale.contains("<strong>contradicts</strong>: prefers the opposite of"),
+        "{stale}"
+    );
+    let page = v.get(&format!("/rules/{z}")).body;
+    assert!(
+        page.contains("href=\"/rules?stale=yes&amp;repo=github.com%2Facme%2Fshop\""),
+        "{page}"
+    );
 }

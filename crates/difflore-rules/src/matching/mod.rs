@@ -360,11 +360,7 @@ fn query_words(q: &Query<'_>) -> Vec<words::Word> {
 pub fn match_rules(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Match>> {
     // One read transaction for the dozen statements of a match: outside one, SQLite takes its
     // locks and checks the journal afresh for every statement.
-    let _read = if conn.is_autocommit() {
-        Some(conn.unchecked_transaction()?)
-    } else {
-        None
-    };
+    let _read = difflore_core::store::read_tx(conn)?;
     let scopes = scope_tags(conn, q.repo.unwrap_or(""))?;
     if scopes.is_empty() {
         return Ok(Vec::new());

@@ -42,7 +42,7 @@ pub async fn queue(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let mut pending = match all_rules(&st, &s.token.team, Some(TeamStatus::Pending)).await {
+    let mut pending = match all_rules(&st, &s.token.team, Some(TeamStatus::Pending), None).await {
         Ok(r) => r,
         Err(r) => return r,
     };

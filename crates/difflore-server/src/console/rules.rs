@@ -1,6 +1,7 @@
 //! The rules: a list filtered by repo, status, path ("which rules govern this file?", with the
 //! globs' one definition in `difflore_proto::globs`, as `recall` matches) and text; and a rule's
-//! page with all its evidence, its audit trail and, for a maintainer, the decision form.
+//! page with all its evidence, its audit trail and, for a maintainer, the decision form; both
+//! with the outcome figures (served, said before and since activation) and the stale flags.
 
 use super::page::{self, evidence, layout, respond, rule_head, status_text};
 use super::review::decision_form;
@@ -18,11 +19,12 @@ use maud::{Markup, html};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// Every rule of the team (of one status), paging through the rulebook.
+/// Every rule of the team (of one status, of one repo), paging through the rulebook.
 pub async fn all_rules(
     st: &AppState,
     team: &str,
     status: Option<TeamStatus>,
+    repo: Option<String>,
 ) -> Result<Vec<TeamRule>, Response> {
     let mut out = Vec::new();
     let mut since = 0;
@@ -30,7 +32,7 @@ pub async fn all_rules(
         let q = RulesQuery {
             since,
             limit: 1000,
-            repo: None,
+            repo: repo.clone(),
             status,
         };
         let page = st.store.list_rules(team, q).await.map_err(|_| {
@@ -79,7 +81,7 @@ pub async fn list(
     };
     let field = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let status = field("status").and_then(|v| STATUSES.into_iter().find(|s| status_text(*s) == v));
-    let rules = match all_rules(&st, &s.token.team, status).await {
+    let rules = match all_rules(&st, &s.token.team, status, None).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -91,13 +93,18 @@ pub async fn list(
         .into_iter()
         .map(|f| (f.rule_id, f.served))
         .collect();
+    // Flags are for active rules, and every active rule is here unless the status filter
+    // leaves them out (then no rule shown is flagged).
+    let stale = outcomes_api::stale(&rules, &served);
     let (repo, path, text) = (field("repo"), field("path"), field("q"));
+    let only_stale = field("stale") == Some("yes");
     let needle = text.map(str::to_lowercase);
     let mut shown: Vec<&TeamRule> = rules
         .iter()
         .filter(|r| r.status != TeamStatus::Merged)
         .filter(|r| repo.is_none_or(|want| r.repo.as_deref() == Some(want)))
         .filter(|r| path.is_none_or(|p| RuleGlobs::new(&r.globs).governs(p)))
+        .filter(|r| !only_stale || stale.contains_key(&r.id))
         .filter(|r| {
             needle.as_deref().is_none_or(|n| {
                 r.title.to_lowercase().contains(n)
@@ -117,7 +124,7 @@ pub async fn list(
         .clamp(1, pages);
     // The other pages keep the filters.
     let mut keep: Vec<(&str, &str)> = Vec::new();
-    for k in ["repo", "status", "path", "q"] {
+    for k in ["repo", "status", "path", "q", "stale"] {
         if let Some(v) = field(k) {
             keep.push((k, v));
         }
@@ -144,6 +151,10 @@ pub async fn list(
             } }
             label { "Governs the path" input type="text" name="path" value=(path.unwrap_or("")) placeholder="src/billing/total.rs"; }
             label { "Text" input type="search" name="q" value=(text.unwrap_or("")); }
+            label { "Stale" select name="stale" {
+                option value="" { "any" }
+                option value="yes" selected[only_stale] { "may be stale" }
+            } }
             button type="submit" { "Filter" }
         }
         p.lead { (shown.len()) " rule(s)" @if let Some(p) = path { " govern " code { (p) } } "." }
@@ -153,7 +164,10 @@ pub async fn list(
             tbody {
                 @for r in shown.iter().skip((at - 1) * PER_PAGE).take(PER_PAGE) {
                     tr {
-                        td { a href={ "/rules/" (r.id) } { (r.title) } div.statement { (r.statement) } }
+                        td { a href={ "/rules/" (r.id) } { (r.title) } div.statement { (r.statement) }
+                            @if let Some(flags) = stale.get(&r.id) {
+                                ul.stale { @for f in flags { li { strong { (f.reason.replace('_', " ")) } ": " (f.detail) } } }
+                            } }
                         td { span class={ "status " (status_text(r.status)) } { (status_text(r.status)) } }
                         td data-label="repo" { (r.repo.as_deref().unwrap_or("every repo")) }
                         td data-label="globs" { @for g in &r.globs { code { (g) } " " } }
@@ -244,12 +258,55 @@ pub async fn one(
         .into_iter()
         .next()
         .unwrap_or_default();
+    let recurrence = outcomes_api::recurrence(&st, &s.token.team, Some(rule.id.clone()))
+        .await
+        .unwrap_or_default()
+        .remove(&rule.id);
+    // Its own stale flag (pairs with other rules are the list's: judging them needs every
+    // active rule of the scope, too much for one page view).
+    let flags = outcomes_api::stale(
+        std::slice::from_ref(&rule),
+        &HashMap::from([(rule.id.clone(), served.served)]),
+    )
+    .remove(&rule.id)
+    .unwrap_or_default();
+    let scope_stale = {
+        let mut q = vec![("stale", "yes")];
+        if let Some(r) = rule.repo.as_deref() {
+            q.push(("repo", r));
+        }
+        format!(
+            "/rules?{}",
+            serde_urlencoded::to_string(&q).unwrap_or_default()
+        )
+    };
     let back = format!("/rules/{}", rule.id);
     let body = html! {
         article.rule.whole {
             (rule_head(&rule, false))
             @if s.can_decide() { (decision_form(&s, &rule, &back)) }
+            @if !flags.is_empty() {
+                section.stale {
+                    h3 { "May be stale" }
+                    ul { @for f in &flags { li { strong { (f.reason.replace('_', " ")) } ": " (f.detail) } } }
+                    p.meta { "Nothing is changed automatically: pause, edit or reject it if it no longer holds." }
+                }
+            }
+            @if rule.status == TeamStatus::Active {
+                p.meta { a href=(scope_stale) { "Active rules of this repo that may be stale" }
+                    " (contradicting or repeating each other, or never served)." }
+            }
             (served_section(&served))
+            @if let Some(c) = recurrence {
+                section.recurrence {
+                    h3 { "Said in review" }
+                    p {
+                        strong { (c.before) } " time(s) in the " (c.window_days) " days before it became active, "
+                        strong { (c.after) } " time(s) since."
+                        @if c.after == 0 && c.before > 0 { " Reviewers have not had to say it again." }
+                    }
+                }
+            }
             h3 { "Evidence" }
             (evidence(&rule.evidence, usize::MAX))
             h3 { "Audit trail" }
