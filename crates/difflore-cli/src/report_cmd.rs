@@ -132,7 +132,15 @@ fn stale_flags(
     if a.checkout.is_some() && checkout.is_none() {
         anyhow::bail!("--checkout {} is not a git checkout", dir.display());
     }
-    let files = checkout.as_ref().and_then(|c| checkout_files(&c.root));
+    // The checkout's files are listed only when some rule is of its repository.
+    let files = checkout
+        .as_ref()
+        .filter(|c| {
+            rules
+                .iter()
+                .any(|r| r.repo.as_deref() == Some(c.key.as_str()))
+        })
+        .and_then(|c| checkout_files(&c.root));
     let served: BTreeMap<String, i64> =
         figs.iter().map(|f| (f.rule_id.clone(), f.served)).collect();
     let key = checkout.as_ref().map(|c| c.key.as_str());

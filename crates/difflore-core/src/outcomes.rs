@@ -97,7 +97,7 @@ pub fn served_rows(
 ) -> rusqlite::Result<Vec<ServedRow>> {
     let mut st = conn.prepare(
         "SELECT rule_id, day, agent, repo, moment, count FROM served_daily
-         WHERE day >= ?1 AND (?2 IS NULL OR repo = ?2) ORDER BY rule_id",
+         WHERE day >= ?1 AND (?2 IS NULL OR repo = ?2)",
     )?;
     st.query_map(params![since, repo], |r| {
         Ok((

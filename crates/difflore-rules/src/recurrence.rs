@@ -96,10 +96,6 @@ fn targets(conn: &Connection, repo: &str) -> rusqlite::Result<Vec<Target>> {
 /// Matches the repository's imported comments not matched before against its active rules;
 /// returns how many recurrences were recorded.
 pub fn match_comments(conn: &Connection, repo: &str) -> rusqlite::Result<usize> {
-    let targets = targets(conn, repo)?;
-    if targets.is_empty() {
-        return Ok(0);
-    }
     let mut st = conn.prepare(
         "SELECT c.source, c.platform_id, c.body, c.path, c.created_at, c.url FROM review_comments c
          WHERE c.repo = ?1 AND c.author_is_bot = 0
@@ -126,6 +122,13 @@ pub fn match_comments(conn: &Connection, repo: &str) -> rusqlite::Result<usize> 
             ))
         })?
         .collect::<Result<_, _>>()?;
+    if comments.is_empty() {
+        return Ok(0);
+    }
+    let targets = targets(conn, repo)?;
+    if targets.is_empty() {
+        return Ok(0);
+    }
     let tx = difflore_core::store::write_tx(conn)?;
     let mut n = 0;
     {
