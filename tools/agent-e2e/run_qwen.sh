@@ -4,10 +4,16 @@
 # it sends to hooks and what it does with their answers. Prints the hook firings and which
 # markers reached the model; keeps everything under the run directory.
 #
+# With --difflore BIN, difflore itself is wired instead of the probe hooks (`BIN agents install
+# --agent qwen-code --scope project`, a rule governing src/billing.rs) and the run checks that the
+# rule's text reached the model and that the firings were captured.
+#
 #   npm install --prefix /tmp/agent-clis @qwen-code/qwen-code@0.24.4
-#   tools/agent-e2e/run_qwen.sh [RUN_DIR]        # QWEN_BIN overrides the binary
+#   tools/agent-e2e/run_qwen.sh [--difflore BIN] [RUN_DIR]   # QWEN_BIN overrides the binary
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+difflore=
+if [ "${1:-}" = "--difflore" ]; then difflore=$2; shift 2; fi
 run=${1:-$(mktemp -d /tmp/qwen-probe.XXXXXX)}
 qwen=${QWEN_BIN:-/tmp/agent-clis/node_modules/.bin/qwen}
 [ -x "$qwen" ] || { echo "no Qwen Code at $qwen (see the npm line above)" >&2; exit 1; }
@@ -35,6 +41,21 @@ cat > "$run/script.json" <<'JSON'
   {"tool": "run_shell_command", "input": {"command": "echo failing >&2; exit 3"}}
 ], "final_text": "Done: billing uses Money."}
 JSON
+if [ -n "$difflore" ]; then
+  git remote add origin git@github.com:acme/shop.git
+  export HOME="$run/home" DIFFLORE_HOME="$run/home/.difflore"
+  "$difflore" init > /dev/null
+  "$difflore" memory add --repo github.com/acme/shop --title Money \
+    --statement "Use Money instead of f64 for amounts." --glob "src/*.rs" > /dev/null
+  "$difflore" agents install --agent qwen-code --scope project
+  python3 - "$run/proj/.qwen/settings.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["security"] = {"auth": {"selectedType": "openai"}}
+json.dump(d, open(p, "w"), indent=2)
+PY
+fi
 python3 "$here/fake_openai_chat.py" --script "$run/script.json" --project "$run/proj" \
   --log-dir "$run/log" --port-file "$run/port" --max-seconds 120 &
 fake=$!
@@ -44,6 +65,14 @@ HOME="$run/home" TAP_DIR="$run/tap" DENY_TOOL=write_file OPENAI_API_KEY=offline 
   OPENAI_BASE_URL="http://127.0.0.1:$(cat "$run/port")/v1" OPENAI_MODEL=fake-model \
   QWEN_CODE_SUPPRESS_YOLO_WARNING=1 \
   timeout 120 "$qwen" --approval-mode yolo "Use Money in billing" || echo "qwen exited $?"
+if [ -n "$difflore" ]; then
+  n=$(grep -c "Use Money instead of f64 for amounts" "$run/log/requests.jsonl" || true)
+  echo "== requests to the model carrying the rule: $n"
+  "$difflore" outbox status
+  [ "$n" -gt 0 ] || { echo "FAIL: the rule never reached the model" >&2; exit 1; }
+  echo "run directory: $run"
+  exit 0
+fi
 echo "== hook firings (in order)"
 ls "$run/tap" | sed 's/^[0-9]*-//; s/\.json$//'
 echo "== markers that reached the model"

@@ -58,6 +58,7 @@ impl Wiring for Agent {
             Agent::Codex => ".codex",
             Agent::Gemini => ".gemini",
             Agent::Cursor => ".cursor",
+            Agent::QwenCode => ".qwen",
         }
     }
 
@@ -68,6 +69,7 @@ impl Wiring for Agent {
             Agent::Codex => &["codex"],
             Agent::Gemini => &["gemini"],
             Agent::Cursor => &["cursor", "cursor-agent"],
+            Agent::QwenCode => &["qwen"],
         }
     }
 
@@ -83,7 +85,7 @@ impl Wiring for Agent {
     fn hooks_file(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
         let dir = self.config_dir(home, project, scope);
         match self {
-            Agent::ClaudeCode | Agent::Gemini => dir.join("settings.json"),
+            Agent::ClaudeCode | Agent::Gemini | Agent::QwenCode => dir.join("settings.json"),
             Agent::Codex | Agent::Cursor => dir.join("hooks.json"),
         }
     }
@@ -94,7 +96,9 @@ impl Wiring for Agent {
             (Agent::ClaudeCode, Scope::User) => home.join(".claude.json"),
             (Agent::ClaudeCode, Scope::Project) => project.join(".mcp.json"),
             (Agent::Codex, _) => self.config_dir(home, project, scope).join("config.toml"),
-            (Agent::Gemini, _) => self.config_dir(home, project, scope).join("settings.json"),
+            (Agent::Gemini | Agent::QwenCode, _) => {
+                self.config_dir(home, project, scope).join("settings.json")
+            }
             (Agent::Cursor, _) => self.config_dir(home, project, scope).join("mcp.json"),
         }
     }
@@ -120,6 +124,13 @@ impl Wiring for Agent {
                 ("BeforeTool", Some("replace|write_file")),
                 ("AfterTool", Some("read_file|replace|write_file")),
             ],
+            // PreToolUse context never reaches Qwen Code's model: only its deny (the gate).
+            Agent::QwenCode => &[
+                ("SessionStart", None),
+                ("UserPromptSubmit", None),
+                ("PreToolUse", Some("edit|write_file")),
+                ("PostToolUse", Some("read_file|edit|write_file")),
+            ],
             // Cursor's hooks cannot carry context: capture only (DESIGN §6).
             Agent::Cursor => &[
                 ("beforeSubmitPrompt", None),
@@ -134,8 +145,12 @@ impl Wiring for Agent {
         match self {
             Agent::Cursor => json!({"command": command}),
             _ => {
-                // Claude Code and Codex count seconds, Gemini CLI milliseconds.
-                let timeout = if self == Agent::Gemini { 3000 } else { 3 };
+                // Claude Code and Codex count seconds, Gemini CLI and Qwen Code milliseconds.
+                let timeout = if matches!(self, Agent::Gemini | Agent::QwenCode) {
+                    3000
+                } else {
+                    3
+                };
                 let hook = json!({"type": "command", "command": command, "timeout": timeout});
                 match matcher {
                     Some(m) => json!({"matcher": m, "hooks": [hook]}),

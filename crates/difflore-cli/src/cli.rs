@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use difflore_core::config::{BatchSize, PollMs};
 
 /// difflore turns your team's past code-review comments into rules and serves them to AI
-/// coding agents (Claude Code, Codex, Gemini CLI, Cursor) at the moment they matter.
+/// coding agents (Claude Code, Codex, Gemini CLI, Qwen Code, Cursor) at the moment they matter.
 ///
 /// Everything is local under DIFFLORE_HOME (default ~/.difflore) unless you log in to a team
 /// server.
@@ -148,7 +148,7 @@ pub struct JsonFlag {
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
-    /// The agent that runs the hook: claude-code, codex, gemini or cursor.
+    /// The agent that runs the hook: claude-code, codex, gemini, cursor or qwen-code.
     #[arg(long)]
     pub agent: Option<String>,
 }
@@ -429,9 +429,9 @@ pub enum MemoryCommand {
 
 #[derive(Debug, Args)]
 pub struct AgentsTarget {
-    /// Only this agent: claude-code, codex, gemini or cursor (repeatable; default: the agents
+    /// Only this agent: claude-code, codex, gemini, cursor or qwen-code (repeatable; default: the agents
     /// found on this machine).
-    #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor"])]
+    #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor", "qwen-code"])]
     pub agents: Vec<String>,
     /// user (default: your own config files) or project (the repository's, shared with the team).
     #[arg(long, default_value = "user", value_parser = ["user", "project"])]
@@ -453,7 +453,7 @@ pub enum AgentsCommand {
     Uninstall(AgentsTarget),
     /// Per agent: detected, MCP registered, hooks registered, current or stale, installed twice.
     Status {
-        #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor"])]
+        #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor", "qwen-code"])]
         agents: Vec<String>,
         #[arg(long)]
         json: bool,

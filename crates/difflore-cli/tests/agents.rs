@@ -29,6 +29,7 @@ impl Sandbox {
             ("gemini/settings.json", ".gemini/settings.json"),
             ("cursor/hooks.json", ".cursor/hooks.json"),
             ("cursor/mcp.json", ".cursor/mcp.json"),
+            ("qwen-code/settings.json", ".qwen/settings.json"),
         ] {
             let to = h.join(dst);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -116,7 +117,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     assert!(out.contains("/hooks"), "Codex trust instructions: {out}");
     let installed = b.snapshot();
     let st = b.status();
-    for agent in ["claude-code", "codex", "gemini", "cursor"] {
+    for agent in ["claude-code", "codex", "gemini", "cursor", "qwen-code"] {
         let s = scope(&st, agent, "user");
         assert_eq!(s["mcp"], "current", "{agent}: {s}");
         assert_eq!(s["hooks_current"], s["hooks_expected"], "{agent}: {s}");
@@ -148,6 +149,27 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
             && cmd.ends_with(&format!("{}-hook --agent gemini", bin())),
         "{cmd}"
     );
+    let qwen: Value =
+        serde_json::from_slice(&std::fs::read(b.home().join(".qwen/settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(qwen["hooks"]["PreToolUse"][0]["matcher"], "edit|write_file");
+    assert_eq!(qwen["hooks"]["PreToolUse"][0]["hooks"][0]["timeout"], 3000);
+    assert_eq!(
+        qwen["hooks"]["PostToolUse"][0]["hooks"][0]["timeout"],
+        20000
+    );
+    assert_eq!(
+        qwen["hooks"]["PostToolUse"][1]["matcher"],
+        "read_file|edit|write_file"
+    );
+    assert_eq!(qwen["mcpServers"]["github"]["command"], "npx");
+    assert_eq!(qwen["mcpServers"]["difflore"]["args"][0], "mcp");
+    assert!(
+        qwen["hooks"]["UserPromptSubmit"][0]["hooks"][0]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("-hook --agent qwen-code")
+    );
     let codex = std::fs::read_to_string(b.home().join(".codex/config.toml")).unwrap();
     assert!(
         codex.starts_with("# My Codex settings\n")
@@ -157,7 +179,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
 
     let (out, _, code) = b.run(&["agents", "install"]);
     assert_eq!(code, 0);
-    assert_eq!(out.matches("already installed").count(), 4, "{out}");
+    assert_eq!(out.matches("already installed").count(), 5, "{out}");
     assert_eq!(b.snapshot(), installed, "a second install changes nothing");
 
     let (out, err, code) = b.run(&["agents", "uninstall"]);
@@ -172,7 +194,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     let backups: Vec<_> = std::fs::read_dir(b.dir.path().join("dh/backups"))
         .unwrap()
         .collect();
-    assert_eq!(backups.len(), 7);
+    assert_eq!(backups.len(), 8);
 }
 
 #[test]
@@ -187,6 +209,7 @@ fn fresh_home_gets_new_files_that_uninstall_removes_again() {
         ".gemini/settings.json",
         ".cursor/hooks.json",
         ".cursor/mcp.json",
+        ".qwen/settings.json",
     ] {
         std::fs::remove_file(h.join(f)).unwrap();
     }

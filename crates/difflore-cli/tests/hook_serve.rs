@@ -362,3 +362,61 @@ fn a_prompt_about_a_rules_topic_gets_it_without_naming_a_file() {
     let (o, _) = e.hook(&["--agent", "claude-code"], v.to_string().as_bytes());
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "{}");
 }
+
+/// Qwen Code (payloads captured from the real CLI): context after a read and after an edit in
+/// Claude Code's format, none on `PreToolUse` (Qwen Code does not deliver it), and the gate as a
+/// `PreToolUse` deny (which stops the tool there).
+#[test]
+fn qwen_code_context_after_read_and_edit_and_the_gate() {
+    let (e, id) = env_with_rule();
+    let line = format!(
+        "- Use Money instead of f64 for amounts. (src/*.rs; rule {})",
+        difflore_rules::memory::tail_handle(&id)
+    );
+    assert_eq!(
+        hook(&e, "qwen-code", "PreToolUse-read_file.json"),
+        json!({})
+    );
+    assert_eq!(
+        hook(&e, "qwen-code", "PostToolUse-read_file.json"),
+        ctx(
+            "PostToolUse",
+            &format!("difflore — team rules for src/billing.rs (from past code review):\n{line}")
+        )
+    );
+    assert_eq!(hook(&e, "qwen-code", "PreToolUse-edit.json"), json!({}));
+    let after = hook(&e, "qwen-code", "PostToolUse-edit.json");
+    assert_eq!(after["hookSpecificOutput"]["hookEventName"], "PostToolUse");
+    assert!(
+        after["hookSpecificOutput"]["additionalContext"]
+            .as_str()
+            .unwrap()
+            .starts_with("difflore — this edit touched src/billing.rs"),
+        "{after}"
+    );
+    let s = served(&e);
+    assert_eq!(s[0]["agent"], "qwen-code");
+
+    let (g, gid) = env_with_rule();
+    config(&g, "[serving]\nmode = \"gate\"\n");
+    let deny = hook(&g, "qwen-code", "PreToolUse-edit.json");
+    assert_eq!(
+        deny["hookSpecificOutput"]["permissionDecision"], "deny",
+        "{deny}"
+    );
+    assert!(
+        deny["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "rule {}",
+                difflore_rules::memory::tail_handle(&gid)
+            )),
+        "{deny}"
+    );
+    assert_eq!(
+        hook(&g, "qwen-code", "PreToolUse-edit.json"),
+        json!({}),
+        "never twice"
+    );
+}

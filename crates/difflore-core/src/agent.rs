@@ -13,14 +13,18 @@ pub enum Agent {
     Codex,
     Gemini,
     Cursor,
+    /// Qwen Code: Claude Code's hook contract with Gemini CLI's tool names (verified, see the
+    /// fixtures README).
+    QwenCode,
 }
 
 impl Agent {
-    pub const ALL: [Agent; 4] = [
+    pub const ALL: [Agent; 5] = [
         Agent::ClaudeCode,
         Agent::Codex,
         Agent::Gemini,
         Agent::Cursor,
+        Agent::QwenCode,
     ];
 
     pub fn parse(s: &str) -> Option<Agent> {
@@ -29,6 +33,7 @@ impl Agent {
             "codex" => Agent::Codex,
             "gemini" | "gemini-cli" => Agent::Gemini,
             "cursor" => Agent::Cursor,
+            "qwen-code" | "qwen" | "qwencode" => Agent::QwenCode,
             _ => return None,
         })
     }
@@ -39,6 +44,7 @@ impl Agent {
             Agent::Codex => "codex",
             Agent::Gemini => "gemini",
             Agent::Cursor => "cursor",
+            Agent::QwenCode => "qwen-code",
         }
     }
 
@@ -47,12 +53,19 @@ impl Agent {
     pub fn phase(self, event: &str) -> Option<Phase> {
         use Phase::*;
         Some(match (self, event) {
-            (Agent::ClaudeCode | Agent::Codex | Agent::Gemini, "SessionStart") => SessionStart,
-            (Agent::ClaudeCode | Agent::Codex | Agent::Gemini, "SessionEnd") => SessionEnd,
-            (Agent::ClaudeCode | Agent::Codex, "UserPromptSubmit") => Prompt,
-            (Agent::ClaudeCode | Agent::Codex, "PreToolUse") => ToolPre,
-            (Agent::ClaudeCode | Agent::Codex, "PostToolUse") => ToolPost,
-            (Agent::ClaudeCode | Agent::Codex, "PostToolUseFailure") => ToolFailure,
+            (
+                Agent::ClaudeCode | Agent::Codex | Agent::Gemini | Agent::QwenCode,
+                "SessionStart",
+            ) => SessionStart,
+            (Agent::ClaudeCode | Agent::Codex | Agent::Gemini | Agent::QwenCode, "SessionEnd") => {
+                SessionEnd
+            }
+            (Agent::ClaudeCode | Agent::Codex | Agent::QwenCode, "UserPromptSubmit") => Prompt,
+            (Agent::ClaudeCode | Agent::Codex | Agent::QwenCode, "PreToolUse") => ToolPre,
+            (Agent::ClaudeCode | Agent::Codex | Agent::QwenCode, "PostToolUse") => ToolPost,
+            (Agent::ClaudeCode | Agent::Codex | Agent::QwenCode, "PostToolUseFailure") => {
+                ToolFailure
+            }
             (Agent::Gemini, "BeforeAgent") => Prompt,
             (Agent::Gemini, "BeforeTool") => ToolPre,
             (Agent::Gemini, "AfterTool") => ToolPost,
@@ -88,6 +101,7 @@ impl Agent {
             ],
             Agent::Gemini => &["GEMINI_SESSION_ID", "GEMINI_CLI"],
             Agent::Cursor => &["CURSOR_AGENT", "CURSOR_SESSION_ID"],
+            Agent::QwenCode => &["QWEN_CODE_SESSION_ID", "QWEN_CODE_CLI"],
         }
     }
 

@@ -165,7 +165,7 @@ fn moment(agent: Agent, event: &str, v: &Value, mode: Mode) -> Option<Moment> {
         }
         Phase::ToolPost => match kind {
             ToolKind::Read => Some(Moment::Read { paths: files() }),
-            ToolKind::Shell if agent == Agent::Codex => {
+            ToolKind::Shell if matches!(agent, Agent::Codex | Agent::QwenCode) => {
                 let paths = shell_reads(s("command"));
                 (!paths.is_empty()).then_some(Moment::Read { paths })
             }

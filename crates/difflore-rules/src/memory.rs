@@ -83,7 +83,7 @@ pub enum MemoryError {
     Db(#[from] rusqlite::Error),
 }
 
-/// The agent environment variable present, if any (Claude Code, Codex, Gemini CLI, Cursor).
+/// The agent environment variable present, if any (Claude Code, Codex, Gemini CLI, Cursor, Qwen Code).
 pub fn agent_marker() -> Option<String> {
     difflore_core::agent::Agent::env_marker().map(str::to_string)
 }
