@@ -25,6 +25,42 @@ fn served_of(v: &Value, id: &str) -> (i64, Value) {
     (r["served"].as_i64().unwrap(), r["by_moment"].clone())
 }
 
+/// A checkout of github.com/acme/shop with `src/billing/total.rs`.
+fn shop(e: &Env) -> std::path::PathBuf {
+    let d = e.dir.path().join("shop");
+    std::fs::create_dir_all(d.join("src/billing")).unwrap();
+    git(&d, &["init", "-q"]);
+    git(
+        &d,
+        &["remote", "add", "origin", "git@github.com:acme/shop.git"],
+    );
+    std::fs::write(
+        d.join("src/billing/total.rs"),
+        "fn total() -> f64 { 0.0 }\n",
+    )
+    .unwrap();
+    d
+}
+
+/// `n` agent sessions read `src/billing/total.rs` through the real hook process; each answer
+/// must carry `expect`.
+fn read_through_hook(e: &Env, d: &std::path::Path, tag: &str, n: usize, expect: &str) {
+    let base: Value =
+        serde_json::from_slice(&e.fixture("claude-code", "PostToolUse-Read.json")).unwrap();
+    for i in 0..n {
+        let mut v = base.clone();
+        v["cwd"] = json!(d.display().to_string());
+        v["session_id"] = json!(format!("{tag}-{i}"));
+        v["tool_use_id"] = json!(format!("toolu_{tag}{i}"));
+        v["tool_input"]["file_path"] = json!(d.join("src/billing/total.rs").display().to_string());
+        let (o, _) = e.hook(&["--agent", "claude-code"], v.to_string().as_bytes());
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(expect),
+            "served"
+        );
+    }
+}
+
 #[test]
 fn sqlite_served_rules_are_reported_locally_and_for_the_team() {
     served_rules_are_reported_locally_and_for_the_team(&Backend::Sqlite);
@@ -39,18 +75,7 @@ fn postgres_served_rules_are_reported_locally_and_for_the_team() {
 
 fn served_rules_are_reported_locally_and_for_the_team(b: &Backend) {
     let e = Env::init();
-    let d = e.dir.path().join("shop");
-    std::fs::create_dir_all(d.join("src/billing")).unwrap();
-    git(&d, &["init", "-q"]);
-    git(
-        &d,
-        &["remote", "add", "origin", "git@github.com:acme/shop.git"],
-    );
-    std::fs::write(
-        d.join("src/billing/total.rs"),
-        "fn total() -> f64 { 0.0 }\n",
-    )
-    .unwrap();
+    let d = shop(&e);
     let (out, err, code) = run_in(
         &e,
         &d,
@@ -93,20 +118,7 @@ fn served_rules_are_reported_locally_and_for_the_team(b: &Backend) {
         .to_string();
 
     // Three sessions read the governed file through the real hook process.
-    let base: Value =
-        serde_json::from_slice(&e.fixture("claude-code", "PostToolUse-Read.json")).unwrap();
-    for i in 0..3 {
-        let mut v = base.clone();
-        v["cwd"] = json!(d.display().to_string());
-        v["session_id"] = json!(format!("s-{i}"));
-        v["tool_use_id"] = json!(format!("toolu_{i}"));
-        v["tool_input"]["file_path"] = json!(d.join("src/billing/total.rs").display().to_string());
-        let (o, _) = e.hook(&["--agent", "claude-code"], v.to_string().as_bytes());
-        assert!(
-            String::from_utf8_lossy(&o.stdout).contains("Use Money"),
-            "served"
-        );
-    }
+    read_through_hook(&e, &d, "s", 3, "Use Money");
     let local = report(&e, &d);
     assert_eq!(local["source"], "local");
     assert_eq!(served_of(&local, &id), (3, json!({"read": 3})));
@@ -157,18 +169,7 @@ fn served_rules_are_reported_locally_and_for_the_team(b: &Backend) {
 #[test]
 fn stale_rules_are_flagged_and_left_alone() {
     let e = Env::init();
-    let d = e.dir.path().join("shop");
-    std::fs::create_dir_all(d.join("src/billing")).unwrap();
-    git(&d, &["init", "-q"]);
-    git(
-        &d,
-        &["remote", "add", "origin", "git@github.com:acme/shop.git"],
-    );
-    std::fs::write(
-        d.join("src/billing/total.rs"),
-        "fn total() -> f64 { 0.0 }\n",
-    )
-    .unwrap();
+    let d = shop(&e);
     let add = |title: &str, statement: &str, glob: &str| -> String {
         let (out, err, code) = run_in(
             &e,
@@ -439,14 +440,7 @@ fn postgres_recurrences_reach_the_team() {
 /// been served on that file.
 fn recurrences_reach_the_team(b: &Backend) {
     let e = Env::init();
-    let d = e.dir.path().join("shop");
-    std::fs::create_dir_all(d.join("src/billing")).unwrap();
-    git(&d, &["init", "-q"]);
-    git(
-        &d,
-        &["remote", "add", "origin", "git@github.com:acme/shop.git"],
-    );
-    std::fs::write(d.join("src/billing/total.rs"), "fn total() {}\n").unwrap();
+    let d = shop(&e);
     let mut s = TestServer::start(b);
     let (out, err, code) = e.login(&s, &s.token("lead", "maintainer"), false);
     assert_eq!(code, 0, "{out}{err}");
@@ -502,17 +496,7 @@ fn recurrences_reach_the_team(b: &Backend) {
     assert_eq!(code, 0, "{err}");
 
     // Real hook processes serve it on the governed file.
-    let base: Value =
-        serde_json::from_slice(&e.fixture("claude-code", "PostToolUse-Read.json")).unwrap();
-    for i in 0..2 {
-        let mut v = base.clone();
-        v["cwd"] = json!(d.display().to_string());
-        v["session_id"] = json!(format!("r-{i}"));
-        v["tool_use_id"] = json!(format!("toolu_r{i}"));
-        v["tool_input"]["file_path"] = json!(d.join("src/billing/total.rs").display().to_string());
-        let (o, _) = e.hook(&["--agent", "claude-code"], v.to_string().as_bytes());
-        assert!(String::from_utf8_lossy(&o.stdout).contains("f64"), "served");
-    }
+    read_through_hook(&e, &d, "r", 2, "f64");
 
     // After the approval: the point made once more, and an unrelated comment on the same file.
     let second = e.dir.path().join("second.json");

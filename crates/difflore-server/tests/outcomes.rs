@@ -109,6 +109,17 @@ fn served_rules_are_counted_once_and_survive_a_restart(b: &Backend) {
     );
 }
 
+/// A maintainer approves a rule at its first revision.
+fn approve(s: &Server, lead: &str, id: &str) {
+    let (st, v) = post_to(
+        &s.url,
+        &format!("/v1/rules/{id}/decision"),
+        Some(lead),
+        json!({"action": "approve", "expected_revision": 1}).to_string(),
+    );
+    assert_eq!(st, 200, "{v}");
+}
+
 fn recurred(rule: &str, comment: &str, at: &str, score: f64) -> Value {
     json!({"id": new_id(), "kind": "rule.recurred", "occurred_at": at,
            "payload": {"rule_id": rule, "repo": "github.com/acme/shop", "source": "github",
@@ -160,13 +171,7 @@ fn recurrences_are_counted_once_per_comment_before_and_since_activation(b: &Back
     ];
     assert_eq!(post(&s.url, Some(&dev), batch(&proposals)).0, 200);
     for id in [&x, &y] {
-        let (st, v) = post_to(
-            &s.url,
-            &format!("/v1/rules/{id}/decision"),
-            Some(&lead),
-            json!({"action": "approve", "expected_revision": 1}).to_string(),
-        );
-        assert_eq!(st, 200, "{v}");
+        approve(&s, &lead, id);
     }
     let events = vec![
         // Said again 3 days before approval, and twice since.
@@ -233,13 +238,7 @@ fn recurrences_are_counted_once_per_comment_before_and_since_activation(b: &Back
     ];
     assert_eq!(post(&s.url, Some(&dev), batch(&pair)).0, 200);
     for id in [&z, &w] {
-        let (st, v) = post_to(
-            &s.url,
-            &format!("/v1/rules/{id}/decision"),
-            Some(&lead),
-            json!({"action": "approve", "expected_revision": 1}).to_string(),
-        );
-        assert_eq!(st, 200, "{v}");
+        approve(&s, &lead, id);
     }
     let mut v = Visitor::new(&s.url);
     v.sign_in(&s.token("viewer", "read"));
