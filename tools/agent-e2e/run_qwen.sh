@@ -32,8 +32,11 @@ for e in ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Post
     hooks[e] = [group]
 print(json.dumps({"hooks": hooks, "security": {"auth": {"selectedType": "openai"}}}, indent=1))
 PY
+# Qwen Code defers MCP tools: the model finds one with tool_search and calls it through tool_call.
 cat > "$run/script.json" <<'JSON'
 {"steps": [
+  {"tool": "tool_search", "input": {"query": "select:mcp__difflore__search_rules"}},
+  {"tool": "tool_call", "input": {"name": "mcp__difflore__search_rules", "arguments": {"path": "src/billing.rs", "query": "money"}}},
   {"tool": "read_file", "input": {"file_path": "${PROJECT}/src/billing.rs"}},
   {"tool": "edit", "input": {"file_path": "${PROJECT}/src/billing.rs", "old_string": "pub fn total(items: &[f64]) -> f64 {", "new_string": "pub fn total(items: &[Money]) -> Money {"}},
   {"tool": "write_file", "input": {"file_path": "${PROJECT}/CHANGELOG.md", "content": "# Changelog\n"}},
@@ -68,6 +71,14 @@ HOME="$run/home" TAP_DIR="$run/tap" DENY_TOOL=write_file OPENAI_API_KEY=offline 
 if [ -n "$difflore" ]; then
   n=$(grep -c "Use Money instead of f64 for amounts" "$run/log/requests.jsonl" || true)
   echo "== requests to the model carrying the rule: $n"
+  # The MCP answer is the tool result of the second step (request #3 carries it).
+  python3 - "$run/log/requests.jsonl" <<'PY'
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+tool_msgs = [m for m in reqs[2]["body"]["messages"] if m.get("role") == "tool"] if len(reqs) > 2 else []
+mcp = json.dumps(tool_msgs[1]["content"]) if len(tool_msgs) > 1 else ""
+print("== MCP search_rules answered with the rule:", "Use Money instead of f64" in mcp)
+PY
   "$difflore" outbox status
   [ "$n" -gt 0 ] || { echo "FAIL: the rule never reached the model" >&2; exit 1; }
   echo "run directory: $run"
