@@ -209,6 +209,49 @@ fn a_maintainer_reviews_in_the_browser_and_a_developer_gets_the_decisions() {
     b.goto(&format!("{}/activity", s.url));
     assert!(b.text(&b.find("main")).contains("claude-code"));
     shoot(&b, "activity");
+    // The approved rule's page: served per day, and how often review made its point.
+    b.goto(&format!("{}/rules/{}", s.url, ids[0]));
+    let main = b.text(&b.find("main"));
+    assert!(
+        main.contains("4 times; last on") && main.contains("Said in review"),
+        "{main}"
+    );
+    shoot(&b, "rule-active");
+    // Two approved rules that contradict each other show under the stale filter.
+    let pair: Vec<(String, Value)> = ["Prefer tabs over spaces", "Prefer spaces over tabs"]
+        .iter()
+        .map(|statement| {
+            let id = uuid::Uuid::now_v7().to_string();
+            let ev = json!({"id": http::new_id(), "kind": "rule.proposed",
+                "occurred_at": "2026-11-29T10:00:00Z",
+                "payload": {"rule_id": id, "repo": "git.example.com/acme/shop",
+                    "title": statement, "statement": statement, "globs": ["**/*.rs"],
+                    "severity": "context", "origin": "review_import", "confidence": 0.7,
+                    "evidence": []}});
+            (id, ev)
+        })
+        .collect();
+    let events: Vec<Value> = pair.iter().map(|(_, ev)| ev.clone()).collect();
+    assert_eq!(
+        http::post(&s.url, Some(&dev_token), http::batch(&events)).0,
+        200
+    );
+    for (id, _) in &pair {
+        let (st, v) = http::post_to(
+            &s.url,
+            &format!("/v1/rules/{id}/decision"),
+            Some(&lead_token),
+            json!({"action": "approve", "expected_revision": 1}).to_string(),
+        );
+        assert_eq!(st, 200, "{v}");
+    }
+    b.goto(&format!("{}/rules?stale=yes", s.url));
+    let main = b.text(&b.find("main"));
+    assert!(
+        main.contains("2 rule(s)") && main.contains("contradicts: prefers the opposite of"),
+        "{main}"
+    );
+    shoot(&b, "stale");
 
     // A reader: no decision form; a POST forged from its session is refused.
     b.click(&b.find("form.signout button"));
