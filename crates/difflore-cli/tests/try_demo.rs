@@ -40,7 +40,9 @@ fn try_shows_the_whole_idea_and_leaves_nothing_behind() {
         "this edit touched src/billing/total.rs",
         "rules.served  file=src/billing/total.rs  moment=read  rules=2",
         "rules.served  file=src/billing/total.rs  moment=after_edit  rules=2",
-        "\": said once in review before it was approved, 0 times since",
+        // The three comments that make the Money point in other words are one candidate.
+        "said 3 times by 2 reviewers; globs: src/billing/*.rs",
+        "\": said 3 times in review before it was approved, 0 times since",
         "Nothing was written outside the temporary directory",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");

@@ -33,6 +33,25 @@ fn main() {
         .unwrap();
     }
     conn.execute_batch("COMMIT").unwrap();
+    let t = Instant::now();
+    let mut kept = 0;
+    for i in 0..10_000 {
+        let body = BODIES[i % BODIES.len()].replace("{m}", &format!("m{}", i % 40));
+        let j = difflore_rules::classify::judge(&difflore_rules::classify::CommentFacts {
+            body: &body,
+            ..Default::default()
+        });
+        kept += usize::from(matches!(
+            j.verdict,
+            difflore_rules::classify::Verdict::Keep { .. }
+        ));
+    }
+    let el = t.elapsed().as_secs_f64();
+    println!(
+        "{:<10} 10 000 comments in {el:.2} s ({:.0} comments/s): {kept} kept",
+        "judge only",
+        10_000.0 / el
+    );
     for label in ["first run", "re-run"] {
         let t = Instant::now();
         let r = difflore_rules::extract::run(&conn, None, false).unwrap();

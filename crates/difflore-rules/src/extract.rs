@@ -4,8 +4,9 @@
 //! never touches a rule a person decided on (active, paused, rejected), and never proposes a
 //! tombstoned comment or signature again.
 
-use crate::classify::{self, CommentFacts, Verdict};
-use crate::cluster::{self, SAME_RULE};
+use crate::classify::features::{Hit, SAID_ELSEWHERE, THRESHOLD};
+use crate::classify::{self, CommentFacts, Judgement, Thread, Verdict};
+use crate::cluster::{self, Point, SAME_RULE};
 use crate::globs;
 use crate::kinds::{Origin, Status, TombstoneKind};
 use difflore_core::clock::now_ms;
@@ -48,7 +49,19 @@ pub struct Candidate {
     #[serde(skip)]
     tokens: BTreeSet<String>,
     #[serde(skip)]
+    point: Point,
+    #[serde(skip)]
     rows: Vec<(Row, String)>,
+}
+
+impl Candidate {
+    /// The source comments (`source:platform id`) that are this candidate's evidence.
+    pub fn comment_ids(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .map(|(r, _)| format!("{}:{}", r.source, r.id))
+            .collect()
+    }
 }
 
 /// What a run did (`extract --json`).
@@ -63,6 +76,34 @@ pub struct Report {
     pub candidates_updated: usize,
     pub dry_run: bool,
     pub candidates: Vec<Candidate>,
+    /// With `--explain`: every comment's score and the features behind it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explained: Vec<Explained>,
+}
+
+/// One comment's judgement, feature by feature (`extract --explain`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Explained {
+    pub comment: String,
+    pub pr: i64,
+    pub url: Option<String>,
+    pub path: Option<String>,
+    pub excerpt: String,
+    pub kept: bool,
+    pub score: f64,
+    pub threshold: f64,
+    pub reason: String,
+    pub statement: Option<String>,
+    pub features: Vec<Hit>,
+}
+
+/// How extraction runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Write nothing; report what would be proposed.
+    pub dry_run: bool,
+    /// Report every comment's score and features.
+    pub explain: bool,
 }
 
 fn load(conn: &Connection, repo: Option<&str>) -> rusqlite::Result<Vec<Row>> {
@@ -149,6 +190,19 @@ pub fn title_of(statement: &str) -> String {
 /// Runs extraction over the imported comments (of `repo`, or all). With `dry_run` nothing is
 /// written and the report lists what would be proposed.
 pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Result<Report> {
+    run_with(
+        conn,
+        repo,
+        Options {
+            dry_run,
+            explain: false,
+        },
+    )
+}
+
+/// [`run`], with `--explain` when asked.
+pub fn run_with(conn: &Connection, repo: Option<&str>, opts: Options) -> rusqlite::Result<Report> {
+    let dry_run = opts.dry_run;
     let rows = load(conn, repo)?;
     let mut report = Report {
         schema_version: 1,
@@ -156,7 +210,7 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
         dry_run,
         ..Default::default()
     };
-    let by_repo = classify_and_cluster(conn, rows, &mut report)?;
+    let by_repo = classify_and_cluster(conn, rows, &mut report, opts.explain)?;
     let tx = difflore_core::store::write_tx(conn)?;
     for (repo_key, list) in by_repo {
         for mut c in list {
@@ -182,24 +236,77 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
     Ok(report)
 }
 
+/// What the rest of each comment's thread did with it: replies by the PR author (agreed,
+/// pushed back) and by the comment's own author (took it back, let it go).
+fn threads(rows: &[Row]) -> Vec<(bool, Thread)> {
+    let mut by_thread: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(t) = &r.thread {
+            by_thread.entry(t.as_str()).or_default().push(i);
+        }
+    }
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut thread = Thread::default();
+            let mut retracted = false;
+            let later = r
+                .thread
+                .as_deref()
+                .and_then(|t| by_thread.get(t))
+                .map(|v| v.iter().filter(|&&j| j > i).copied().collect::<Vec<_>>())
+                .unwrap_or_default();
+            for j in later {
+                let reply = &rows[j];
+                let same_author = reply.author.is_some() && reply.author == r.author;
+                if same_author && classify::is_retraction(&reply.body) {
+                    retracted = true;
+                }
+                classify::read_reply(&mut thread, &reply.body, reply.is_pr_author, same_author);
+            }
+            (retracted && !classify::is_retraction(&r.body), thread)
+        })
+        .collect()
+}
+
+/// The statement's signature (DESIGN §10: negation and word order kept) — what rules are
+/// de-duplicated and tombstoned by.
+pub fn rule_signature(statement: &str) -> String {
+    difflore_proto::rules::signature(statement)
+}
+
+/// Whether a statement's point was rejected in `repo`: its signature, or the sorted-word
+/// signature that versions before the team signature tombstoned by.
+pub fn signature_tombstoned(
+    conn: &Connection,
+    repo: &str,
+    statement: &str,
+) -> rusqlite::Result<bool> {
+    Ok(tombstoned(
+        conn,
+        TombstoneKind::Signature,
+        repo,
+        &rule_signature(statement),
+    )? || tombstoned(
+        conn,
+        TombstoneKind::Signature,
+        repo,
+        &cluster::signature(statement),
+    )?)
+}
+
 /// Every comment judged (tombstoned, retracted, kept or dropped with its reason); the kept ones
-/// grouped per repository into candidates of the same statement.
+/// grouped per repository into candidates making the same point. A comment just below the
+/// threshold is kept when another PR of its repository made the same point.
 fn classify_and_cluster(
     conn: &Connection,
     rows: Vec<Row>,
     report: &mut Report,
+    explain: bool,
 ) -> rusqlite::Result<BTreeMap<String, Vec<Candidate>>> {
-    // Retractions: a later comment by the same author in the same thread takes it back.
-    let mut retracted: HashMap<(String, String), bool> = HashMap::new();
-    for r in &rows {
-        if let (Some(t), Some(a)) = (&r.thread, &r.author)
-            && classify::is_retraction(&r.body)
-        {
-            retracted.insert((t.clone(), a.clone()), true);
-        }
-    }
-    let mut by_repo: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-    for r in rows {
+    let facts = threads(&rows);
+    let mut judged: Vec<(Row, Judgement)> = Vec::new();
+    for (r, (retracted, thread)) in rows.into_iter().zip(facts) {
         if tombstoned(
             conn,
             TombstoneKind::Comment,
@@ -209,41 +316,51 @@ fn classify_and_cluster(
             report.tombstoned += 1;
             continue;
         }
-        let is_retracted = !classify::is_retraction(&r.body)
-            && r.thread
-                .as_ref()
-                .zip(r.author.as_ref())
-                .is_some_and(|(t, a)| retracted.contains_key(&(t.clone(), a.clone())));
-        let facts = CommentFacts {
+        let j = classify::judge(&CommentFacts {
             body: &r.body,
             is_bot: r.is_bot,
             is_pr_author: r.is_pr_author,
-            retracted: is_retracted,
-        };
-        let (statement, reason) = match classify::classify(&facts) {
-            Verdict::Keep { statement, reason } => (statement, reason),
+            retracted,
+            path: r.path.as_deref(),
+            thread,
+        });
+        judged.push((r, j));
+    }
+    promote_said_elsewhere(&mut judged);
+    let mut by_repo: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    for (r, j) in judged {
+        let (statement, reason) = match &j.verdict {
+            Verdict::Keep { statement, reason } => (statement.clone(), reason.clone()),
             Verdict::Drop { reason } => {
-                *report.dropped.entry(reason).or_default() += 1;
+                *report.dropped.entry(reason.clone()).or_default() += 1;
+                if explain {
+                    report.explained.push(explained(&r, &j, None));
+                }
                 continue;
             }
         };
-        let sig = cluster::signature(&statement);
-        if tombstoned(conn, TombstoneKind::Signature, &r.repo, &sig)? {
+        if signature_tombstoned(conn, &r.repo, &statement)? {
             report.tombstoned += 1;
             continue;
         }
+        if explain {
+            report.explained.push(explained(&r, &j, Some(&statement)));
+        }
         report.kept += 1;
-        let toks = cluster::tokens(&statement);
+        let point = Point::of(&format!("{statement} {}", code_spans(&r.body)));
         let list = by_repo.entry(r.repo.clone()).or_default();
-        match list
+        let best = list
             .iter_mut()
-            .find(|c| cluster::jaccard(&c.tokens, &toks) >= SAME_RULE)
-        {
+            .filter_map(|c| cluster::same_point(&c.point, &point).map(|s| (s, c)))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| c);
+        match best {
             Some(c) => c.rows.push((r, reason)),
             None => list.push(Candidate {
                 id: None,
                 repo: r.repo.clone(),
                 title: title_of(&statement),
+                tokens: cluster::tokens(&statement),
                 statement,
                 reason: reason.clone(),
                 globs: Vec::new(),
@@ -251,12 +368,96 @@ fn classify_and_cluster(
                 evidence: 0,
                 reviewers: 0,
                 new: true,
-                tokens: toks,
+                point,
                 rows: vec![(r, reason)],
             }),
         }
     }
     Ok(by_repo)
+}
+
+/// The code spans of a comment (`like_this`), which clustering compares as identifiers.
+fn code_spans(body: &str) -> String {
+    body.split('`')
+        .enumerate()
+        .filter(|(i, s)| i % 2 == 1 && !s.contains('\n'))
+        .map(|(_, s)| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A comment just below the threshold whose point another PR of the same repository made too
+/// (kept or itself borderline) gains [`SAID_ELSEWHERE`] and is kept. The kept and borderline
+/// comments are grouped once per repository (each joins the group whose first point it matches
+/// best), so this stays linear in the comments times the groups.
+fn promote_said_elsewhere(judged: &mut [(Row, Judgement)]) {
+    struct Group {
+        repo: String,
+        point: Point,
+        prs: BTreeSet<i64>,
+        members: Vec<usize>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, (r, j)) in judged.iter().enumerate() {
+        let statement = match (&j.verdict, &j.borderline) {
+            (Verdict::Keep { statement, .. }, _) | (_, Some(statement)) => statement,
+            _ => continue,
+        };
+        let p = Point::of(&format!("{statement} {}", code_spans(&r.body)));
+        let best = groups
+            .iter_mut()
+            .filter(|g| g.repo == r.repo)
+            .filter_map(|g| cluster::same_point(&g.point, &p).map(|s| (s, g)))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, g)| g);
+        match best {
+            Some(g) => {
+                g.prs.insert(r.pr);
+                g.members.push(i);
+            }
+            None => groups.push(Group {
+                repo: r.repo.clone(),
+                point: p,
+                prs: BTreeSet::from([r.pr]),
+                members: vec![i],
+            }),
+        }
+    }
+    for g in groups.iter().filter(|g| g.prs.len() > 1) {
+        for &i in &g.members {
+            let j = &mut judged[i].1;
+            let Some(statement) = j.borderline.take() else {
+                continue;
+            };
+            j.hits.push(Hit {
+                name: "the same point was made in another PR",
+                weight: SAID_ELSEWHERE,
+            });
+            j.score = ((j.score + SAID_ELSEWHERE) * 100.0).round() / 100.0;
+            j.verdict = Verdict::Keep {
+                statement,
+                reason: "the same point was made in another PR".into(),
+            };
+        }
+    }
+}
+
+fn explained(r: &Row, j: &Judgement, statement: Option<&str>) -> Explained {
+    Explained {
+        comment: format!("{}:{}", r.source, r.id),
+        pr: r.pr,
+        url: r.url.clone(),
+        path: r.path.clone(),
+        excerpt: r.body.chars().take(160).collect(),
+        kept: statement.is_some(),
+        score: j.score,
+        threshold: THRESHOLD,
+        reason: match &j.verdict {
+            Verdict::Keep { reason, .. } | Verdict::Drop { reason } => reason.clone(),
+        },
+        statement: statement.map(str::to_string),
+        features: j.hits.clone(),
+    }
 }
 
 /// A candidate's globs, evidence, reviewers, confidence and reason from its comments.
@@ -297,7 +498,7 @@ fn save(
     mut c: Candidate,
     dry_run: bool,
 ) -> rusqlite::Result<Option<Candidate>> {
-    let sig = cluster::signature(&c.statement);
+    let sig = rule_signature(&c.statement);
     let (rule_id, status) = match find_existing(tx, repo_key, &c)? {
         Some((id, status)) => {
             c.new = false;
@@ -391,7 +592,8 @@ fn refresh(conn: &Connection, rule_id: &str) -> rusqlite::Result<()> {
     )?;
     let (resolved, reactions): (bool, i64) = conn.query_row(
         "SELECT COALESCE(MAX(m.resolved), 0), COALESCE(SUM(COALESCE(json_extract(m.reactions, '$.\"+1\"'), 0)), 0)
-         FROM rule_evidence e JOIN review_comments m ON m.source = e.source AND m.platform_id = e.comment_id
+         FROM rule_evidence e JOIN rules x ON x.id = e.rule_id
+         JOIN review_comments m ON m.source = e.source AND m.repo = x.repo AND m.platform_id = e.comment_id
          WHERE e.rule_id = ?1",
         [rule_id],
         |r| Ok((r.get::<_, i64>(0)? == 1, r.get(1)?)),

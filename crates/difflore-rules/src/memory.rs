@@ -294,7 +294,7 @@ pub fn set_status(
         params![rule.id, from, to, reason, now],
     )?;
     let repo = rule.repo.clone().unwrap_or_default();
-    let sig = cluster::signature(&rule.statement);
+    let sig = crate::extract::rule_signature(&rule.statement);
     let sources: Vec<(String, String)> = {
         let mut st =
             tx.prepare("SELECT source, comment_id FROM rule_evidence WHERE rule_id = ?1")?;
@@ -425,14 +425,14 @@ pub fn propose(
         check_text("rationale", r)?;
     }
     check_globs(globs)?;
-    let sig = cluster::signature(statement);
-    if sig.is_empty() {
+    if cluster::signature(statement).is_empty() {
         return Err(MemoryError::Invalid(
             "statement has no words a rule could be matched by".into(),
         ));
     }
+    let sig = crate::extract::rule_signature(statement);
     let scope = repo.unwrap_or("");
-    if crate::extract::tombstoned(conn, TombstoneKind::Signature, scope, &sig)? {
+    if crate::extract::signature_tombstoned(conn, scope, statement)? {
         return Err(MemoryError::Invalid(
             "a person rejected this rule before; it is not proposed again".into(),
         ));

@@ -289,9 +289,9 @@ fn write(tx: &Connection, r: &TeamRule, id: &str, st: &str) -> rusqlite::Result<
         )?
         .execute(values)
     };
-    // The local clustering signature, so extraction finds the team's rule for a comment making
-    // the same point; two team rules with one such signature keep only the first.
-    match upsert(Some(cluster::signature(&r.statement))) {
+    // The local signature, so an exact local duplicate finds the team's rule; two team rules
+    // with one such signature keep only the first.
+    match upsert(Some(crate::extract::rule_signature(&r.statement))) {
         Err(rusqlite::Error::SqliteFailure(f, _))
             if f.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
