@@ -45,6 +45,10 @@ pub enum Command {
         /// Show what would be proposed; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print every comment's verdict with the named features and weights behind its score
+        /// (kept at a score of 1.0 or more). With --json: an `explained` array.
+        #[arg(long)]
+        explain: bool,
         #[arg(long)]
         json: bool,
     },

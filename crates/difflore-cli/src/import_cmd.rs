@@ -275,10 +275,15 @@ pub fn print_offered(o: &difflore_rules::propose::Offered) {
 }
 
 /// `difflore extract`.
-pub fn extract(repo: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<()> {
+pub fn extract(
+    repo: Option<&str>,
+    opts: difflore_rules::extract::Options,
+    json: bool,
+) -> anyhow::Result<()> {
+    let dry_run = opts.dry_run;
     let home = home()?;
     let conn = open_store(&home)?;
-    let r = difflore_rules::extract::run(&conn, repo, dry_run)?;
+    let r = difflore_rules::extract::run_with(&conn, repo, opts)?;
     let offered = if dry_run {
         None
     } else {
@@ -331,7 +336,43 @@ pub fn extract(repo: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<
             c.reason
         );
     }
+    if opts.explain {
+        print_explained(&r.explained);
+    }
     Ok(())
+}
+
+/// `extract --explain`: every comment, its score against the threshold and each feature.
+fn print_explained(list: &[difflore_rules::extract::Explained]) {
+    println!(
+        "\nEvery comment, feature by feature (kept at a score of {:.1}):",
+        difflore_rules::classify::features::THRESHOLD
+    );
+    for e in list {
+        let excerpt: String = e
+            .excerpt
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(100)
+            .collect();
+        println!(
+            "{}  {:>5.2}  {}  {}  \"{}\"",
+            if e.kept { "kept" } else { "drop" },
+            e.score,
+            e.comment,
+            e.url.as_deref().or(e.path.as_deref()).unwrap_or(""),
+            excerpt
+        );
+        for f in &e.features {
+            println!("        {:+.2}  {}", f.weight, f.name);
+        }
+        match &e.statement {
+            Some(s) => println!("        → {s}"),
+            None => println!("        reason: {}", e.reason),
+        }
+    }
 }
 
 /// Runs an import; with `--json`, a failure is also one JSON object on stdout

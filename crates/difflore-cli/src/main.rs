@@ -46,8 +46,13 @@ fn main() {
         Command::Extract {
             repo,
             dry_run,
+            explain,
             json,
-        } => import_cmd::extract(repo.as_deref(), dry_run, json),
+        } => import_cmd::extract(
+            repo.as_deref(),
+            difflore_rules::extract::Options { dry_run, explain },
+            json,
+        ),
         Command::Recall {
             diff,
             staged,

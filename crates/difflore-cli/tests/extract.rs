@@ -158,3 +158,49 @@ fn dry_run_writes_nothing_and_tombstones_are_respected() {
     e.run(&["import", "file", p.to_str().unwrap()]);
     assert!(rules(&e).iter().all(|r| !r.0.contains("unwrap")));
 }
+
+#[test]
+fn explain_shows_every_comment_feature_by_feature() {
+    let e = setup();
+    let (out, err, code) = e.run(&["extract", "--dry-run", "--explain"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Every comment, feature by feature (kept at a score of 1.0):"), "{out}");
+    // A kept norm: its score, the features that fired with their weights, the statement.
+    let kept = out
+        .split("\nkept")
+        .find(|b| b.contains("file:1 "))
+        .unwrap_or_else(|| panic!("comment 1 kept:\n{out}"));
+    assert!(kept.contains("+0.60  says X instead of Y"), "{kept}");
+    assert!(kept.contains("→ Use Money instead of f64 for amounts."), "{kept}");
+    // A dropped question and a hard drop, each with its reason.
+    let why = out
+        .split("\ndrop")
+        .find(|b| b.contains("file:7 "))
+        .unwrap_or_else(|| panic!("comment 7 dropped:\n{out}"));
+    assert!(why.contains("-1.00  a question asking for information"), "{why}");
+    assert!(why.contains("reason: a question that states no norm"), "{why}");
+    assert!(out.contains("reason: written by a bot"), "{out}");
+    // Nothing was written by a dry run.
+    assert!(rules(&e).is_empty());
+
+    let (out, err, code) = e.run(&["extract", "--dry-run", "--explain", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let list = v["explained"].as_array().expect("explained");
+    assert_eq!(list.len(), 13, "one entry per comment");
+    let one = list.iter().find(|x| x["comment"] == "file:1").unwrap();
+    assert_eq!(one["kept"], true);
+    assert!(one["score"].as_f64().unwrap() >= one["threshold"].as_f64().unwrap());
+    assert!(
+        one["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "says X instead of Y" && f["weight"] == 0.6),
+        "{one}"
+    );
+    // Without --explain the JSON has no such array.
+    let (out, _, _) = e.run(&["extract", "--dry-run", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v.get("explained").is_none());
+}
