@@ -386,6 +386,20 @@ pub enum MemoryCommand {
     Pause { id: String },
     /// Serve a paused rule again.
     Resume { id: String },
+    /// Fold rules that make the same point into one: KEEP gains the evidence of each OTHER
+    /// (confidence and globs recomputed); each OTHER is rejected as "merged into KEEP", so its
+    /// point and comments are never proposed again. Team rules merge on the team's server.
+    ///
+    /// Example: `difflore memory merge 3e9f0a 7c21b4`.
+    Merge {
+        /// The rule that stays (id, handle or unique prefix).
+        keep: String,
+        /// The rule(s) folded into it.
+        #[arg(required = true)]
+        others: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Change a rule's title, statement, globs or severity.
     Edit {
         id: String,

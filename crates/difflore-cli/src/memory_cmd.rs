@@ -66,6 +66,10 @@ pub fn run(cmd: MemoryCommand) -> anyhow::Result<()> {
             refuse_agents("resume")?;
             resume(&conn, &id)
         }
+        MemoryCommand::Merge { keep, others, json } => {
+            refuse_agents("merge")?;
+            merge(&conn, &keep, &others, json)
+        }
         MemoryCommand::Edit {
             id,
             title,
@@ -279,6 +283,36 @@ fn decide(
             r.title,
             if changed { team } else { "" }
         );
+    }
+    Ok(())
+}
+
+/// Folds each of `others` into `keep` (through the team's server for team rules).
+fn merge(conn: &Connection, keep: &str, others: &[String], json: bool) -> anyhow::Result<()> {
+    let mut kept = memory::get(conn, keep)?;
+    for o in others {
+        let other = memory::get(conn, o)?;
+        let before = kept.evidence.len();
+        kept = team::merge(conn, &kept.id, &other.id)?;
+        if !json {
+            println!(
+                "merged {} into {}: \"{}\" now has {} piece(s) of evidence (+{}); {} is rejected as merged and its point is not proposed again{}",
+                memory::handle(conn, &other.id),
+                memory::handle(conn, &kept.id),
+                kept.title,
+                kept.evidence.len(),
+                kept.evidence.len().saturating_sub(before),
+                memory::handle(conn, &other.id),
+                if kept.location == Location::Team {
+                    " (on the team's server)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if json {
+        return render::json(&rule_json(&kept));
     }
     Ok(())
 }

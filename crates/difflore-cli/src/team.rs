@@ -1,4 +1,4 @@
-//! The one decision path of the CLI (`memory approve|reject|pause|resume|edit`, `memory review`):
+//! The one decision path of the CLI (`memory approve|reject|pause|resume|edit|merge`, `memory review`):
 //! a local rule is decided here; a team rule (pulled into the local mirror) is decided on the
 //! team's server — with the revision this machine last pulled — and the server's answer is
 //! written back into the mirror. Nothing about a team rule is decided offline.
@@ -35,7 +35,15 @@ pub fn set_status(
         (Status::Paused, _) => Action::Pause,
         (Status::Pending, _) => bail!("a rule cannot be made pending again"),
     };
-    decide(conn, &Home::from_env()?, &current, action, reason, None)?;
+    decide(
+        conn,
+        &Home::from_env()?,
+        &current,
+        action,
+        reason,
+        None,
+        None,
+    )?;
     Ok((memory::get(conn, &current.id)?, true))
 }
 
@@ -65,11 +73,35 @@ pub fn edit(conn: &Connection, id: &str, e: &memory::Edit) -> anyhow::Result<Rul
         Action::Edit,
         None,
         Some(changes),
+        None,
     )?;
     Ok(memory::get(conn, &current.id)?)
 }
 
+/// Folds `other` into `keep`: this machine's rules here, team rules on the team's server (the
+/// `merge` decision, then a pull so the mirror holds both as the server left them).
+pub fn merge(conn: &Connection, keep: &str, other: &str) -> anyhow::Result<Rule> {
+    let k = memory::get(conn, keep)?;
+    let o = memory::get(conn, other)?;
+    match (k.location, o.location) {
+        (Location::Team, Location::Team) => {
+            difflore_rules::merge::check(conn, &k, &o)?;
+            let home = Home::from_env()?;
+            let client = decide(conn, &home, &o, Action::Merge, None, None, Some(&k.id))?;
+            difflore_sync::pull::pull(conn, &client).map_err(|e| {
+                anyhow::anyhow!("merged on the team's server; pulling it back failed: {e}")
+            })?;
+            Ok(memory::get(conn, &k.id)?)
+        }
+        (Location::Team, _) | (_, Location::Team) => bail!(
+            "one of these is a team rule and the other this machine's own: share the local one first (`difflore memory share ID`), then merge the two team rules"
+        ),
+        _ => Ok(difflore_rules::merge::merge_local(conn, &k.id, &o.id)?),
+    }
+}
+
 /// Sends `action` for the team rule `r` to the server; the updated rule goes into the mirror.
+/// Returns the client, for a pull after it.
 fn decide(
     conn: &Connection,
     home: &Home,
@@ -77,7 +109,8 @@ fn decide(
     action: Action,
     reason: Option<&str>,
     changes: Option<RuleChanges>,
-) -> anyhow::Result<()> {
+    into: Option<&str>,
+) -> anyhow::Result<Client> {
     let creds = creds::load(home)?.context(
         "this is a team rule, decided on the team's server, and this machine is not logged in: `difflore sync login` first",
     )?;
@@ -87,12 +120,12 @@ fn decide(
         expected_revision: r.team_revision.unwrap_or(1),
         reason: reason.map(str::to_string),
         changes,
-        into: None,
+        into: into.map(str::to_string),
     };
     match client.decide(&r.id, &d) {
         Ok(rule) => {
             mirror::apply(conn, &[rule])?;
-            Ok(())
+            Ok(client)
         }
         Err(DecisionFailure::Unreachable(why)) => bail!(
             "cannot reach the team's server ({why}); nothing was decided — team rules are decided there, never offline"

@@ -164,21 +164,33 @@ fn explain_shows_every_comment_feature_by_feature() {
     let e = setup();
     let (out, err, code) = e.run(&["extract", "--dry-run", "--explain"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Every comment, feature by feature (kept at a score of 1.0):"), "{out}");
+    assert!(
+        out.contains("Every comment, feature by feature (kept at a score of 1.0):"),
+        "{out}"
+    );
     // A kept norm: its score, the features that fired with their weights, the statement.
     let kept = out
         .split("\nkept")
         .find(|b| b.contains("file:1 "))
         .unwrap_or_else(|| panic!("comment 1 kept:\n{out}"));
     assert!(kept.contains("+0.60  says X instead of Y"), "{kept}");
-    assert!(kept.contains("→ Use Money instead of f64 for amounts."), "{kept}");
+    assert!(
+        kept.contains("→ Use Money instead of f64 for amounts."),
+        "{kept}"
+    );
     // A dropped question and a hard drop, each with its reason.
     let why = out
         .split("\ndrop")
         .find(|b| b.contains("file:7 "))
         .unwrap_or_else(|| panic!("comment 7 dropped:\n{out}"));
-    assert!(why.contains("-1.00  a question asking for information"), "{why}");
-    assert!(why.contains("reason: a question that states no norm"), "{why}");
+    assert!(
+        why.contains("-1.00  a question asking for information"),
+        "{why}"
+    );
+    assert!(
+        why.contains("reason: a question that states no norm"),
+        "{why}"
+    );
     assert!(out.contains("reason: written by a bot"), "{out}");
     // Nothing was written by a dry run.
     assert!(rules(&e).is_empty());

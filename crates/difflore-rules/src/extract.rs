@@ -584,7 +584,7 @@ fn add_evidence(conn: &Connection, rule_id: &str, c: &Candidate) -> rusqlite::Re
     Ok(())
 }
 
-fn refresh(conn: &Connection, rule_id: &str) -> rusqlite::Result<()> {
+pub(crate) fn refresh(conn: &Connection, rule_id: &str) -> rusqlite::Result<()> {
     let (n, reviewers): (i64, i64) = conn.query_row(
         "SELECT COUNT(*), COUNT(DISTINCT author) FROM rule_evidence WHERE rule_id = ?1",
         [rule_id],

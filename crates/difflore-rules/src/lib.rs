@@ -18,6 +18,7 @@ pub mod globs;
 pub mod kinds;
 pub mod matching;
 pub mod memory;
+pub mod merge;
 pub mod mirror;
 pub mod propose;
 pub mod recurrence;
