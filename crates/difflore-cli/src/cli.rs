@@ -49,6 +49,9 @@ pub enum Command {
         /// (kept at a score of 1.0 or more). With --json: an `explained` array.
         #[arg(long)]
         explain: bool,
+        /// Skip the language-model pass even when `[extract.llm]` enables it.
+        #[arg(long)]
+        no_llm: bool,
         #[arg(long)]
         json: bool,
     },

@@ -143,7 +143,16 @@ fn report(
     conn: &rusqlite::Connection,
 ) -> anyhow::Result<()> {
     let ex = if extract_after && !s.dry_run {
-        Some(difflore_rules::extract::run(conn, Some(&s.repo), false)?)
+        let cfg = llm_config()?;
+        let opts = difflore_rules::extract::Options {
+            llm: cfg.as_ref(),
+            ..Default::default()
+        };
+        Some(difflore_rules::extract::run_with(
+            conn,
+            Some(&s.repo),
+            opts,
+        )?)
     } else {
         None
     };
@@ -274,16 +283,36 @@ pub fn print_offered(o: &difflore_rules::propose::Offered) {
     }
 }
 
+/// `[extract.llm]` from the configuration (`None` when absent or disabled).
+pub fn llm_config() -> anyhow::Result<Option<difflore_core::config::LlmConfig>> {
+    let cfg = difflore_core::config::Config::load(&home()?.config_path())?;
+    Ok(cfg.extract.llm.filter(|l| l.enabled))
+}
+
+/// `difflore extract`'s switches.
+pub struct ExtractFlags {
+    pub dry_run: bool,
+    pub explain: bool,
+    pub no_llm: bool,
+}
+
 /// `difflore extract`.
-pub fn extract(
-    repo: Option<&str>,
-    opts: difflore_rules::extract::Options,
-    json: bool,
-) -> anyhow::Result<()> {
-    let dry_run = opts.dry_run;
+pub fn extract(repo: Option<&str>, flags: ExtractFlags, json: bool) -> anyhow::Result<()> {
+    let dry_run = flags.dry_run;
+    let llm = if flags.no_llm { None } else { llm_config()? };
+    let opts = difflore_rules::extract::Options {
+        dry_run,
+        explain: flags.explain,
+        llm: llm.as_ref(),
+    };
     let home = home()?;
     let conn = open_store(&home)?;
     let r = difflore_rules::extract::run_with(&conn, repo, opts)?;
+    if let Some(l) = &r.llm
+        && !json
+    {
+        print_llm(l);
+    }
     let offered = if dry_run {
         None
     } else {
@@ -340,6 +369,27 @@ pub fn extract(
         print_explained(&r.explained);
     }
     Ok(())
+}
+
+/// What the language-model pass did, in one or two lines.
+fn print_llm(l: &difflore_rules::llm::LlmStats) {
+    println!(
+        "language model {}: {} request(s) — {} borderline comment(s) confirmed, {} declined, {} statement(s) written, {} failed{}",
+        l.model,
+        l.calls,
+        l.confirmed,
+        l.declined,
+        l.rewritten,
+        l.failed,
+        if l.capped > 0 {
+            format!(", {} not asked (extract.llm.max_calls reached)", l.capped)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(e) = &l.first_error {
+        println!("  first failure: {e} (the deterministic result stood)");
+    }
 }
 
 /// `extract --explain`: every comment, its score against the threshold and each feature.

@@ -47,10 +47,15 @@ fn main() {
             repo,
             dry_run,
             explain,
+            no_llm,
             json,
         } => import_cmd::extract(
             repo.as_deref(),
-            difflore_rules::extract::Options { dry_run, explain },
+            import_cmd::ExtractFlags {
+                dry_run,
+                explain,
+                no_llm,
+            },
             json,
         ),
         Command::Recall {

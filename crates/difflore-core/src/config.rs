@@ -12,6 +12,46 @@ pub struct Config {
     pub serving: ServingConfig,
     pub server: Option<ServerConfig>,
     pub daemon: DaemonConfig,
+    pub extract: ExtractConfig,
+}
+
+/// `[extract]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtractConfig {
+    /// `[extract.llm]`: an optional language-model pass.
+    pub llm: Option<LlmConfig>,
+}
+
+/// `[extract.llm]`: an OpenAI-compatible chat endpoint (Ollama, llama.cpp's server, a hosted
+/// API) that confirms borderline verdicts and writes candidates' statements. Off unless
+/// `enabled = true`; it never activates a rule, and whenever it fails or its answer does not
+/// validate, the deterministic result stands.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The API's base URL, up to `/v1` (`http://127.0.0.1:11434/v1`).
+    pub endpoint: String,
+    pub model: String,
+    /// The environment variable holding the API key (none for a local server).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Per request, 100–120 000 ms.
+    #[serde(default = "llm_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Most requests per extraction run, 1–10 000.
+    #[serde(default = "llm_max_calls")]
+    pub max_calls: u32,
+}
+
+fn llm_timeout_ms() -> u64 {
+    15_000
+}
+
+fn llm_max_calls() -> u32 {
+    100
 }
 
 /// `[capture]`
@@ -210,6 +250,29 @@ impl Config {
                 detail: "capture.queue_cap must be at least 1".into(),
             });
         }
+        if let Some(l) = &cfg.extract.llm {
+            let bad = if !(l.endpoint.starts_with("http://") || l.endpoint.starts_with("https://"))
+            {
+                Some(format!(
+                    "extract.llm.endpoint {:?} must be an http(s) URL",
+                    l.endpoint
+                ))
+            } else if l.model.trim().is_empty() {
+                Some("extract.llm.model must not be empty".to_string())
+            } else if !(100..=120_000).contains(&l.timeout_ms) {
+                Some("extract.llm.timeout_ms must be 100–120000".to_string())
+            } else if !(1..=10_000).contains(&l.max_calls) {
+                Some("extract.llm.max_calls must be 1–10000".to_string())
+            } else {
+                None
+            };
+            if let Some(detail) = bad {
+                return Err(ConfigError {
+                    path: path.display().to_string(),
+                    detail,
+                });
+            }
+        }
         Ok(cfg)
     }
 }
@@ -267,5 +330,31 @@ mod tests {
         );
         std::fs::write(&p, "[capture\n").unwrap();
         assert!(Config::load(&p).is_err());
+        std::fs::write(
+            &p,
+            "[extract.llm]\nenabled = true\nendpoint = \"http://127.0.0.1:11434/v1\"\nmodel = \"m\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        let l = c.extract.llm.unwrap();
+        assert!(l.enabled && l.timeout_ms == 15_000 && l.max_calls == 100);
+        std::fs::write(&p, "[extract.llm]\nendpoint = \"ftp://x\"\nmodel = \"m\"\n").unwrap();
+        assert!(
+            Config::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("extract.llm.endpoint")
+        );
+        std::fs::write(
+            &p,
+            "[extract.llm]\nendpoint = \"http://x\"\nmodel = \"m\"\ntimeout_ms = 5\n",
+        )
+        .unwrap();
+        assert!(
+            Config::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("timeout_ms")
+        );
     }
 }

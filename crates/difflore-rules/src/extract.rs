@@ -76,6 +76,9 @@ pub struct Report {
     pub candidates_updated: usize,
     pub dry_run: bool,
     pub candidates: Vec<Candidate>,
+    /// What the language-model pass did, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<crate::llm::LlmStats>,
     /// With `--explain`: every comment's score and the features behind it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub explained: Vec<Explained>,
@@ -99,11 +102,13 @@ pub struct Explained {
 
 /// How extraction runs.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+pub struct Options<'a> {
     /// Write nothing; report what would be proposed.
     pub dry_run: bool,
     /// Report every comment's score and features.
     pub explain: bool,
+    /// The optional language-model pass (`[extract.llm]`; used only when enabled).
+    pub llm: Option<&'a difflore_core::config::LlmConfig>,
 }
 
 fn load(conn: &Connection, repo: Option<&str>) -> rusqlite::Result<Vec<Row>> {
@@ -195,13 +200,17 @@ pub fn run(conn: &Connection, repo: Option<&str>, dry_run: bool) -> rusqlite::Re
         repo,
         Options {
             dry_run,
-            explain: false,
+            ..Default::default()
         },
     )
 }
 
 /// [`run`], with `--explain` when asked.
-pub fn run_with(conn: &Connection, repo: Option<&str>, opts: Options) -> rusqlite::Result<Report> {
+pub fn run_with(
+    conn: &Connection,
+    repo: Option<&str>,
+    opts: Options<'_>,
+) -> rusqlite::Result<Report> {
     let dry_run = opts.dry_run;
     let rows = load(conn, repo)?;
     let mut report = Report {
@@ -210,12 +219,13 @@ pub fn run_with(conn: &Connection, repo: Option<&str>, opts: Options) -> rusqlit
         dry_run,
         ..Default::default()
     };
-    let by_repo = classify_and_cluster(conn, rows, &mut report, opts.explain)?;
+    let mut llm = crate::llm::Llm::from_config(opts.llm);
+    let by_repo = classify_and_cluster(conn, rows, &mut report, opts.explain, llm.as_mut())?;
     let tx = difflore_core::store::write_tx(conn)?;
     for (repo_key, list) in by_repo {
         for mut c in list {
             score(&mut c);
-            if let Some(c) = save(&tx, &repo_key, c, dry_run)? {
+            if let Some(c) = save(&tx, &repo_key, c, dry_run, llm.as_mut())? {
                 if c.new {
                     report.candidates_new += 1;
                 } else {
@@ -230,6 +240,7 @@ pub fn run_with(conn: &Connection, repo: Option<&str>, opts: Options) -> rusqlit
     } else {
         tx.commit()?;
     }
+    report.llm = llm.map(|l| l.stats);
     report
         .candidates
         .sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
@@ -303,6 +314,7 @@ fn classify_and_cluster(
     rows: Vec<Row>,
     report: &mut Report,
     explain: bool,
+    llm: Option<&mut crate::llm::Llm>,
 ) -> rusqlite::Result<BTreeMap<String, Vec<Candidate>>> {
     let facts = threads(&rows);
     let mut judged: Vec<(Row, Judgement)> = Vec::new();
@@ -327,6 +339,9 @@ fn classify_and_cluster(
         judged.push((r, j));
     }
     promote_said_elsewhere(&mut judged);
+    if let Some(llm) = llm {
+        confirm_borderline(&mut judged, llm);
+    }
     let mut by_repo: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
     for (r, j) in judged {
         let (statement, reason) = match &j.verdict {
@@ -442,6 +457,33 @@ fn promote_said_elsewhere(judged: &mut [(Row, Judgement)]) {
     }
 }
 
+/// The language model's word on each comment still just below the threshold: confirmed ones
+/// are kept with its statement; anything else leaves the verdict as it was.
+fn confirm_borderline(judged: &mut [(Row, Judgement)], llm: &mut crate::llm::Llm) {
+    for (r, j) in judged.iter_mut() {
+        let Some(draft) = j.borderline.clone() else {
+            continue;
+        };
+        match llm.ask(&r.body, r.path.as_deref(), &draft) {
+            Some(crate::llm::Answer::Convention { statement, .. }) => {
+                llm.stats.confirmed += 1;
+                j.hits.push(Hit {
+                    name: "confirmed by the language model",
+                    weight: THRESHOLD - j.score,
+                });
+                j.score = THRESHOLD;
+                j.borderline = None;
+                j.verdict = Verdict::Keep {
+                    statement,
+                    reason: format!("confirmed by {}", llm.stats.model),
+                };
+            }
+            Some(crate::llm::Answer::NotConvention) => llm.stats.declined += 1,
+            None => {}
+        }
+    }
+}
+
 fn explained(r: &Row, j: &Judgement, statement: Option<&str>) -> Explained {
     Explained {
         comment: format!("{}:{}", r.source, r.id),
@@ -497,6 +539,7 @@ fn save(
     repo_key: &str,
     mut c: Candidate,
     dry_run: bool,
+    llm: Option<&mut crate::llm::Llm>,
 ) -> rusqlite::Result<Option<Candidate>> {
     let sig = rule_signature(&c.statement);
     let (rule_id, status) = match find_existing(tx, repo_key, &c)? {
@@ -513,6 +556,22 @@ fn save(
         }
         return Ok(None);
     }
+    if c.new
+        && let Some(llm) = llm
+        && let Some((r, _)) = c.rows.first()
+        && let Some(crate::llm::Answer::Convention { statement, title }) =
+            llm.ask(&r.body, r.path.as_deref(), &c.statement)
+    {
+        llm.stats.rewritten += 1;
+        c.statement = statement;
+        c.title = title;
+        c.reason = format!("{} (statement by {})", c.reason, llm.stats.model);
+    }
+    let sig = if c.new {
+        rule_signature(&c.statement)
+    } else {
+        sig
+    };
     if !dry_run {
         let now = now_ms();
         if c.new {

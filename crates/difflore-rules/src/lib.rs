@@ -16,6 +16,7 @@ pub mod export;
 pub mod extract;
 pub mod globs;
 pub mod kinds;
+pub mod llm;
 pub mod matching;
 pub mod memory;
 pub mod merge;

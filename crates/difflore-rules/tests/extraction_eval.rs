@@ -145,6 +145,7 @@ fn evaluate(part: &str) -> Score {
         extract::Options {
             dry_run: true,
             explain: true,
+            llm: None,
         },
     )
     .expect("extract");

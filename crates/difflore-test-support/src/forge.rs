@@ -1,5 +1,7 @@
-//! A local HTTP server that replays GitHub REST and GitLab v4 answers in their documented
-//! formats, with scripted faults (rate limits, 502s, permanent failures) and a request log.
+//! A local HTTP server that replays GitHub REST and GitLab v4 answers (or an OpenAI-compatible
+//! chat API's) in their documented formats, with scripted faults (rate limits, 502s, permanent
+//! failures, slow answers) and a request log. A handler sees the request body as the
+//! pseudo-header `:body`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -55,6 +57,10 @@ impl Forge {
                         }
                         let mut body = vec![0; len];
                         let _ = r.read_exact(&mut body);
+                        headers.insert(
+                            ":body".to_string(),
+                            String::from_utf8_lossy(&body).into_owned(),
+                        );
                         lg.lock().unwrap().push(target.clone());
                         let (path, q) = target.split_once('?').unwrap_or((&target, ""));
                         let query: HashMap<String, String> = q
