@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 struct Rewrites {
     ask: Regex,
+    source_lead: Regex,
+    aside_tail: Regex,
     front: Regex,
     we: Vec<(Regex, &'static str)>,
     team_tail: Regex,
@@ -21,7 +23,9 @@ fn rewrites() -> &'static Rewrites {
     static R: OnceLock<Rewrites> = OnceLock::new();
     R.get_or_init(|| Rewrites {
         ask: re(r"(?i)^(could|can|should|shouldn't|would|why don't|shall) we\s+|^does it make sense to\s+|^i would rather we\s+|^i do have a preference that we\s+"),
-        front: re(r"(?i)^(?P<front>(for|in|on|across|throughout|with) [^,;.—]{1,40}?),?\s+(?P<rest>we\s.*)$"),
+        source_lead: re(r"(?i)^((see|per|as per) )?(the |our )?[\w./ -]{0,30}(style guide|guidelines?|conventions? doc|coding style doc|contributing guide)( says| has it| recommends)?\s*[:,]?\s+(that\s+)?|^(it's )?better to\s+|^(dont|do not)\b"),
+        aside_tail: re(r"(?i),\s*(this we agreed|we agreed|as agreed)[^,;.]*|,\s*[^,;.]{0,30}\bwe do (it )?(like )?(that|this|so)\b[^,;.]*|,\s*it's (the|our) (pattern|convention|way)[^,;.]*|,\s*please (add|do|convert|fix|change|update)\b[^;.]*|,?\s+not here\b|\s+for this(?P<end>[;,.]|$)"),
+        front: re(r"(?i)^(?P<front>(for|in|on|across|throughout|with|following|per|according to) [^,;.—]{1,40}?),?\s+(?P<rest>we\s.*)$"),
         we: vec![
             (re(r"(?i)^we (usually|generally|normally|typically|tend to|try to|want to|should|must|agreed to|like to)\s+(always\s+)?"), ""),
             (re(r"(?i)^we (don't|do not|dont)\s+"), "Don't "),
@@ -38,7 +42,7 @@ fn rewrites() -> &'static Rewrites {
         ],
         team_tail: re(r"(?i),?\s*\b(like|as) (in )?((the rest of|the other|our other|every other|all other|all the other) (the |our |this )?[\w-]+( [\w-]+)?( in this \w+)?( do| does)?|everywhere( else)?( we [^,;.?!]*)?|we do( in the other [\w-]+)?)(?P<end>[,.;?!]|$| (instead|rather|so|because|not)\b)|,\s*(that's|which is|it's) (what|how) [^,;.?!]*"),
         here: re(r"(?i)\s+(here|in this pr|in this file|as well)\b"),
-        local_clause: re(r"(?i)^(this|that|it's|it is|here|otherwise|please (add|do|convert)|that's what|which is what|is our rule|this we agreed|we translate|everything else)\b"),
+        local_clause: re(r"(?i)^(this|that|it's|it is|here|otherwise|please (add|do|convert)|that's what|which is what|is our rule|this we agreed|we translate|everything else|(move|put|change|fix|rename) this)\b"),
     })
 }
 
@@ -73,47 +77,69 @@ fn imperative_we(s: &str) -> String {
 /// are dropped, unless nothing else is left.
 fn drop_local_clauses(s: &str) -> String {
     let r = rewrites();
-    let mut parts: Vec<String> = Vec::new();
+    // (separator before it, clause)
+    let mut parts: Vec<(&str, String)> = Vec::new();
     let mut rest = s;
+    let mut sep_before = "";
     loop {
-        let cut = [";", " — ", " - "]
+        let colon = rest
+            .match_indices(": ")
+            .find(|(i, _)| {
+                rest[i + 2..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_lowercase())
+            })
+            .map(|(i, sep)| (i, sep));
+        let cut = ["; ", " — ", " - "]
             .iter()
-            .filter_map(|sep| rest.find(sep).map(|i| (i, sep.len())))
-            .min();
+            .filter_map(|sep| rest.find(sep).map(|i| (i, *sep)))
+            .chain(colon)
+            .min_by_key(|(i, _)| *i);
         match cut {
-            Some((i, n)) => {
-                parts.push(rest[..i].trim().to_string());
-                rest = &rest[i + n..];
+            Some((i, sep)) => {
+                parts.push((sep_before, rest[..i].trim().to_string()));
+                rest = &rest[i + sep.len()..];
+                sep_before = sep;
             }
             None => {
-                parts.push(rest.trim().to_string());
+                parts.push((sep_before, rest.trim().to_string()));
                 break;
             }
         }
     }
-    let kept: Vec<&String> = parts
-        .iter()
+    let mut kept: Vec<(&str, String)> = parts
+        .into_iter()
         .enumerate()
-        .filter(|(i, p)| *i == 0 || !r.local_clause.is_match(p))
+        .filter(|(i, (_, p))| *i == 0 || !r.local_clause.is_match(p))
         .map(|(_, p)| p)
         .collect();
     // A first clause about this spot ("This await is missing X — in the SDK we never Y") gives
     // way to the general one after it.
-    let kept: Vec<&String> = if kept.len() > 1 && r.local_clause.is_match(kept[0]) {
-        kept[1..].to_vec()
-    } else {
-        kept
-    };
-    kept.iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join("; ")
+    if kept.len() > 1 && r.local_clause.is_match(&kept[0].1) {
+        kept.remove(0);
+    }
+    let mut out = String::new();
+    for (i, (sep, p)) in kept.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if *sep == ": " { ": " } else { sep });
+        }
+        out.push_str(p);
+    }
+    out
 }
 
 /// Rewrites the sentence that carries a norm into an imperative statement.
 pub fn rewrite(sentence: &str) -> String {
     let r = rewrites();
     let mut s = strip_lead(sentence);
+    s = r.aside_tail.replace_all(&s, "$end").to_string();
+    let lower = s.to_ascii_lowercase();
+    let dont = lower.starts_with("dont ") || lower.starts_with("do not ");
+    s = r.source_lead.replace(&s, "").trim().to_string();
+    if dont {
+        s = format!("Don't {s}");
+    }
     s = drop_local_clauses(&s);
     s = strip_lead(&s);
     s = r.ask.replace(&s, "").to_string();
@@ -178,7 +204,7 @@ mod tests {
             ),
             (
                 "Per the API guidelines we name conversions `to_*` when they allocate; this one allocates.",
-                "Per the API guidelines we name conversions `to_*` when they allocate.",
+                "Name conversions `to_*` when they allocate.",
             ),
             (
                 "IMO we should keep styling in `.module.css` files rather than inline `style` props, that's what the rest of the app does.",
