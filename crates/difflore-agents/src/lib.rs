@@ -165,11 +165,7 @@ fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
         .map(|h| ("DIFFLORE_HOME".to_string(), h.clone()))
         .collect();
     let mcp_file = agent.mcp_file(&ctx.home, &ctx.project, scope);
-    let key = if agent == Agent::Codex {
-        "mcp_servers"
-    } else {
-        "mcpServers"
-    };
+    let key = agent.mcp_key();
     out.push(entry(
         &mcp_file,
         EntryKind::Mcp,
@@ -591,7 +587,7 @@ pub fn status(ctx: &Ctx, agent: Agent) -> AgentStatus {
                 doc: Doc::Json { value, .. },
                 ..
             }) => {
-                let key = vec!["mcpServers".to_string(), "difflore".to_string()];
+                let key = vec![agent.mcp_key().to_string(), "difflore".to_string()];
                 match edit::get(&value, &key) {
                     Some(v) if Some(v) == mcp_want.as_ref() => "current".into(),
                     Some(_) => "stale".into(),

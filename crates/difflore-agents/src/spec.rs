@@ -49,6 +49,8 @@ pub trait Wiring: Copy {
     fn hook_entry(self, command: &str, matcher: Option<&str>) -> Value;
     /// The MCP server entry.
     fn mcp_entry(self, bin: &str, env: &[(String, String)]) -> Value;
+    /// The key of the MCP servers' table in its file.
+    fn mcp_key(self) -> &'static str;
 }
 
 impl Wiring for Agent {
@@ -59,6 +61,7 @@ impl Wiring for Agent {
             Agent::Gemini => ".gemini",
             Agent::Cursor => ".cursor",
             Agent::QwenCode => ".qwen",
+            Agent::OpenCode => ".config/opencode",
         }
     }
 
@@ -70,14 +73,17 @@ impl Wiring for Agent {
             Agent::Gemini => &["gemini"],
             Agent::Cursor => &["cursor", "cursor-agent"],
             Agent::QwenCode => &["qwen"],
+            Agent::OpenCode => &["opencode"],
         }
     }
 
     /// The agent's config directory for a scope.
     fn config_dir(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
-        match scope {
-            Scope::User => home.join(self.dir_name()),
-            Scope::Project => project.join(self.dir_name()),
+        match (self, scope) {
+            // OpenCode reads `opencode.json` at the project's root.
+            (Agent::OpenCode, Scope::Project) => project.to_path_buf(),
+            (_, Scope::User) => home.join(self.dir_name()),
+            (_, Scope::Project) => project.join(self.dir_name()),
         }
     }
 
@@ -87,6 +93,8 @@ impl Wiring for Agent {
         match self {
             Agent::ClaudeCode | Agent::Gemini | Agent::QwenCode => dir.join("settings.json"),
             Agent::Codex | Agent::Cursor => dir.join("hooks.json"),
+            // No command hooks: nothing is written here (its MCP file, for status).
+            Agent::OpenCode => dir.join("opencode.json"),
         }
     }
 
@@ -100,6 +108,7 @@ impl Wiring for Agent {
                 self.config_dir(home, project, scope).join("settings.json")
             }
             (Agent::Cursor, _) => self.config_dir(home, project, scope).join("mcp.json"),
+            (Agent::OpenCode, _) => self.config_dir(home, project, scope).join("opencode.json"),
         }
     }
 
@@ -137,6 +146,17 @@ impl Wiring for Agent {
                 ("beforeReadFile", None),
                 ("afterFileEdit", None),
             ],
+            // OpenCode has no command hooks: MCP only.
+            Agent::OpenCode => &[],
+        }
+    }
+
+    /// The key of the MCP servers' table in its file.
+    fn mcp_key(self) -> &'static str {
+        match self {
+            Agent::Codex => "mcp_servers",
+            Agent::OpenCode => "mcp",
+            _ => "mcpServers",
         }
     }
 
@@ -162,6 +182,17 @@ impl Wiring for Agent {
 
     /// The MCP server entry (JSON agents; Codex's TOML table is built from the same parts).
     fn mcp_entry(self, bin: &str, env: &[(String, String)]) -> Value {
+        if self == Agent::OpenCode {
+            let mut v = json!({"type": "local", "command": [bin, "mcp"], "enabled": true});
+            if !env.is_empty() {
+                let m: serde_json::Map<String, Value> = env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect();
+                v["environment"] = Value::Object(m);
+            }
+            return v;
+        }
         let mut v = json!({"command": bin, "args": ["mcp"]});
         if self == Agent::ClaudeCode {
             v = json!({"type": "stdio", "command": bin, "args": ["mcp"]});

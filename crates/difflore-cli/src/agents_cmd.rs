@@ -188,6 +188,7 @@ pub fn run(cmd: AgentsCommand) -> anyhow::Result<()> {
             for a in &all {
                 for s in &a.scopes {
                     let hooks = match (s.hooks_current, s.hooks_stale) {
+                        _ if s.hooks_expected == 0 => "n/a (MCP only)".to_string(),
                         (0, 0) => "none".to_string(),
                         (c, 0) => format!("{c}/{} current", s.hooks_expected),
                         (c, st) => format!("{c}/{} current, {st} stale", s.hooks_expected),

@@ -30,6 +30,7 @@ impl Sandbox {
             ("cursor/hooks.json", ".cursor/hooks.json"),
             ("cursor/mcp.json", ".cursor/mcp.json"),
             ("qwen-code/settings.json", ".qwen/settings.json"),
+            ("opencode/opencode.json", ".config/opencode/opencode.json"),
         ] {
             let to = h.join(dst);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -117,7 +118,14 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     assert!(out.contains("/hooks"), "Codex trust instructions: {out}");
     let installed = b.snapshot();
     let st = b.status();
-    for agent in ["claude-code", "codex", "gemini", "cursor", "qwen-code"] {
+    for agent in [
+        "claude-code",
+        "codex",
+        "gemini",
+        "cursor",
+        "qwen-code",
+        "opencode",
+    ] {
         let s = scope(&st, agent, "user");
         assert_eq!(s["mcp"], "current", "{agent}: {s}");
         assert_eq!(s["hooks_current"], s["hooks_expected"], "{agent}: {s}");
@@ -170,6 +178,18 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
             .unwrap()
             .ends_with("-hook --agent qwen-code")
     );
+    // OpenCode: MCP only (it has no command hooks), in its own shape, beside the user's servers.
+    let oc: Value = serde_json::from_slice(
+        &std::fs::read(b.home().join(".config/opencode/opencode.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(oc["mcp"]["context7"]["type"], "remote");
+    assert_eq!(oc["mcp"]["difflore"]["type"], "local");
+    assert_eq!(oc["mcp"]["difflore"]["command"][1], "mcp");
+    assert_eq!(oc["mcp"]["difflore"]["enabled"], true);
+    assert!(oc["mcp"]["difflore"]["environment"]["DIFFLORE_HOME"].is_string());
+    assert!(oc.get("hooks").is_none());
+    assert_eq!(scope(&st, "opencode", "user")["hooks_expected"], 0);
     let codex = std::fs::read_to_string(b.home().join(".codex/config.toml")).unwrap();
     assert!(
         codex.starts_with("# My Codex settings\n")
@@ -179,7 +199,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
 
     let (out, _, code) = b.run(&["agents", "install"]);
     assert_eq!(code, 0);
-    assert_eq!(out.matches("already installed").count(), 5, "{out}");
+    assert_eq!(out.matches("already installed").count(), 6, "{out}");
     assert_eq!(b.snapshot(), installed, "a second install changes nothing");
 
     let (out, err, code) = b.run(&["agents", "uninstall"]);
@@ -194,7 +214,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     let backups: Vec<_> = std::fs::read_dir(b.dir.path().join("dh/backups"))
         .unwrap()
         .collect();
-    assert_eq!(backups.len(), 8);
+    assert_eq!(backups.len(), 9);
 }
 
 #[test]
@@ -337,4 +357,46 @@ fn stale_entries_and_two_scopes_show_in_status() {
     assert_eq!(a["installed_twice"], true);
     let (out, _, _) = b.run(&["agents", "status"]);
     assert!(out.contains("both scopes"), "{out}");
+}
+
+/// OpenCode has no command hooks; should something run `difflore hook --agent opencode`
+/// anyway, it answers the no-op and records nothing. Its tools' processes carry `OPENCODE`,
+/// which keeps `memory approve` from running inside it.
+#[test]
+fn opencode_is_mcp_only_and_its_processes_are_told_apart() {
+    let b = Sandbox::new();
+    let mut c = Command::new(bin());
+    c.args(["hook", "--agent", "opencode"])
+        .env("HOME", b.home())
+        .env("DIFFLORE_HOME", b.dir.path().join("dh"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"hook_event_name":"PreToolUse","tool_name":"edit","session_id":"s"}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{}");
+    let (out, _, _) = b.run(&["outbox", "status", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["counts"]["pending"], 0, "{v}");
+
+    let o = Command::new(bin())
+        .args(["memory", "approve", "abc"])
+        .env("HOME", b.home())
+        .env("DIFFLORE_HOME", b.dir.path().join("dh"))
+        .env("OPENCODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("OPENCODE"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

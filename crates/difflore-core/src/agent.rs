@@ -16,15 +16,19 @@ pub enum Agent {
     /// Qwen Code: Claude Code's hook contract with Gemini CLI's tool names (verified, see the
     /// fixtures README).
     QwenCode,
+    /// OpenCode: no command hooks (only a JavaScript plugin API), so difflore reaches it through
+    /// MCP and AGENTS.md alone; nothing is captured (verified, see the fixtures README).
+    OpenCode,
 }
 
 impl Agent {
-    pub const ALL: [Agent; 5] = [
+    pub const ALL: [Agent; 6] = [
         Agent::ClaudeCode,
         Agent::Codex,
         Agent::Gemini,
         Agent::Cursor,
         Agent::QwenCode,
+        Agent::OpenCode,
     ];
 
     pub fn parse(s: &str) -> Option<Agent> {
@@ -34,6 +38,7 @@ impl Agent {
             "gemini" | "gemini-cli" => Agent::Gemini,
             "cursor" => Agent::Cursor,
             "qwen-code" | "qwen" | "qwencode" => Agent::QwenCode,
+            "opencode" | "open-code" => Agent::OpenCode,
             _ => return None,
         })
     }
@@ -45,6 +50,7 @@ impl Agent {
             Agent::Gemini => "gemini",
             Agent::Cursor => "cursor",
             Agent::QwenCode => "qwen-code",
+            Agent::OpenCode => "opencode",
         }
     }
 
@@ -102,6 +108,8 @@ impl Agent {
             Agent::Gemini => &["GEMINI_SESSION_ID", "GEMINI_CLI"],
             Agent::Cursor => &["CURSOR_AGENT", "CURSOR_SESSION_ID"],
             Agent::QwenCode => &["QWEN_CODE_SESSION_ID", "QWEN_CODE_CLI"],
+            // Set in the processes its tools run (`OPENCODE=1`, `OPENCODE_PID`).
+            Agent::OpenCode => &["OPENCODE"],
         }
     }
 

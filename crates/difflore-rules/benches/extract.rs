@@ -12,7 +12,10 @@ use std::time::Instant;
 fn bodies() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for part in ["dev", "test", "holdout"] {
-        let path = format!("{}/tests/extraction/{part}.jsonl", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/extraction/{part}.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        );
         for line in std::fs::read_to_string(&path).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             out.push((
