@@ -82,15 +82,12 @@ fn drop_local_clauses(s: &str) -> String {
     let mut rest = s;
     let mut sep_before = "";
     loop {
-        let colon = rest
-            .match_indices(": ")
-            .find(|(i, _)| {
-                rest[i + 2..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_lowercase())
-            })
-            .map(|(i, sep)| (i, sep));
+        let colon = rest.match_indices(": ").find(|(i, _)| {
+            rest[i + 2..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_lowercase())
+        });
         let cut = ["; ", " — ", " - "]
             .iter()
             .filter_map(|sep| rest.find(sep).map(|i| (i, *sep)))
