@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod edit;
+pub mod scripts;
 pub mod spec;
 
 use edit::{Doc, EditError, File};
@@ -61,6 +62,8 @@ pub enum EntryKind {
     Mcp,
     /// A `version` key the agent's hooks file needs (kept if it was there before).
     Version,
+    /// A whole hook script of difflore's own (Cline: one executable per event).
+    Script,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -164,6 +167,10 @@ fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
         .iter()
         .map(|h| ("DIFFLORE_HOME".to_string(), h.clone()))
         .collect();
+    if agent == Agent::Cline && scope == Scope::Project {
+        // Cline reads MCP servers from its data directory only: no project file.
+        return out;
+    }
     let mcp_file = agent.mcp_file(&ctx.home, &ctx.project, scope);
     let key = agent.mcp_key();
     out.push(entry(
@@ -332,6 +339,9 @@ pub fn install(
 ) -> Result<Vec<FileChange>, AgentsError> {
     let mut manifest = Manifest::load(ctx)?;
     let mut changes = Vec::new();
+    if agent == Agent::Cline {
+        scripts::check(ctx, scope)?;
+    }
     // Load and check every file first: nothing is written if any of them is refused.
     let mut plans = Vec::new();
     for (path, entries) in group_by_file(desired(ctx, agent, scope)) {
@@ -376,6 +386,9 @@ pub fn install(
         }
         changes.push(change);
     }
+    if agent == Agent::Cline {
+        changes.extend(scripts::install(ctx, scope, dry_run, &mut manifest)?);
+    }
     Ok(changes)
 }
 
@@ -390,7 +403,9 @@ pub fn uninstall(
     let (mine, rest): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut manifest.entries)
         .into_iter()
         .partition(|e| e.agent == agent && e.scope == scope);
-    let mut changes = Vec::new();
+    let (script_entries, mine): (Vec<Entry>, Vec<Entry>) =
+        mine.into_iter().partition(|e| e.kind == EntryKind::Script);
+    let mut changes = scripts::uninstall(&script_entries, dry_run);
     let mut kept = rest;
     for (path, entries) in group_by_file(mine) {
         let mut f = File::load(&path)?;
@@ -560,6 +575,12 @@ pub fn status(ctx: &Ctx, agent: Agent) -> AgentStatus {
             hooks_expected: agent.hook_events().len(),
             error: None,
         };
+        if agent == Agent::Cline {
+            let (current, stale) = scripts::status(ctx, scope);
+            st.hooks_current = current;
+            st.hooks_stale = stale;
+            st.hooks_expected = spec::CLINE_EVENTS.len();
+        }
         match File::load(&hooks_file) {
             Ok(File {
                 doc: Doc::Json { value, .. },

@@ -62,6 +62,7 @@ impl Wiring for Agent {
             Agent::Cursor => ".cursor",
             Agent::QwenCode => ".qwen",
             Agent::OpenCode => ".config/opencode",
+            Agent::Cline => ".cline",
         }
     }
 
@@ -74,14 +75,17 @@ impl Wiring for Agent {
             Agent::Cursor => &["cursor", "cursor-agent"],
             Agent::QwenCode => &["qwen"],
             Agent::OpenCode => &["opencode"],
+            Agent::Cline => &["cline"],
         }
     }
 
     /// The agent's config directory for a scope.
     fn config_dir(self, home: &Path, project: &Path, scope: Scope) -> PathBuf {
         match (self, scope) {
-            // OpenCode reads `opencode.json` at the project's root.
+            // OpenCode reads `opencode.json` at the project's root; Cline's project hooks live in
+            // `.clinerules/hooks/`.
             (Agent::OpenCode, Scope::Project) => project.to_path_buf(),
+            (Agent::Cline, Scope::Project) => project.join(".clinerules"),
             (_, Scope::User) => home.join(self.dir_name()),
             (_, Scope::Project) => project.join(self.dir_name()),
         }
@@ -95,6 +99,8 @@ impl Wiring for Agent {
             Agent::Codex | Agent::Cursor => dir.join("hooks.json"),
             // No command hooks: nothing is written here (its MCP file, for status).
             Agent::OpenCode => dir.join("opencode.json"),
+            // Cline runs one executable per event from this directory (see `cline_scripts`).
+            Agent::Cline => dir.join("hooks"),
         }
     }
 
@@ -109,6 +115,11 @@ impl Wiring for Agent {
             }
             (Agent::Cursor, _) => self.config_dir(home, project, scope).join("mcp.json"),
             (Agent::OpenCode, _) => self.config_dir(home, project, scope).join("opencode.json"),
+            // Cline's CLI keeps MCP servers in its data directory; it has no project MCP file.
+            (Agent::Cline, Scope::User) => {
+                home.join(".cline/data/settings/cline_mcp_settings.json")
+            }
+            (Agent::Cline, Scope::Project) => project.join(".clinerules/cline_mcp_settings.json"),
         }
     }
 
@@ -146,8 +157,9 @@ impl Wiring for Agent {
                 ("beforeReadFile", None),
                 ("afterFileEdit", None),
             ],
-            // OpenCode has no command hooks: MCP only.
-            Agent::OpenCode => &[],
+            // OpenCode has no command hooks: MCP only. Cline's hooks are script files, not
+            // entries of a JSON file: `cline_scripts` says which.
+            Agent::OpenCode | Agent::Cline => &[],
         }
     }
 
@@ -206,6 +218,18 @@ impl Wiring for Agent {
         }
         v
     }
+}
+
+/// Cline's hook scripts: (event, whether serving uses it). Cline runs the executable named after
+/// the event from its hooks directory; a `PreToolUse` answer cannot hold an edit back (its
+/// `cancel` aborts the whole task), so only the moments whose context reaches the model.
+pub const CLINE_EVENTS: &[&str] = &["TaskStart", "UserPromptSubmit", "PostToolUse"];
+
+/// The content of one Cline hook script.
+pub fn cline_script(command: &str) -> String {
+    format!(
+        "#!/bin/sh\n# difflore: team rules for Cline (`difflore agents uninstall --agent cline` removes this file)\nexec {command}\n"
+    )
 }
 
 /// The hook command line: the dedicated `difflore-hook` binary when it is installed next to

@@ -31,6 +31,11 @@ impl Sandbox {
             ("cursor/mcp.json", ".cursor/mcp.json"),
             ("qwen-code/settings.json", ".qwen/settings.json"),
             ("opencode/opencode.json", ".config/opencode/opencode.json"),
+            (
+                "cline/cline_mcp_settings.json",
+                ".cline/data/settings/cline_mcp_settings.json",
+            ),
+            ("cline/PreToolUse", ".cline/hooks/PreToolUse"),
         ] {
             let to = h.join(dst);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -190,6 +195,38 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     assert!(oc["mcp"]["difflore"]["environment"]["DIFFLORE_HOME"].is_string());
     assert!(oc.get("hooks").is_none());
     assert_eq!(scope(&st, "opencode", "user")["hooks_expected"], 0);
+    // Cline: one executable script per event beside the user's own, and its MCP file.
+    let hooks = b.home().join(".cline/hooks");
+    for ev in ["TaskStart", "UserPromptSubmit", "PostToolUse"] {
+        let script = std::fs::read_to_string(hooks.join(ev)).unwrap();
+        assert!(
+            script.starts_with("#!/bin/sh\n# difflore:") && script.contains("-hook --agent cline"),
+            "{script}"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(hooks.join(ev))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "{ev} is executable");
+    }
+    assert!(
+        std::fs::read_to_string(hooks.join("PreToolUse"))
+            .unwrap()
+            .contains("Use .ts files"),
+        "the user's own script is untouched"
+    );
+    let cl: Value = serde_json::from_slice(
+        &std::fs::read(
+            b.home()
+                .join(".cline/data/settings/cline_mcp_settings.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cl["mcpServers"]["github"]["command"], "npx");
+    assert_eq!(cl["mcpServers"]["difflore"]["args"][0], "mcp");
+    assert_eq!(scope(&st, "cline", "user")["hooks_expected"], 3);
     let codex = std::fs::read_to_string(b.home().join(".codex/config.toml")).unwrap();
     assert!(
         codex.starts_with("# My Codex settings\n")
@@ -199,7 +236,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
 
     let (out, _, code) = b.run(&["agents", "install"]);
     assert_eq!(code, 0);
-    assert_eq!(out.matches("already installed").count(), 6, "{out}");
+    assert_eq!(out.matches("already installed").count(), 7, "{out}");
     assert_eq!(b.snapshot(), installed, "a second install changes nothing");
 
     let (out, err, code) = b.run(&["agents", "uninstall"]);
@@ -214,7 +251,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     let backups: Vec<_> = std::fs::read_dir(b.dir.path().join("dh/backups"))
         .unwrap()
         .collect();
-    assert_eq!(backups.len(), 9);
+    assert_eq!(backups.len(), 10);
 }
 
 #[test]
@@ -399,4 +436,21 @@ fn opencode_is_mcp_only_and_its_processes_are_told_apart() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// Cline runs one script per event: a script of the user's own under the name difflore needs is
+/// never overwritten — Cline is refused with the reason and nothing of it is written.
+#[test]
+fn a_cline_hook_of_the_users_own_is_never_overwritten() {
+    let b = Sandbox::new();
+    let own = b.home().join(".cline/hooks/PostToolUse");
+    std::fs::write(&own, "#!/bin/sh\necho '{}'\n").unwrap();
+    let before = b.snapshot();
+    let (out, err, code) = b.run(&["agents", "install", "--agent", "cline"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("a hook script of your own is there") && err.contains("PostToolUse"),
+        "{err}"
+    );
+    assert_eq!(b.snapshot(), before, "nothing was written");
 }

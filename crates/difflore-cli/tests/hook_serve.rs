@@ -420,3 +420,40 @@ fn qwen_code_context_after_read_and_edit_and_the_gate() {
         "never twice"
     );
 }
+
+/// Cline (its own payload and answer): the rules as `contextModification` after a read and after
+/// an edit — verified to reach the model in the next request — and no gate: its `cancel` would
+/// abort the whole task, so in gate mode the `PreToolUse` of an edit is still the no-op.
+#[test]
+fn cline_context_after_read_and_edit_and_no_gate() {
+    let (e, id) = env_with_rule();
+    let line = format!(
+        "- Use Money instead of f64 for amounts. (src/*.rs; rule {})",
+        difflore_rules::memory::tail_handle(&id)
+    );
+    assert_eq!(
+        hook(&e, "cline", "PostToolUse-read_files.json"),
+        json!({"cancel": false, "contextModification": format!(
+            "difflore — team rules for src/billing.rs (from past code review):\n{line}"
+        )})
+    );
+    let after = hook(&e, "cline", "PostToolUse-editor.json");
+    assert_eq!(after["cancel"], false, "{after}");
+    assert!(
+        after["contextModification"]
+            .as_str()
+            .unwrap()
+            .starts_with("difflore — this edit touched src/billing.rs"),
+        "{after}"
+    );
+    assert_eq!(
+        hook(&e, "cline", "PostToolUse-run_commands.json"),
+        json!({})
+    );
+    let s = served(&e);
+    assert_eq!(s[0]["agent"], "cline");
+
+    let (g, _) = env_with_rule();
+    config(&g, "[serving]\nmode = \"gate\"\n");
+    assert_eq!(hook(&g, "cline", "PreToolUse-editor.json"), json!({}));
+}

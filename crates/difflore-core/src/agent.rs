@@ -19,16 +19,21 @@ pub enum Agent {
     /// OpenCode: no command hooks (only a JavaScript plugin API), so difflore reaches it through
     /// MCP and AGENTS.md alone; nothing is captured (verified, see the fixtures README).
     OpenCode,
+    /// Cline's CLI: one executable per event in a hooks directory, its own payload (turned into
+    /// the common shape by `difflore-hook`) and answer (`contextModification`); a `cancel` aborts
+    /// the whole task, so there is no gate (verified, see the fixtures README).
+    Cline,
 }
 
 impl Agent {
-    pub const ALL: [Agent; 6] = [
+    pub const ALL: [Agent; 7] = [
         Agent::ClaudeCode,
         Agent::Codex,
         Agent::Gemini,
         Agent::Cursor,
         Agent::QwenCode,
         Agent::OpenCode,
+        Agent::Cline,
     ];
 
     pub fn parse(s: &str) -> Option<Agent> {
@@ -39,6 +44,7 @@ impl Agent {
             "cursor" => Agent::Cursor,
             "qwen-code" | "qwen" | "qwencode" => Agent::QwenCode,
             "opencode" | "open-code" => Agent::OpenCode,
+            "cline" => Agent::Cline,
             _ => return None,
         })
     }
@@ -51,6 +57,7 @@ impl Agent {
             Agent::Cursor => "cursor",
             Agent::QwenCode => "qwen-code",
             Agent::OpenCode => "opencode",
+            Agent::Cline => "cline",
         }
     }
 
@@ -72,6 +79,11 @@ impl Agent {
             (Agent::ClaudeCode | Agent::Codex | Agent::QwenCode, "PostToolUseFailure") => {
                 ToolFailure
             }
+            (Agent::Cline, "TaskStart" | "TaskResume") => SessionStart,
+            (Agent::Cline, "TaskComplete" | "TaskCancel") => SessionEnd,
+            (Agent::Cline, "UserPromptSubmit") => Prompt,
+            (Agent::Cline, "PreToolUse") => ToolPre,
+            (Agent::Cline, "PostToolUse") => ToolPost,
             (Agent::Gemini, "BeforeAgent") => Prompt,
             (Agent::Gemini, "BeforeTool") => ToolPre,
             (Agent::Gemini, "AfterTool") => ToolPost,
@@ -110,6 +122,8 @@ impl Agent {
             Agent::QwenCode => &["QWEN_CODE_SESSION_ID", "QWEN_CODE_CLI"],
             // Set in the processes its tools run (`OPENCODE=1`, `OPENCODE_PID`).
             Agent::OpenCode => &["OPENCODE"],
+            // Set in the processes its `run_commands` tool starts (verified with the CLI 3.0.65).
+            Agent::Cline => &["CLINE_CONNECTOR_CLI_LAUNCH"],
         }
     }
 
@@ -163,13 +177,12 @@ pub enum ToolKind {
 impl ToolKind {
     pub fn of(tool: &str) -> ToolKind {
         match tool {
-            "Read" | "NotebookRead" | "read_file" | "read_many_files" | "beforeReadFile" => {
-                ToolKind::Read
-            }
+            "Read" | "NotebookRead" | "read_file" | "read_many_files" | "beforeReadFile"
+            | "read_files" => ToolKind::Read,
             "Edit" | "MultiEdit" | "NotebookEdit" | "replace" | "apply_patch" | "edit"
-            | "afterFileEdit" => ToolKind::Edit,
-            "Write" | "write_file" => ToolKind::Write,
-            "Bash" | "run_shell_command" | "shell" | "Shell" => ToolKind::Shell,
+            | "afterFileEdit" | "editor" => ToolKind::Edit,
+            "Write" | "write_file" | "write_to_file" => ToolKind::Write,
+            "Bash" | "run_shell_command" | "shell" | "Shell" | "run_commands" => ToolKind::Shell,
             t if t.starts_with("mcp__") || t.starts_with("mcp_") || t == "MCP" => ToolKind::Mcp,
             _ => ToolKind::Other,
         }

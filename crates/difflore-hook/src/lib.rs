@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cline;
 pub mod eventid;
 pub mod normalize;
 pub mod patch;
@@ -188,6 +189,7 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
     };
     let raw = &input.bytes[..end];
     let v: Value = match serde_json::from_slice(raw) {
+        Ok(v @ Value::Object(_)) if agent == Agent::Cline => cline::to_common(v),
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => return Outcome::Ignored("stdin is JSON but not an object".into()),
         Err(e) => return Outcome::Ignored(format!("invalid JSON: {e}")),

@@ -272,6 +272,15 @@ pub(crate) fn named_files(
             push(p);
         }
     }
+    // Cline's read_files: {"files": [{"path": …}, …]}.
+    if let Some(files) = input.get("files").and_then(Value::as_array) {
+        for p in files
+            .iter()
+            .filter_map(|f| f.get("path").and_then(Value::as_str))
+        {
+            push(p);
+        }
+    }
     if let Some(edits) = input.get("edits").and_then(Value::as_array) {
         for e in edits {
             if let Some(p) = e.get("file_path").and_then(Value::as_str) {

@@ -172,7 +172,8 @@ fn moment(agent: Agent, event: &str, v: &Value, mode: Mode) -> Option<Moment> {
             ToolKind::Edit | ToolKind::Write => Some(Moment::AfterEdit { paths: files() }),
             _ => None,
         },
-        Phase::ToolPre if mode == Mode::Gate => match kind {
+        // Cline's `cancel` aborts the whole task, not the tool: no gate there.
+        Phase::ToolPre if mode == Mode::Gate && agent != Agent::Cline => match kind {
             ToolKind::Edit | ToolKind::Write => Some(Moment::BeforeEdit { paths: files() }),
             ToolKind::Shell if s("command").contains("*** Begin Patch") => {
                 Some(Moment::BeforeEdit { paths: files() })
@@ -232,7 +233,7 @@ pub fn serve(
     let tx = difflore_core::store::write_tx(conn)?;
     let served = match &m {
         Moment::SessionStart => session_summary(conn, key, now)?.map(|text| Served {
-            reply: context(event, &text),
+            reply: context(agent, event, &text),
             rule_ids: Vec::new(),
             files: Vec::new(),
             pairs: Vec::new(),
@@ -241,7 +242,7 @@ pub fn serve(
         Moment::Read { paths } => {
             let files = rel(paths);
             let groups = st.fresh_for_files(key, &files, budget, false)?;
-            render(event, &m, groups, |f| {
+            render(agent, event, &m, groups, |f| {
                 format!("difflore — team rules for {f} (from past code review):")
             })
         }
@@ -254,7 +255,7 @@ pub fn serve(
             // Every rule governing the file applies to a self-review: the file, not the wording
             // of the change, decides.
             let groups = st.fresh_for_files(key, &files, budget, false)?;
-            render(event, &m, groups, |f| {
+            render(agent, event, &m, groups, |f| {
                 format!(
                     "difflore — this edit touched {f}; check it against the team's rules for that file:"
                 )
@@ -263,7 +264,7 @@ pub fn serve(
         Moment::Prompt { text, paths } => {
             let files = rel(paths);
             let groups = prompt_groups(&st, key, &files, text, budget)?;
-            render(event, &m, groups, |f| {
+            render(agent, event, &m, groups, |f| {
                 if f.is_empty() {
                     "difflore — team rules about what this prompt asks (from past code review):"
                         .to_string()
@@ -362,6 +363,7 @@ fn ids_of(groups: &Groups) -> Vec<String> {
 }
 
 fn render(
+    agent: Agent,
     event: &str,
     m: &Moment,
     groups: Groups,
@@ -372,7 +374,7 @@ fn render(
     }
     let text = render_text(&groups, heading);
     Some(Served {
-        reply: context(event, &text),
+        reply: context(agent, event, &text),
         rule_ids: ids_of(&groups),
         files: groups
             .iter()
@@ -412,8 +414,12 @@ fn render_text(groups: &Groups, heading: impl Fn(&str) -> String) -> String {
     out.join("\n")
 }
 
-/// Context in the agent's format (Claude Code and Codex need the firing event's name).
-fn context(event: &str, text: &str) -> Value {
+/// Context in the agent's format (Claude Code and Codex need the firing event's name; Cline
+/// takes `contextModification`).
+fn context(agent: Agent, event: &str, text: &str) -> Value {
+    if agent == Agent::Cline {
+        return json!({"cancel": false, "contextModification": text});
+    }
     json!({"hookSpecificOutput": {"hookEventName": event, "additionalContext": text}})
 }
 
