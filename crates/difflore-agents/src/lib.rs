@@ -146,7 +146,7 @@ fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
         created: Vec::new(),
         created_file: false,
     };
-    if agent == Agent::Cursor {
+    if matches!(agent, Agent::Cursor | Agent::Copilot) {
         out.push(entry(
             &hooks_file,
             EntryKind::Version,
@@ -155,6 +155,12 @@ fn desired(ctx: &Ctx, agent: Agent, scope: Scope) -> Vec<Entry> {
         ));
     }
     for (event, matcher) in agent.hook_events() {
+        // Copilot's payloads do not name the event: the command does.
+        let cmd = if agent == Agent::Copilot {
+            format!("{cmd} --event {event}")
+        } else {
+            cmd.clone()
+        };
         out.push(entry(
             &hooks_file,
             EntryKind::Hook,

@@ -63,6 +63,7 @@ impl Wiring for Agent {
             Agent::QwenCode => ".qwen",
             Agent::OpenCode => ".config/opencode",
             Agent::Cline => ".cline",
+            Agent::Copilot => ".copilot",
         }
     }
 
@@ -76,6 +77,7 @@ impl Wiring for Agent {
             Agent::QwenCode => &["qwen"],
             Agent::OpenCode => &["opencode"],
             Agent::Cline => &["cline"],
+            Agent::Copilot => &["copilot"],
         }
     }
 
@@ -86,6 +88,8 @@ impl Wiring for Agent {
             // `.clinerules/hooks/`.
             (Agent::OpenCode, Scope::Project) => project.to_path_buf(),
             (Agent::Cline, Scope::Project) => project.join(".clinerules"),
+            // GitHub Copilot CLI reads a repository's `.github/hooks/*.json`.
+            (Agent::Copilot, Scope::Project) => project.join(".github"),
             (_, Scope::User) => home.join(self.dir_name()),
             (_, Scope::Project) => project.join(self.dir_name()),
         }
@@ -101,6 +105,8 @@ impl Wiring for Agent {
             Agent::OpenCode => dir.join("opencode.json"),
             // Cline runs one executable per event from this directory (see `cline_scripts`).
             Agent::Cline => dir.join("hooks"),
+            // Copilot loads every `hooks/*.json`: difflore keeps a file of its own there.
+            Agent::Copilot => dir.join("hooks").join("difflore.json"),
         }
     }
 
@@ -120,6 +126,9 @@ impl Wiring for Agent {
                 home.join(".cline/data/settings/cline_mcp_settings.json")
             }
             (Agent::Cline, Scope::Project) => project.join(".clinerules/cline_mcp_settings.json"),
+            (Agent::Copilot, Scope::User) => home.join(".copilot/mcp-config.json"),
+            // `.github/mcp.json` rather than `.mcp.json`, which Claude Code's entry uses.
+            (Agent::Copilot, Scope::Project) => project.join(".github/mcp.json"),
         }
     }
 
@@ -157,6 +166,13 @@ impl Wiring for Agent {
                 ("beforeReadFile", None),
                 ("afterFileEdit", None),
             ],
+            // No matchers: every tool fires `preToolUse`/`postToolUse`.
+            Agent::Copilot => &[
+                ("sessionStart", None),
+                ("userPromptSubmitted", None),
+                ("preToolUse", None),
+                ("postToolUse", None),
+            ],
             // OpenCode has no command hooks: MCP only. Cline's hooks are script files, not
             // entries of a JSON file: `cline_scripts` says which.
             Agent::OpenCode | Agent::Cline => &[],
@@ -176,6 +192,7 @@ impl Wiring for Agent {
     fn hook_entry(self, command: &str, matcher: Option<&str>) -> Value {
         match self {
             Agent::Cursor => json!({"command": command}),
+            Agent::Copilot => json!({"type": "command", "bash": command, "timeoutSec": 3}),
             _ => {
                 // Claude Code and Codex count seconds, Gemini CLI and Qwen Code milliseconds.
                 let timeout = if matches!(self, Agent::Gemini | Agent::QwenCode) {
@@ -208,6 +225,9 @@ impl Wiring for Agent {
         let mut v = json!({"command": bin, "args": ["mcp"]});
         if self == Agent::ClaudeCode {
             v = json!({"type": "stdio", "command": bin, "args": ["mcp"]});
+        }
+        if self == Agent::Copilot {
+            v = json!({"type": "local", "command": bin, "args": ["mcp"], "tools": ["*"]});
         }
         if !env.is_empty() {
             let m: serde_json::Map<String, Value> = env

@@ -155,9 +155,12 @@ pub struct JsonFlag {
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
-    /// The agent that runs the hook: claude-code, codex, gemini, cursor, qwen-code, cline or opencode.
+    /// The agent that runs the hook: claude-code, codex, gemini, cursor, qwen-code, cline, copilot or opencode.
     #[arg(long)]
     pub agent: Option<String>,
+    /// The event, for agents whose payload does not name it (GitHub Copilot CLI).
+    #[arg(long)]
+    pub event: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -450,9 +453,9 @@ pub enum MemoryCommand {
 
 #[derive(Debug, Args)]
 pub struct AgentsTarget {
-    /// Only this agent: claude-code, codex, gemini, cursor, qwen-code, cline or opencode (repeatable; default: the agents
+    /// Only this agent: claude-code, codex, gemini, cursor, qwen-code, cline, copilot or opencode (repeatable; default: the agents
     /// found on this machine).
-    #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor", "qwen-code", "cline", "opencode"])]
+    #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor", "qwen-code", "cline", "copilot", "opencode"])]
     pub agents: Vec<String>,
     /// user (default: your own config files) or project (the repository's, shared with the team).
     #[arg(long, default_value = "user", value_parser = ["user", "project"])]
@@ -474,7 +477,7 @@ pub enum AgentsCommand {
     Uninstall(AgentsTarget),
     /// Per agent: detected, MCP registered, hooks registered, current or stale, installed twice.
     Status {
-        #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor", "qwen-code", "cline", "opencode"])]
+        #[arg(long = "agent", value_parser = ["claude-code", "codex", "gemini", "cursor", "qwen-code", "cline", "copilot", "opencode"])]
         agents: Vec<String>,
         #[arg(long)]
         json: bool,

@@ -36,6 +36,8 @@ impl Sandbox {
                 ".cline/data/settings/cline_mcp_settings.json",
             ),
             ("cline/PreToolUse", ".cline/hooks/PreToolUse"),
+            ("copilot/mcp-config.json", ".copilot/mcp-config.json"),
+            ("copilot/audit.json", ".copilot/hooks/audit.json"),
         ] {
             let to = h.join(dst);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -227,6 +229,26 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     assert_eq!(cl["mcpServers"]["github"]["command"], "npx");
     assert_eq!(cl["mcpServers"]["difflore"]["args"][0], "mcp");
     assert_eq!(scope(&st, "cline", "user")["hooks_expected"], 3);
+    // GitHub Copilot CLI: a hooks file of difflore's own beside the user's, each command naming
+    // its event; the MCP server beside the user's.
+    let cp: Value = serde_json::from_slice(
+        &std::fs::read(b.home().join(".copilot/hooks/difflore.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cp["version"], 1);
+    let cmd = cp["hooks"]["preToolUse"][0]["bash"].as_str().unwrap();
+    assert!(
+        cmd.ends_with("-hook --agent copilot --event preToolUse"),
+        "{cmd}"
+    );
+    assert_eq!(cp["hooks"]["postToolUse"][0]["timeoutSec"], 3);
+    assert_eq!(cp["hooks"]["postToolUse"][0]["type"], "command");
+    let mcp: Value =
+        serde_json::from_slice(&std::fs::read(b.home().join(".copilot/mcp-config.json")).unwrap())
+            .unwrap();
+    assert_eq!(mcp["mcpServers"]["playwright"]["command"], "npx");
+    assert_eq!(mcp["mcpServers"]["difflore"]["type"], "local");
+    assert_eq!(mcp["mcpServers"]["difflore"]["tools"][0], "*");
     let codex = std::fs::read_to_string(b.home().join(".codex/config.toml")).unwrap();
     assert!(
         codex.starts_with("# My Codex settings\n")
@@ -236,7 +258,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
 
     let (out, _, code) = b.run(&["agents", "install"]);
     assert_eq!(code, 0);
-    assert_eq!(out.matches("already installed").count(), 7, "{out}");
+    assert_eq!(out.matches("already installed").count(), 8, "{out}");
     assert_eq!(b.snapshot(), installed, "a second install changes nothing");
 
     let (out, err, code) = b.run(&["agents", "uninstall"]);
@@ -251,7 +273,7 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     let backups: Vec<_> = std::fs::read_dir(b.dir.path().join("dh/backups"))
         .unwrap()
         .collect();
-    assert_eq!(backups.len(), 10);
+    assert_eq!(backups.len(), 11);
 }
 
 #[test]

@@ -37,10 +37,20 @@ fn every_fixture(lean: bool) {
             .unwrap_or_else(|| panic!("no golden entry for {key}"));
         let before = e.queue_len();
         let input = e.fixture(agent, file);
+        // GitHub Copilot CLI's payloads do not name the event: the installed command passes it.
+        let event = file
+            .trim_end_matches(".json")
+            .split('-')
+            .next()
+            .unwrap_or("");
+        let mut args = vec!["--agent", agent.as_str()];
+        if agent == "copilot" {
+            args.extend(["--event", event]);
+        }
         let (out, _) = if lean {
-            e.lean_hook(&["--agent", agent], &input)
+            e.lean_hook(&args, &input)
         } else {
-            e.hook(&["--agent", agent], &input)
+            e.hook(&args, &input)
         };
         assert_eq!(out.status.code(), Some(0), "{key}");
         let stdout = String::from_utf8(out.stdout).unwrap();

@@ -34,7 +34,17 @@ fn env_with_rule() -> (Env, String) {
 }
 
 fn hook(e: &Env, agent: &str, file: &str) -> Value {
-    let (o, _) = e.hook(&["--agent", agent], &e.fixture(agent, file));
+    // GitHub Copilot CLI's payloads do not name the event: the installed command passes it.
+    let event = file
+        .trim_end_matches(".json")
+        .split('-')
+        .next()
+        .unwrap_or("");
+    let mut args = vec!["--agent", agent];
+    if agent == "copilot" {
+        args.extend(["--event", event]);
+    }
+    let (o, _) = e.hook(&args, &e.fixture(agent, file));
     assert_eq!(o.status.code(), Some(0));
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&o.stdout)))
@@ -456,4 +466,72 @@ fn cline_context_after_read_and_edit_and_no_gate() {
     let (g, _) = env_with_rule();
     config(&g, "[serving]\nmode = \"gate\"\n");
     assert_eq!(hook(&g, "cline", "PreToolUse-editor.json"), json!({}));
+}
+
+/// GitHub Copilot CLI: the session summary at `sessionStart`, the rules when the prompt names a
+/// governed file, after a read (`view`) and after an edit, each as `additionalContext` (all
+/// verified to reach the model), and the gate as a `preToolUse` `permissionDecision: "deny"`
+/// (the tool does not run; the model goes on).
+#[test]
+fn copilot_context_on_start_prompt_read_and_edit_and_the_gate() {
+    let (e, id) = env_with_rule();
+    let start = hook(&e, "copilot", "sessionStart.json");
+    assert!(
+        start["additionalContext"]
+            .as_str()
+            .unwrap()
+            .starts_with("difflore: 1 active team rule"),
+        "{start}"
+    );
+    let line = format!(
+        "- Use Money instead of f64 for amounts. (src/*.rs; rule {})",
+        difflore_rules::memory::tail_handle(&id)
+    );
+    let read = hook(&e, "copilot", "postToolUse-view.json");
+    assert_eq!(
+        read,
+        json!({"additionalContext": format!(
+            "difflore — team rules for src/billing.rs (from past code review):\n{line}"
+        )})
+    );
+    assert_eq!(hook(&e, "copilot", "preToolUse-edit.json"), json!({}));
+    let after = hook(&e, "copilot", "postToolUse-edit.json");
+    assert!(
+        after["additionalContext"]
+            .as_str()
+            .unwrap()
+            .starts_with("difflore — this edit touched src/billing.rs"),
+        "{after}"
+    );
+    assert_eq!(served(&e)[0]["agent"], "copilot");
+
+    let (p, _) = env_with_rule();
+    let prompt = hook(&p, "copilot", "userPromptSubmitted.json");
+    assert!(
+        prompt["additionalContext"]
+            .as_str()
+            .unwrap()
+            .contains("which this prompt names"),
+        "{prompt}"
+    );
+
+    let (g, gid) = env_with_rule();
+    config(&g, "[serving]\nmode = \"gate\"\n");
+    let deny = hook(&g, "copilot", "preToolUse-edit.json");
+    assert_eq!(deny["permissionDecision"], "deny", "{deny}");
+    assert!(
+        deny["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "rule {}",
+                difflore_rules::memory::tail_handle(&gid)
+            )),
+        "{deny}"
+    );
+    assert_eq!(
+        hook(&g, "copilot", "preToolUse-edit.json"),
+        json!({}),
+        "never twice"
+    );
 }

@@ -23,10 +23,14 @@ pub enum Agent {
     /// the common shape by `difflore-hook`) and answer (`contextModification`); a `cancel` aborts
     /// the whole task, so there is no gate (verified, see the fixtures README).
     Cline,
+    /// GitHub Copilot CLI: command hooks from `.github/hooks/*.json` and `~/.copilot/hooks/`,
+    /// payloads without the event's name (the installed command passes `--event`), answers
+    /// `additionalContext` / `permissionDecision` (verified, see the fixtures README).
+    Copilot,
 }
 
 impl Agent {
-    pub const ALL: [Agent; 7] = [
+    pub const ALL: [Agent; 8] = [
         Agent::ClaudeCode,
         Agent::Codex,
         Agent::Gemini,
@@ -34,6 +38,7 @@ impl Agent {
         Agent::QwenCode,
         Agent::OpenCode,
         Agent::Cline,
+        Agent::Copilot,
     ];
 
     pub fn parse(s: &str) -> Option<Agent> {
@@ -45,6 +50,7 @@ impl Agent {
             "qwen-code" | "qwen" | "qwencode" => Agent::QwenCode,
             "opencode" | "open-code" => Agent::OpenCode,
             "cline" => Agent::Cline,
+            "copilot" | "copilot-cli" | "github-copilot" => Agent::Copilot,
             _ => return None,
         })
     }
@@ -58,6 +64,7 @@ impl Agent {
             Agent::QwenCode => "qwen-code",
             Agent::OpenCode => "opencode",
             Agent::Cline => "cline",
+            Agent::Copilot => "copilot",
         }
     }
 
@@ -79,6 +86,11 @@ impl Agent {
             (Agent::ClaudeCode | Agent::Codex | Agent::QwenCode, "PostToolUseFailure") => {
                 ToolFailure
             }
+            (Agent::Copilot, "sessionStart") => SessionStart,
+            (Agent::Copilot, "sessionEnd") => SessionEnd,
+            (Agent::Copilot, "userPromptSubmitted") => Prompt,
+            (Agent::Copilot, "preToolUse") => ToolPre,
+            (Agent::Copilot, "postToolUse") => ToolPost,
             (Agent::Cline, "TaskStart" | "TaskResume") => SessionStart,
             (Agent::Cline, "TaskComplete" | "TaskCancel") => SessionEnd,
             (Agent::Cline, "UserPromptSubmit") => Prompt,
@@ -124,6 +136,7 @@ impl Agent {
             Agent::OpenCode => &["OPENCODE"],
             // Set in the processes its `run_commands` tool starts (verified with the CLI 3.0.65).
             Agent::Cline => &["CLINE_CONNECTOR_CLI_LAUNCH"],
+            Agent::Copilot => &["COPILOT_AGENT_SESSION_ID", "COPILOT_CLI"],
         }
     }
 
@@ -178,11 +191,13 @@ impl ToolKind {
     pub fn of(tool: &str) -> ToolKind {
         match tool {
             "Read" | "NotebookRead" | "read_file" | "read_many_files" | "beforeReadFile"
-            | "read_files" => ToolKind::Read,
+            | "read_files" | "view" => ToolKind::Read,
             "Edit" | "MultiEdit" | "NotebookEdit" | "replace" | "apply_patch" | "edit"
             | "afterFileEdit" | "editor" => ToolKind::Edit,
-            "Write" | "write_file" | "write_to_file" => ToolKind::Write,
-            "Bash" | "run_shell_command" | "shell" | "Shell" | "run_commands" => ToolKind::Shell,
+            "Write" | "write_file" | "write_to_file" | "create" => ToolKind::Write,
+            "Bash" | "bash" | "run_shell_command" | "shell" | "Shell" | "run_commands" => {
+                ToolKind::Shell
+            }
             t if t.starts_with("mcp__") || t.starts_with("mcp_") || t == "MCP" => ToolKind::Mcp,
             _ => ToolKind::Other,
         }

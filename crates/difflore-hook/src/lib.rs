@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod cline;
+mod copilot;
 pub mod eventid;
 pub mod normalize;
 pub mod patch;
@@ -82,9 +83,30 @@ pub fn agent_from_args<S: AsRef<str>>(args: &[S]) -> Option<Agent> {
     None
 }
 
+/// `--event NAME`: the event, for agents whose payload does not name it (GitHub Copilot CLI; the
+/// installed command passes it).
+pub fn event_from_args<S: AsRef<str>>(args: &[S]) -> Option<String> {
+    let mut it = args.iter().map(AsRef::as_ref);
+    while let Some(a) = it.next() {
+        if a == "--event" {
+            return it.next().map(str::to_string);
+        }
+        if let Some(v) = a.strip_prefix("--event=") {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+/// The event named on the command line (`--event`), if any.
+static EVENT_ARG: OnceLock<String> = OnceLock::new();
+
 /// Runs the hook as a process: reads stdin, prints the answer, exits 0. Never returns.
 pub fn run_process<S: AsRef<str>>(args: &[S]) -> ! {
     let agent = agent_from_args(args);
+    if let Some(e) = event_from_args(args) {
+        let _ = EVENT_ARG.set(e);
+    }
     let home = Home::from_env().ok();
     std::panic::set_hook(Box::new(|_| {}));
     {
@@ -190,6 +212,9 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
     let raw = &input.bytes[..end];
     let v: Value = match serde_json::from_slice(raw) {
         Ok(v @ Value::Object(_)) if agent == Agent::Cline => cline::to_common(v),
+        Ok(v @ Value::Object(_)) if agent == Agent::Copilot => {
+            copilot::to_common(v, EVENT_ARG.get().map(String::as_str))
+        }
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => return Outcome::Ignored("stdin is JSON but not an object".into()),
         Err(e) => return Outcome::Ignored(format!("invalid JSON: {e}")),

@@ -165,7 +165,7 @@ fn moment(agent: Agent, event: &str, v: &Value, mode: Mode) -> Option<Moment> {
         }
         Phase::ToolPost => match kind {
             ToolKind::Read => Some(Moment::Read { paths: files() }),
-            ToolKind::Shell if matches!(agent, Agent::Codex | Agent::QwenCode) => {
+            ToolKind::Shell if matches!(agent, Agent::Codex | Agent::QwenCode | Agent::Copilot) => {
                 let paths = shell_reads(s("command"));
                 (!paths.is_empty()).then_some(Moment::Read { paths })
             }
@@ -417,8 +417,10 @@ fn render_text(groups: &Groups, heading: impl Fn(&str) -> String) -> String {
 /// Context in the agent's format (Claude Code and Codex need the firing event's name; Cline
 /// takes `contextModification`).
 fn context(agent: Agent, event: &str, text: &str) -> Value {
-    if agent == Agent::Cline {
-        return json!({"cancel": false, "contextModification": text});
+    match agent {
+        Agent::Cline => return json!({"cancel": false, "contextModification": text}),
+        Agent::Copilot => return json!({"additionalContext": text}),
+        _ => {}
     }
     json!({"hookSpecificOutput": {"hookEventName": event, "additionalContext": text}})
 }
@@ -427,6 +429,7 @@ fn context(agent: Agent, event: &str, text: &str) -> Value {
 fn deny(agent: Agent, event: &str, reason: &str) -> Value {
     match agent {
         Agent::Gemini => json!({"decision": "deny", "reason": reason}),
+        Agent::Copilot => json!({"permissionDecision": "deny", "permissionDecisionReason": reason}),
         _ => json!({"hookSpecificOutput": {
             "hookEventName": event,
             "permissionDecision": "deny",

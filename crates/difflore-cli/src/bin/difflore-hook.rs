@@ -12,7 +12,7 @@ fn main() {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
             "difflore-hook {}: the agents' hook, the same as `difflore hook`\n\n\
-             Usage: difflore-hook --agent <claude-code|codex|gemini|cursor|qwen-code|cline|opencode>\n\n\
+             Usage: difflore-hook --agent <claude-code|codex|gemini|cursor|qwen-code|cline|copilot|opencode> [--event NAME]\n\n\
              Reads one hook event (JSON) on stdin, records it and prints the agent's answer;\n\
              it never fails the agent. `difflore agents install` wires it; see `difflore hook --help`.",
             env!("CARGO_PKG_VERSION")

@@ -206,7 +206,14 @@ pub fn run_with_stdin(c: &mut Command, stdin: &[u8]) -> (Output, Duration) {
 /// Every fixture file: (agent dir, file name).
 pub fn all_fixtures() -> Vec<(String, String)> {
     let mut v = Vec::new();
-    for agent in ["claude-code", "codex", "gemini", "cursor", "cline"] {
+    for agent in [
+        "claude-code",
+        "codex",
+        "gemini",
+        "cursor",
+        "cline",
+        "copilot",
+    ] {
         let mut files: Vec<String> = std::fs::read_dir(fixtures_dir().join(agent))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
