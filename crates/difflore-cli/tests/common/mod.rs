@@ -211,6 +211,7 @@ pub fn all_fixtures() -> Vec<(String, String)> {
         "codex",
         "gemini",
         "cursor",
+        "qwen-code",
         "cline",
         "copilot",
     ] {
