@@ -52,6 +52,7 @@ struct Table {
     behaviour: Regex,
     behaviour_is: Regex,
     modal_subject: Regex,
+    not_a_norm: Regex,
     imperative: Regex,
     please_imperative: Regex,
     person_always: Regex,
@@ -65,7 +66,7 @@ fn table() -> &'static Table {
             rx("says X instead of Y", 0.6, r"(?i)\b(instead of|rather than)\b|\w+,? not (a |an |the )?(bare |raw |plain )?[`\w]|\bover `|\bno `"),
             rx("says prefer/avoid", 1.0, r"(?i)\b(prefer|avoid|(have|has) a preference)\b"),
             rx("says must", 0.5, r"(?i)\b(must|mustn't|shall)\b"),
-            rx("says don't", 0.8, r"(?i)(^|[.!?:;—]\s+|\bplease,?\s+|\bpls\s+)(do not|don't|dont|never)\b"),
+            rx("says don't", 0.8, r"(?i)(^|[.!?:;—]\s+|\bplease,?\s+|\bpls\s+)(do not|don't|dont|never)\b|^not\s+(use|call|add|put|do|write|rely|mix)\b"),
             rx("says where it belongs", 0.6, r"(?i)\b(belongs? (in|to)|lives? in|goes? (in|into|through|to)|go through|should go|stay(s)? thin|out of (the )?\w+s\b)"),
             rx("speaks of every case", 0.4, r"(?i)\b(every|all|each|any|anything|everything|whenever|every time|all of them)\b"),
             rx("a condition for every case", 0.5, r"(?i)^(when|whenever|if) (you|we)\b"),
@@ -80,7 +81,7 @@ fn table() -> &'static Table {
             rx("a typo or wording nit", -1.5, r"(?i)\b(typo|spelling|misspel\w*|grammar|rephrase|reword|wording)\b|^nit:?\s*(extra blank line|trailing whitespace|unused import|new ?line)|^new line at end of file"),
         ],
         reach: vec![
-            rx("the team's practice", 1.0, r"(?i)\b(the rest of (the|our|this) [\w ]{1,20}|everywhere|every other|all (the )?other|everything else|like (the|our|every|all) other|as the other|the other [\w ]{1,20} do\b|like we do|like in the rest|elsewhere|throughout|across the (codebase|project|repo|app|crate)|in this (codebase|project|repo|crate|package)|(whole|entire) (project|codebase|app|crate)|in all the \w+|project-wide|codebase-wide|as a rule|by convention|our (\w+ )?(convention|conventions|guideline|guidelines|guide|style|rule|rules|standard|standards|config)|is our rule|we agreed|agreed in (the )?team|for the future|going forward|from now on|in general|in new code|for the record|reminder for everyone|small reminder|remember our|it's how we|is how we|for everyone)\b"),
+            rx("the team's practice", 1.0, r"(?i)\b(the rest of (the|our|this) [\w ]{1,20}|everywhere|every other|all (the )?other|everything else|like (the|our|every|all) other|as the other|the other [\w ]{1,20} do\b|like we do|like in the rest|elsewhere|throughout|across the (codebase|project|repo|app|crate)|in this (codebase|project|repo|crate|package)|(whole|entire) (project|codebase|app|crate)|in all the \w+|project-wide|codebase-wide|as a rule|by convention|our (\w+ )?(convention|conventions|guideline|guidelines|guide|style|rule|rules|standard|standards|config)|is our rule|we agreed|agreed in (the )?team|for the future|going forward|from now on|in general|in new code|for the record|reminder for everyone|small reminder|remember our|it's how we|is how we|for everyone)\b|(^|[.!?]\s+)generally,?\s"),
             rx("states what the team does", 1.2, r"(?i)\bwe (usually|generally|normally|typically|always|never|don't|do not|dont|prefer|avoid|tend to|agreed|try to|pin|keep|follow|only|are not using|are using only|mark|should (never|always|not|avoid|prefer))\b|(^|[.!?:;—]\s+|^(for|in|on|across|throughout|with) [^,;.]{1,40},? |\b(i think|i believe|i'd say|maybe) )we (use|put|return|name|write|cast|are (always )?(using|adding|keeping|writing)|do like)\b|\b\w+s (here )?(don't|do not|never) \w+"),
             rx("cites a style guide", 1.0, r"(?i)\b(style ?guide|guidelines?|coding (conventions?|style)|conventions? doc|contributing guide|migration guide|API (design )?guidelines|Effective Go|PSR-\d+|PEP ?8|rubocop|credo|docs recommend|per the|following the)\b"),
             rx("an instruction for this PR only", -1.5, r"(?i)\b(this pr|the pr|in this pr|pull request|before (we |i can )?merg\w*|rebase|squash|split (this|the)|ci is|the lock ?file|lock file|changelog|unrelated|fixup commits|build succeeds|re-?run|bump the (package )?version|the workflow file too|release pr)\b"),
@@ -91,6 +92,7 @@ fn table() -> &'static Table {
         behaviour: re(r"(?i)(^|[^\w])(this|that|it|the [\w`.()]+|`[^`]+`|[\w]+)\s+(always|never)\s+(\w+(s|es|ed)|re-\w+s)\b"),
         behaviour_is: re(r"(?i)\b(is|are|was|were|gets|got)\s+(always|never)\s+\w+"),
         modal_subject: re(r"(?i)^(?P<subj>[^,;:—?]{1,60}?)\s+(should(n't| not)?|must(n't| not)?|need to|has to|have to)\b"),
+        not_a_norm: re(r"(?i)\b(do not|don't|dont)\s+(have|know|think|mind|see|care|worry|understand|remember|get|feel|believe)\b"),
         imperative: re(r"(?i)^(use|keep|put|write|wrap|pin|tag|name|mark|move|extract|return|throw|accept|pass|localize|localise|inject|drop|call|log|check|quote|prefer|avoid|always|never|don't|do not|dont|make sure|go through|bind|batch|hold|tie|take|run|store|validate|close|cast|follow|split|group|declare|give)\b"),
         please_imperative: re(r"(?i)\bplease,?\s+(use|keep|put|take|hold|tie|bind|batch|move|wrap|pin)\b"),
         person_always: re(r"(?i)\b(we|you|i|they|please|should|must|will)\s+(\w+\s+)?(always|never)\b|^(always|never)\b"),
@@ -120,9 +122,12 @@ pub fn strip_lead(s: &str) -> String {
 pub fn shape(sentence: &str) -> Vec<Hit> {
     let t = table();
     let s = strip_lead(sentence);
+    // "don't have a strong preference", "I don't think so": not what a team does.
+    let not_a_norm = t.not_a_norm.is_match(&s);
     let mut hits: Vec<Hit> = t
         .shape
         .iter()
+        .filter(|f| !(not_a_norm && matches!(f.name, "says don't" | "says prefer/avoid")))
         .filter(|f| f.re.is_match(&s))
         .map(|f| Hit {
             name: f.name,

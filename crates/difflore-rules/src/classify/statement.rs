@@ -23,7 +23,7 @@ fn rewrites() -> &'static Rewrites {
     static R: OnceLock<Rewrites> = OnceLock::new();
     R.get_or_init(|| Rewrites {
         ask: re(r"(?i)^(could|can|should|shouldn't|would|why don't|shall) we\s+|^does it make sense to\s+|^i would rather we\s+|^i do have a preference that we\s+"),
-        source_lead: re(r"(?i)^((see|per|as per) )?(the |our )?[\w./ -]{0,30}(style guide|guidelines?|conventions? doc|coding style doc|contributing guide)( says| has it| recommends)?\s*[:,]?\s+(that\s+)?|^(it's )?better to\s+|^(dont|do not)\b"),
+        source_lead: re(r"(?i)^((see|per|as per) )?(the |our )?[\w./ -]{0,30}(style guide|guidelines?|conventions? doc|coding style doc|contributing guide)( says| has it| recommends)?\s*[:,]?\s+(that\s+)?|^(it's )?better to\s+|^(dont|do not)\b|^i (will |would |'d )?(?P<p>prefer)\b"),
         aside_tail: re(r"(?i),\s*(this we agreed|we agreed|as agreed)[^,;.]*|,\s*[^,;.]{0,30}\bwe do (it )?(like )?(that|this|so)\b[^,;.]*|,\s*it's (the|our) (pattern|convention|way)[^,;.]*|,\s*please (add|do|convert|fix|change|update)\b[^;.]*|,?\s+not here\b|\s+for this(?P<end>[;,.]|$)"),
         front: re(r"(?i)^(?P<front>(for|in|on|across|throughout|with|following|per|according to) [^,;.—]{1,40}?),?\s+(?P<rest>we\s.*)$"),
         we: vec![
@@ -133,7 +133,7 @@ pub fn rewrite(sentence: &str) -> String {
     s = r.aside_tail.replace_all(&s, "$end").to_string();
     let lower = s.to_ascii_lowercase();
     let dont = lower.starts_with("dont ") || lower.starts_with("do not ");
-    s = r.source_lead.replace(&s, "").trim().to_string();
+    s = r.source_lead.replace(&s, "$p").trim().to_string();
     if dont {
         s = format!("Don't {s}");
     }
