@@ -12,18 +12,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 difflore=${1:?usage: run_cline.sh DIFFLORE_BIN [RUN_DIR]}
+difflore=$(realpath "$difflore")
 run=${2:-$(mktemp -d /tmp/cline-probe.XXXXXX)}
 cline=${CLINE_BIN:-/tmp/agent-clis2/node_modules/.bin/cline}
 [ -x "$cline" ] || { echo "no Cline at $cline (see the npm line above)" >&2; exit 1; }
-mkdir -p "$run/proj/src" "$run/home" "$run/payloads"
-cd "$run/proj"
-git init -q
-git remote add origin git@github.com:acme/shop.git
-printf 'pub fn total(items: &[f64]) -> f64 {\n    items.iter().sum()\n}\n' > src/billing.rs
-export HOME="$run/home" DIFFLORE_HOME="$run/home/.difflore"
-"$difflore" init > /dev/null
-"$difflore" memory add --repo github.com/acme/shop --title Money \
-  --statement "Use Money instead of f64 for amounts." --glob "src/*.rs" > /dev/null
+. "$here/common.sh"
+new_project "$run"
+init_difflore "$difflore" "$run"
 "$difflore" agents install --agent cline
 # Keep a copy of every payload: wrap each installed script with a tee.
 for f in "$run/home/.cline/hooks/"*; do
@@ -40,11 +35,7 @@ cat > "$run/script.json" <<'JSON'
   {"tool": "run_commands", "input": {"commands": ["cat src/billing.rs"]}}
 ], "final_text": "Done: billing uses Money."}
 JSON
-python3 "$here/fake_openai_chat.py" --script "$run/script.json" --project "$run/proj" \
-  --log-dir "$run/log" --port-file "$run/port" --max-seconds 120 &
-fake=$!
-trap 'kill $fake 2>/dev/null || true' EXIT
-for _ in $(seq 50); do [ -s "$run/port" ] && break; sleep 0.1; done
+start_fake "$run"
 "$cline" auth -p openai -k offline -m fake-model -b "http://127.0.0.1:$(cat "$run/port")/v1" > /dev/null
 timeout 120 "$cline" --json "Use Money in src/billing.rs" > "$run/cline.jsonl" 2> "$run/cline.err" \
   || echo "cline exited $?"

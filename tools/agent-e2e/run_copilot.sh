@@ -14,19 +14,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 gate=
 if [ "${1:-}" = "--gate" ]; then gate=1; shift; fi
 difflore=${1:?usage: run_copilot.sh [--gate] DIFFLORE_BIN [RUN_DIR]}
+difflore=$(realpath "$difflore")
 run=${2:-$(mktemp -d /tmp/copilot-probe.XXXXXX)}
 cp_bin=${COPILOT_BIN:-/tmp/agent-clis2/node_modules/.bin/copilot}
 [ -x "$cp_bin" ] || { echo "no Copilot CLI at $cp_bin (see the npm line above)" >&2; exit 1; }
-mkdir -p "$run/proj/src" "$run/home" "$run/payloads"
-cd "$run/proj"
-git init -q
-git remote add origin git@github.com:acme/shop.git
-printf 'pub fn total(items: &[f64]) -> f64 {\n    items.iter().sum()\n}\n' > src/billing.rs
-export HOME="$run/home" DIFFLORE_HOME="$run/home/.difflore"
-"$difflore" init > /dev/null
-"$difflore" memory add --repo github.com/acme/shop --title Money \
-  --statement "Use Money instead of f64 for amounts." --glob "src/*.rs" \
-  ${gate:+--enforce} > /dev/null
+. "$here/common.sh"
+new_project "$run"
+init_difflore "$difflore" "$run" ${gate:+--enforce}
 [ -n "$gate" ] && printf '[serving]\nmode = "gate"\n' > "$DIFFLORE_HOME/config.toml"
 "$difflore" agents install --agent copilot
 # Keep a copy of every payload: a tee in front of each installed command.
@@ -46,11 +40,7 @@ cat > "$run/script.json" <<'JSON'
   {"tool": "bash", "input": {"command": "cat src/billing.rs", "description": "show the file"}}
 ], "final_text": "Done: billing uses Money."}
 JSON
-python3 "$here/fake_openai_chat.py" --script "$run/script.json" --project "$run/proj" \
-  --log-dir "$run/log" --port-file "$run/port" --max-seconds 120 &
-fake=$!
-trap 'kill $fake 2>/dev/null || true' EXIT
-for _ in $(seq 50); do [ -s "$run/port" ] && break; sleep 0.1; done
+start_fake "$run"
 COPILOT_OFFLINE=true COPILOT_PROVIDER_BASE_URL="http://127.0.0.1:$(cat "$run/port")/v1" \
   COPILOT_PROVIDER_API_KEY=offline COPILOT_MODEL=fake-model COPILOT_AUTO_UPDATE=false \
   timeout 120 "$cp_bin" -p "Use Money in src/billing.rs" --allow-all > "$run/copilot.out" 2> "$run/copilot.err" \

@@ -11,18 +11,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 difflore=${1:?usage: run_opencode.sh DIFFLORE_BIN [RUN_DIR]}
+difflore=$(realpath "$difflore")
 run=${2:-$(mktemp -d /tmp/opencode-probe.XXXXXX)}
 oc=${OPENCODE_BIN:-/tmp/agent-clis2/node_modules/.bin/opencode}
 [ -x "$oc" ] || { echo "no OpenCode at $oc (see the npm line above)" >&2; exit 1; }
-mkdir -p "$run/proj/src" "$run/home"
-cd "$run/proj"
-git init -q
-git remote add origin git@github.com:acme/shop.git
-printf 'pub fn total(items: &[f64]) -> f64 {\n    items.iter().sum()\n}\n' > src/billing.rs
-export HOME="$run/home" DIFFLORE_HOME="$run/home/.difflore"
-"$difflore" init > /dev/null
-"$difflore" memory add --repo github.com/acme/shop --title Money \
-  --statement "Use Money instead of f64 for amounts." --glob "src/*.rs" > /dev/null
+. "$here/common.sh"
+new_project "$run"
+init_difflore "$difflore" "$run"
 "$difflore" agents install --agent opencode --scope project
 # OpenCode names an MCP tool SERVER_TOOL.
 cat > "$run/script.json" <<'JSON'
@@ -32,11 +27,7 @@ cat > "$run/script.json" <<'JSON'
   {"tool": "bash", "input": {"command": "env | grep -c '^OPENCODE=' > opencode-marker.txt", "description": "marker"}}
 ], "final_text": "Done: billing uses Money."}
 JSON
-python3 "$here/fake_openai_chat.py" --script "$run/script.json" --project "$run/proj" \
-  --log-dir "$run/log" --port-file "$run/port" --max-seconds 120 &
-fake=$!
-trap 'kill $fake 2>/dev/null || true' EXIT
-for _ in $(seq 50); do [ -s "$run/port" ] && break; sleep 0.1; done
+start_fake "$run"
 # The fake model as a provider, beside what `agents install` wrote.
 python3 - "$run/proj/opencode.json" "$(cat "$run/port")" <<'PY'
 import json, sys
