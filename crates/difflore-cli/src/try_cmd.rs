@@ -88,7 +88,7 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     println!("   difflore import github OWNER/REPO     # or gitlab, or an offline file");
     println!("   difflore memory review                # approve what your team stands by");
     println!(
-        "   difflore agents install               # wire Claude Code, Codex, Gemini CLI, Qwen Code, Cursor"
+        "   difflore agents install               # wire Claude Code, Codex, Gemini CLI, Copilot CLI, Qwen Code, Cline, Cursor, OpenCode"
     );
     if keep {
         let kept = tmp.keep();
