@@ -587,7 +587,13 @@ pub fn status(ctx: &Ctx, agent: Agent) -> AgentStatus {
             st.hooks_stale = stale;
             st.hooks_expected = spec::CLINE_EVENTS.len();
         }
-        match File::load(&hooks_file) {
+        // Cline's hooks are script files in a directory (counted above), not a config file.
+        let hooks_doc = if agent == Agent::Cline {
+            Err(None)
+        } else {
+            File::load(&hooks_file).map_err(Some)
+        };
+        match hooks_doc {
             Ok(File {
                 doc: Doc::Json { value, .. },
                 ..
@@ -603,7 +609,8 @@ pub fn status(ctx: &Ctx, agent: Agent) -> AgentStatus {
                 }
             }
             Ok(_) => {}
-            Err(e) => st.error = Some(e.to_string()),
+            Err(Some(e)) => st.error = Some(e.to_string()),
+            Err(None) => {}
         }
         let mcp_want = want
             .iter()
@@ -637,6 +644,10 @@ pub fn status(ctx: &Ctx, agent: Agent) -> AgentStatus {
             }
             Err(e) => format!("unreadable: {e}"),
         };
+        if agent == Agent::Cline && scope == Scope::Project {
+            // Cline reads MCP servers from its data directory only.
+            st.mcp = "n/a".into();
+        }
         scopes.push(st);
     }
     let has_hooks = |s: &ScopeStatus| s.hooks_current + s.hooks_stale > 0;

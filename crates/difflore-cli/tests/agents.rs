@@ -229,6 +229,10 @@ fn install_twice_then_uninstall_restores_every_file_byte_for_byte() {
     assert_eq!(cl["mcpServers"]["github"]["command"], "npx");
     assert_eq!(cl["mcpServers"]["difflore"]["args"][0], "mcp");
     assert_eq!(scope(&st, "cline", "user")["hooks_expected"], 3);
+    assert!(
+        scope(&st, "cline", "user")["error"].is_null(),
+        "its hooks directory is not read as a config file: {st}"
+    );
     // GitHub Copilot CLI: a hooks file of difflore's own beside the user's, each command naming
     // its event; the MCP server beside the user's.
     let cp: Value = serde_json::from_slice(
