@@ -114,12 +114,18 @@ fn series(
 }
 
 fn report(label: &str, hook: &[Duration], truth: &[Duration]) {
-    let (h50, h99, t50) = (pct(hook, 0.5), pct(hook, 0.99), pct(truth, 0.5));
+    let (h50, h99, t50, t99) = (
+        pct(hook, 0.5),
+        pct(hook, 0.99),
+        pct(truth, 0.5),
+        pct(truth, 0.99),
+    );
     println!(
-        "{label:<44} p50 {:>9}  p99 {:>9}  /bin/true p50 {:>8}  ratio {:.1}x",
+        "{label:<44} p50 {:>9}  p99 {:>9}  /bin/true p50 {:>8} p99 {:>8}  ratio {:.2}x",
         ms(h50),
         ms(h99),
         ms(t50),
+        ms(t99),
         h50.as_secs_f64() / t50.as_secs_f64()
     );
 }

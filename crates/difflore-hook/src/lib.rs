@@ -98,11 +98,17 @@ pub fn event_from_args<S: AsRef<str>>(args: &[S]) -> Option<String> {
     None
 }
 
+/// Set when running as the hook process (not in tests that call [`handle`]): the process exits
+/// right after answering, so its database connection is left to the exit (see
+/// [`record_and_serve`]).
+static AS_PROCESS: OnceLock<()> = OnceLock::new();
+
 /// The event named on the command line (`--event`), if any.
 static EVENT_ARG: OnceLock<String> = OnceLock::new();
 
 /// Runs the hook as a process: reads stdin, prints the answer, exits 0. Never returns.
 pub fn run_process<S: AsRef<str>>(args: &[S]) -> ! {
+    let _ = AS_PROCESS.set(());
     let agent = agent_from_args(args);
     if let Some(e) = event_from_args(args) {
         let _ = EVENT_ARG.set(e);
@@ -113,6 +119,8 @@ pub fn run_process<S: AsRef<str>>(args: &[S]) -> ! {
         let home = home.clone();
         let _ = std::thread::Builder::new()
             .name("hook-watchdog".into())
+            // It only sleeps, writes a log line and the answer: a small stack starts faster.
+            .stack_size(64 * 1024)
             .spawn(move || {
                 std::thread::sleep(WHOLE_RUN);
                 if let Some(h) = &home {
@@ -316,20 +324,17 @@ fn spool_unstored(home: &Home) -> usize {
     n
 }
 
-/// Appends `env` to the outbox; while it is not committed, it is held for the spool.
-fn store_or_hold(
-    conn: &rusqlite::Connection,
-    env: EventEnvelope,
-    policy: EnqueuePolicy,
-    now: i64,
-) -> rusqlite::Result<Enqueued> {
+/// Holds `env` for the spool until the transaction that appends it commits.
+fn hold(env: &EventEnvelope) {
     UNSTORED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(env.clone());
-    let r = Outbox::new(conn).enqueue(&env, policy, now)?;
+}
+
+/// The transaction that appended the held events committed: nothing is left to spool.
+fn release_held() {
     UNSTORED.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    Ok(r)
 }
 
 /// The event could not be stored: spool what was built and say why.
@@ -340,10 +345,13 @@ fn spooled(home: &Home, why: &str) -> Outcome {
     }
 }
 
-/// One connection for the whole step: append the `hook.event`, serve the rules that apply and
-/// append their `rules.served` (only while capture is on). When the database does not take the
-/// event in time (busy past the lock wait, read-only, full, another schema), the event goes to
-/// the spool instead, and nothing is served.
+/// One connection and one transaction for the whole step: append the `hook.event`, serve the
+/// rules that apply, record what was served and append its `rules.served` (only while capture
+/// is on) — one commit, so the hook pays for one write to the WAL. Serving runs in a savepoint:
+/// when it fails, the event is still recorded and the agent gets the no-op. When the database
+/// does not take the event in time (busy past the lock wait, read-only, full, another schema),
+/// the event goes to the spool instead, and nothing is served. The answer that serves rules is
+/// set only once the commit has recorded it.
 #[allow(clippy::too_many_arguments)]
 fn record_and_serve(
     home: &Home,
@@ -365,10 +373,7 @@ fn record_and_serve(
             // Without the key copy (never initialised) there is no stable id: nothing to spool.
             if let (Some(key), Some(norm)) = (&key_copy, norm) {
                 let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
-                UNSTORED
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(hook_envelope(id, norm, now));
+                hold(&hook_envelope(id, norm, now));
                 if matches!(e, StoreError::TooOld { .. } | StoreError::TooNew { .. }) {
                     spool_unstored(home);
                 } else {
@@ -386,10 +391,21 @@ fn record_and_serve(
     };
     let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
     let policy = EnqueuePolicy::for_home(home, cfg.capture.queue_cap);
-    let captured = match norm {
-        Some(norm) => match store_or_hold(&conn, hook_envelope(id, norm, now), policy, now) {
+    let hook_env = norm.map(|n| hook_envelope(id, n, now));
+    if let Some(env) = &hook_env {
+        hold(env);
+    }
+    let mut tx = match store::write_tx(&conn) {
+        Ok(tx) => tx,
+        Err(e) => return Ok(spooled(home, &sql(e).to_string())),
+    };
+    let captured = match &hook_env {
+        Some(env) => match Outbox::new(&tx).enqueue_in_open_tx(env, policy, now) {
             Ok(c) => Some(c),
-            Err(e) => return Ok(spooled(home, &sql(e).to_string())),
+            Err(e) => {
+                drop(tx);
+                return Ok(spooled(home, &sql(e).to_string()));
+            }
         },
         None => None,
     };
@@ -397,49 +413,92 @@ fn record_and_serve(
         Some(c) => Outcome::Captured(*c),
         None => Outcome::NotCaptured,
     };
+    let mut reply = None;
+    let mut serve_failed = None;
     if let Some(mode) = mode {
-        let event = v
-            .get("hook_event_name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
         let ev = serve::Event {
             agent,
-            name: event,
+            name: v
+                .get("hook_event_name")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
             payload: v,
             repo,
         };
-        let served = serve::serve(&conn, &ev, mode, cfg.serving.token_budget, now).map_err(sql)?;
-        if let Some(s) = served {
-            // The serving state is recorded: the answer goes out whatever happens next.
-            let _ = REPLY.set(s.reply);
-            let rules = s.rule_ids.len();
-            // A session-start summary names no rule: nothing to record.
-            if captured.is_some() && !s.rule_ids.is_empty() {
-                let served = RulesServed {
-                    agent: agent.as_str().into(),
-                    event: Some(event.into()),
-                    session: v.get("session_id").and_then(Value::as_str).map(|s| {
-                        difflore_core::redact::prefix_at_most(s, normalize::NAME_MAX).to_string()
-                    }),
-                    repo: repo.map(|r| r.key.clone()),
-                    file: s.files.first().cloned(),
-                    files: Some(s.files),
-                    rule_ids: s.rule_ids,
-                    mode: mode.as_str().into(),
-                    moment: Some(s.moment.into()),
-                    tool: None,
-                };
-                let served_id = eventid::derived_id(key.as_bytes(), &id, kinds::RULES_SERVED);
-                let env = outbox::served_envelope(served_id.to_string(), now, &served);
-                if let Err(e) = store_or_hold(&conn, env, policy, now) {
-                    return Ok(spooled(home, &sql(e).to_string()));
+        let step = tx.savepoint().and_then(|sp| {
+            let served = serve::serve(&sp, &ev, mode, cfg.serving.token_budget, now)?;
+            let served = match served {
+                Some(s) => {
+                    // A session-start summary names no rule: nothing to record.
+                    if captured.is_some() && !s.rule_ids.is_empty() {
+                        let env = served_envelope(&key, &id, &ev, mode, &s, now);
+                        Outbox::new(&sp).enqueue_in_open_tx(&env, policy, now)?;
+                    }
+                    Some((s.reply, s.rule_ids.len()))
                 }
+                None => None,
+            };
+            sp.commit()?;
+            Ok(served)
+        });
+        match step {
+            Ok(Some((answer, rules))) => {
+                reply = Some(answer);
+                outcome = Outcome::Served { rules, captured };
             }
-            outcome = Outcome::Served { rules, captured };
+            Ok(None) => {}
+            // The savepoint rolled back: the event is still recorded below.
+            Err(e) => serve_failed = Some(e),
         }
     }
+    if let Err(e) = tx.commit() {
+        return Ok(spooled(home, &sql(e).to_string()));
+    }
+    release_held();
+    if let Some(answer) = reply {
+        let _ = REPLY.set(answer);
+    }
     store::hook_trim_wal(&conn, &path);
-    Ok(outcome)
+    if AS_PROCESS.get().is_some() {
+        // Everything is committed and the process ends in a moment: closing the connection
+        // (statements, the WAL index mapping, locks, files — ~0.1 ms) is left to the exit,
+        // which releases the same locks and files. SQLite's state on disk is the same either
+        // way: the WAL is never checkpointed on a hook's close.
+        std::mem::forget(conn);
+    }
+    match serve_failed {
+        Some(e) => Err(sql(e)),
+        None => Ok(outcome),
+    }
+}
+
+/// The `rules.served` envelope of what was served for the event `id`.
+fn served_envelope(
+    key: &str,
+    id: &uuid::Uuid,
+    ev: &serve::Event<'_>,
+    mode: serve::Mode,
+    s: &serve::Served,
+    now: i64,
+) -> EventEnvelope {
+    let served = RulesServed {
+        agent: ev.agent.as_str().into(),
+        event: Some(ev.name.into()),
+        session: ev
+            .payload
+            .get("session_id")
+            .and_then(Value::as_str)
+            .map(|s| difflore_core::redact::prefix_at_most(s, normalize::NAME_MAX).to_string()),
+        repo: ev.repo.map(|r| r.key.clone()),
+        file: s.files.first().cloned(),
+        files: Some(s.files.clone()),
+        rule_ids: s.rule_ids.clone(),
+        mode: mode.as_str().into(),
+        moment: Some(s.moment.into()),
+        tool: None,
+    };
+    let served_id = eventid::derived_id(key.as_bytes(), id, kinds::RULES_SERVED);
+    outbox::served_envelope(served_id.to_string(), now, &served)
 }
 
 /// Payloads the hook stores stay this far below the server's limit, so that nothing it stores
@@ -450,13 +509,21 @@ const PAYLOAD_BUDGET: usize = difflore_proto::MAX_PAYLOAD_BYTES - 2048;
 /// goes first (`content_dropped`), then files from the end (`files_dropped`).
 fn hook_envelope(id: uuid::Uuid, mut norm: normalize::HookEvent, now: i64) -> EventEnvelope {
     let size = |n: &normalize::HookEvent| serde_json::to_vec(n).map_or(usize::MAX, |b| b.len());
-    if size(&norm) > PAYLOAD_BUDGET && norm.content.take().is_some() {
+    if size(&norm) <= PAYLOAD_BUDGET {
+        return envelope_of(id, &norm, now);
+    }
+    if norm.content.take().is_some() {
         norm.content_dropped = true;
     }
     while size(&norm) > PAYLOAD_BUDGET && norm.files.pop().is_some() {
         norm.files_dropped += 1;
     }
-    let mut payload = serde_json::to_value(&norm).unwrap_or_default();
+    envelope_of(id, &norm, now)
+}
+
+/// The envelope of a normalised event that fits the budget.
+fn envelope_of(id: uuid::Uuid, norm: &normalize::HookEvent, now: i64) -> EventEnvelope {
+    let mut payload = serde_json::to_value(norm).unwrap_or_default();
     difflore_proto::replace_nul(&mut payload);
     EventEnvelope {
         id: id.to_string(),

@@ -196,6 +196,7 @@ pub struct Event<'a> {
 }
 
 /// Serves the rules for one agent event, recording what was shown. `None` = answer the no-op.
+/// Inside the caller's open transaction when there is one (the hook's), else in its own.
 pub fn serve(
     conn: &Connection,
     ev: &Event<'_>,
@@ -230,7 +231,7 @@ pub fn serve(
         session: &session,
         now,
     };
-    let tx = difflore_core::store::write_tx(conn)?;
+    let tx = difflore_core::store::write_tx_unless_open(conn)?;
     let served = match &m {
         Moment::SessionStart => session_summary(conn, key, now)?.map(|text| Served {
             reply: context(agent, event, &text),
@@ -290,7 +291,9 @@ pub fn serve(
         )?;
         outcomes::count_served_files(conn, now, key.unwrap_or(""), &s.pairs)?;
     }
-    tx.commit()?;
+    if let Some(tx) = tx {
+        tx.commit()?;
+    }
     Ok(served)
 }
 

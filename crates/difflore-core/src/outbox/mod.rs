@@ -196,6 +196,22 @@ impl<'c> Outbox<'c> {
         Ok(r)
     }
 
+    /// Appends one event inside the caller's open transaction (the hook records its event, the
+    /// serving state and `rules.served` in one commit); the caller commits.
+    pub fn enqueue_in_open_tx(
+        &self,
+        ev: &EventEnvelope,
+        policy: EnqueuePolicy,
+        now: i64,
+    ) -> rusqlite::Result<Enqueued> {
+        if self.conn.is_autocommit() {
+            return Err(rusqlite::Error::InvalidParameterName(
+                "enqueue_in_open_tx needs an open transaction".into(),
+            ));
+        }
+        enqueue_in(self.conn, ev, policy, now)
+    }
+
     /// Appends several events in one transaction (folding the spool); `extra_dropped` is added
     /// to the `dropped` counter in the same transaction.
     pub fn enqueue_many(
