@@ -7,6 +7,7 @@ use crate::logfile;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 /// Migrations in order; schema version N is reached after applying `MIGRATIONS[..N]`.
@@ -126,8 +127,9 @@ pub const CLI_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The hook's bound on waiting for the lock (DESIGN §9).
 pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// WAL size past which the hook truncates the WAL after its commit (see [`hook_trim_wal`]).
-pub const HOOK_WAL_TRIM_BYTES: u64 = 256 * 1024;
+/// Frames in the WAL past which the hook checkpoints it after its commit (see
+/// [`hook_trim_wal`]): 64 frames of 4 KiB pages, about nine hooks' events.
+pub const HOOK_WAL_TRIM_FRAMES: i32 = 64;
 
 /// Opens (creating if needed) the store for a command that writes: creates the home, sets WAL
 /// once, applies pending migrations, and refuses a database newer than this binary.
@@ -221,7 +223,7 @@ pub fn open_read_only(home: &Home) -> Result<Connection, StoreError> {
 /// `synchronous=NORMAL`, no checkpoint on close; the schema version must match exactly.
 pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
     let path = home.db_path();
-    let conn = Connection::open_with_flags(
+    let mut conn = Connection::open_with_flags(
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
@@ -241,27 +243,46 @@ pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
         .map_err(err)?;
     let found = schema_version(&conn).map_err(err)?;
     check_version(&path, found)?;
+    // Replaces SQLite's automatic checkpoint (also a WAL callback): the hook checkpoints itself.
+    conn.wal_hook(Some(|_: &mut rusqlite::hooks::Wal, frames: i32| {
+        HOOK_WAL_FRAMES.store(frames, Ordering::Relaxed);
+        Ok(())
+    }))
+    .map_err(err)?;
     Ok(conn)
 }
+
+/// Frames in the WAL after this process's last commit on a hook connection (SQLite's WAL
+/// callback sets it; see [`open_for_hook`]). One per process: the hook has one connection.
+static HOOK_WAL_FRAMES: AtomicI32 = AtomicI32::new(0);
 
 /// Keeps the WAL short when nobody else keeps the database open.
 ///
 /// A process that opens the database while no other connection has it open rebuilds the WAL
-/// index by reading the whole WAL (~0.4 ms per MiB on a small VM), and — since the index, with
-/// its record of what was already checkpointed, died with the last connection — never restarts
-/// the WAL from its beginning. With only short-lived hook processes (no daemon running) the WAL
-/// would grow forever and every hook would get slower. So after its commit, a hook that finds
-/// the WAL past [`HOOK_WAL_TRIM_BYTES`] runs `wal_checkpoint(TRUNCATE)` without waiting: if
-/// another connection is busy, it skips (that connection's owner, the daemon, checkpoints).
-/// The bound is small (a hook appends ~28 KiB): each truncation then costs ~1.5 ms (two
-/// `fsync`s and a few pages) instead of ~4 ms at 1 MiB, and the WAL a hook reads at open stays
-/// under 256 KiB.
-pub fn hook_trim_wal(conn: &Connection, db_path: &Path) {
-    let mut wal = db_path.as_os_str().to_owned();
-    wal.push("-wal");
-    let big = std::fs::metadata(Path::new(&wal)).is_ok_and(|m| m.len() > HOOK_WAL_TRIM_BYTES);
-    if big && conn.busy_timeout(Duration::ZERO).is_ok() {
-        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+/// index by reading the WAL's frames (~0.4 ms per MiB on a small VM), and — since the index,
+/// with its record of what was already checkpointed, died with the last connection — never
+/// starts the WAL again from its beginning. With only short-lived hook processes (no daemon
+/// running) the WAL would grow forever and every hook would get slower. So a hook whose commit
+/// left more than [`HOOK_WAL_TRIM_FRAMES`] frames runs `wal_checkpoint(RESTART)` without
+/// waiting (if another connection is busy, it skips: that connection's owner, the daemon,
+/// checkpoints) and then writes one small row, which starts the WAL again at its first frame
+/// while this process still knows the checkpoint is complete. The next index rebuild stops at
+/// the first frame of the older round. Not TRUNCATE: freeing the file's blocks cost ~0.7 ms on
+/// ext4, and the next hook paid again to allocate them and to sync a new file's header; the
+/// WAL file keeps its high-water mark instead (~0.3 MiB).
+pub fn hook_trim_wal(conn: &Connection) {
+    if HOOK_WAL_FRAMES.load(Ordering::Relaxed) > HOOK_WAL_TRIM_FRAMES
+        && conn.busy_timeout(Duration::ZERO).is_ok()
+    {
+        let done = conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
+            .is_ok_and(|busy| busy == 0);
+        if done {
+            let _ = conn.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES ('wal_restarted_at', ?1)",
+                [crate::clock::now_ms().to_string()],
+            );
+        }
     }
 }
 
