@@ -7,9 +7,9 @@
 //! `-static -no-pie` for this binary, and a directory of its own, searched before the system's,
 //! in which each library that Rust's standard library names for a dynamic link (`-lgcc_s`,
 //! `-lc`, `-lm`, …) is the static archive (`libgcc_s` becomes `libgcc_eh` + `libgcc`, as for
-//! `-static-libgcc`). Where the static C library is not installed (not glibc's `libc.a`, not
-//! Linux with glibc) the hook is only linked non-PIE, or left as it is; set
-//! `DIFFLORE_HOOK_LINK=dynamic` to opt out entirely.
+//! `-static-libgcc`). Where glibc's static libraries are not installed the hook is only linked
+//! non-PIE; elsewhere (not Linux with glibc, a cross build, a build that is already
+//! `crt-static`) it is left as Cargo links it. `DIFFLORE_HOOK_LINK=dynamic` opts out.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,11 +17,17 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=DIFFLORE_HOOK_LINK");
-    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os != "linux"
-        || env != "gnu"
-        || std::env::var("DIFFLORE_HOOK_LINK").as_deref() == Ok("dynamic")
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let already_static = var("CARGO_CFG_TARGET_FEATURE")
+        .split(',')
+        .any(|f| f == "crt-static");
+    if var("CARGO_CFG_TARGET_OS") != "linux"
+        || var("CARGO_CFG_TARGET_ENV") != "gnu"
+        || var("DIFFLORE_HOOK_LINK") == "dynamic"
+        // `-C target-feature=+crt-static` links statically already (a static PIE, which
+        // `-no-pie` would break); a cross build would find the host's C library.
+        || already_static
+        || var("HOST") != var("TARGET")
     {
         return;
     }
