@@ -371,16 +371,13 @@ fn record_and_serve(
         Ok(c) => c,
         Err(e) => {
             // Without the key copy (never initialised) there is no stable id: nothing to spool.
-            if let (Some(key), Some(norm)) = (&key_copy, norm) {
-                let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
-                hold(&hook_envelope(id, norm, now));
-                if matches!(e, StoreError::TooOld { .. } | StoreError::TooNew { .. }) {
-                    spool_unstored(home);
-                } else {
-                    return Ok(spooled(home, &e.to_string()));
+            return match (&key_copy, norm) {
+                (Some(key), Some(norm)) => {
+                    let id = eventid::event_id(key.as_bytes(), agent.as_str(), v, raw);
+                    spool_unopened(home, hook_envelope(id, norm, now), e)
                 }
-            }
-            return Err(e);
+                _ => Err(e),
+            };
         }
     };
     let key = match key_copy {
@@ -425,23 +422,8 @@ fn record_and_serve(
             payload: v,
             repo,
         };
-        let step = tx.savepoint().and_then(|sp| {
-            let served = serve::serve(&sp, &ev, mode, cfg.serving.token_budget, now)?;
-            let served = match served {
-                Some(s) => {
-                    // A session-start summary names no rule: nothing to record.
-                    if captured.is_some() && !s.rule_ids.is_empty() {
-                        let env = served_envelope(&key, &id, &ev, mode, &s, now);
-                        Outbox::new(&sp).enqueue_in_open_tx(&env, policy, now)?;
-                    }
-                    Some((s.reply, s.rule_ids.len()))
-                }
-                None => None,
-            };
-            sp.commit()?;
-            Ok(served)
-        });
-        match step {
+        let recorded = captured.is_some().then_some((key.as_str(), &id, policy));
+        match serve_in_savepoint(&mut tx, &ev, mode, cfg, recorded, now) {
             Ok(Some((answer, rules))) => {
                 reply = Some(answer);
                 outcome = Outcome::Served { rules, captured };
@@ -470,6 +452,46 @@ fn record_and_serve(
         Some(e) => Err(sql(e)),
         None => Ok(outcome),
     }
+}
+
+/// The database could not be opened: the event goes to the spool. Another schema is still an
+/// error for the caller to log once (it is spooled all the same, for after the upgrade).
+fn spool_unopened(home: &Home, env: EventEnvelope, e: StoreError) -> Result<Outcome, StoreError> {
+    hold(&env);
+    if matches!(e, StoreError::TooOld { .. } | StoreError::TooNew { .. }) {
+        spool_unstored(home);
+        Err(e)
+    } else {
+        Ok(spooled(home, &e.to_string()))
+    }
+}
+
+/// Serves the rules for the event inside a savepoint of the hook's transaction and, when the
+/// event was captured (`recorded`: the event key, its id, the enqueue policy), appends the
+/// `rules.served` of what was served. Returns the answer and how many rules it names; on an
+/// error the savepoint is rolled back and nothing of the serving step stays.
+fn serve_in_savepoint(
+    tx: &mut rusqlite::Transaction<'_>,
+    ev: &serve::Event<'_>,
+    mode: serve::Mode,
+    cfg: &Config,
+    recorded: Option<(&str, &uuid::Uuid, EnqueuePolicy)>,
+    now: i64,
+) -> rusqlite::Result<Option<(Value, usize)>> {
+    let sp = tx.savepoint()?;
+    let Some(s) = serve::serve(&sp, ev, mode, cfg.serving.token_budget, now)? else {
+        sp.commit()?;
+        return Ok(None);
+    };
+    // A session-start summary names no rule: nothing to record.
+    if let Some((key, id, policy)) = recorded
+        && !s.rule_ids.is_empty()
+    {
+        let env = served_envelope(key, id, ev, mode, &s, now);
+        Outbox::new(&sp).enqueue_in_open_tx(&env, policy, now)?;
+    }
+    sp.commit()?;
+    Ok(Some((s.reply, s.rule_ids.len())))
 }
 
 /// The `rules.served` envelope of what was served for the event `id`.
