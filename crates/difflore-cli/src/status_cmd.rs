@@ -114,6 +114,12 @@ fn print_store(s: &status::Status) {
             );
         }
     }
+    if s.inbox > 0 {
+        println!(
+            "hook inbox     {} (captured; they join the queue at the next write or daemon turn)",
+            s.inbox
+        );
+    }
     if s.spooled > 0 {
         println!(
             "spooled        {} (the database was busy for the hook; they join the queue at the next write)",

@@ -151,15 +151,19 @@ fn missing_newer_and_corrupt_databases_fail_open() {
     let (out, took) = e.hook(&["--agent", "claude-code"], &payload);
     assert_noop(&out, took, "{}", "not initialised");
     assert!(e.hook_log().contains("difflore init"), "{}", e.hook_log());
-    // Newer schema than this binary: logged once, CLI errors clearly.
+    // Newer schema than this binary: logged once, CLI errors clearly. A step that serves
+    // (here: right after an edit) needs the store; one that serves nothing goes to the inbox.
+    let serving = e.fixture("claude-code", "PostToolUse-Edit.json");
     let e = Env::init();
     let c = rusqlite::Connection::open(e.db()).unwrap();
     c.pragma_update(None, "user_version", 99).unwrap();
     drop(c);
     for _ in 0..3 {
-        let (out, took) = e.hook(&["--agent", "claude-code"], &payload);
+        let (out, took) = e.hook(&["--agent", "claude-code"], &serving);
         assert_noop(&out, took, "{}", "newer schema");
     }
+    let (out, took) = e.hook(&["--agent", "claude-code"], &payload);
+    assert_noop(&out, took, "{}", "newer schema, nothing to serve");
     let log = e.hook_log();
     assert_eq!(
         log.matches("schema version 99").count(),
@@ -179,7 +183,7 @@ fn missing_newer_and_corrupt_databases_fail_open() {
     let e = Env::init();
     std::fs::remove_file(e.home().join("difflore.db-wal")).ok();
     std::fs::write(e.db(), vec![0x5au8; 16384]).unwrap();
-    let (out, took) = e.hook(&["--agent", "claude-code"], &payload);
+    let (out, took) = e.hook(&["--agent", "claude-code"], &serving);
     assert_noop(&out, took, "{}", "corrupt");
     assert!(e.hook_log().contains("corrupt"), "{}", e.hook_log());
     let (_, err, code) = e.run(&["outbox", "list"]);
@@ -190,7 +194,8 @@ fn missing_newer_and_corrupt_databases_fail_open() {
 #[test]
 fn locked_database_answers_within_the_bound() {
     let e = Env::init();
-    let payload = e.fixture("claude-code", "PreToolUse-Edit.json");
+    // A step that serves (right after an edit) reads and writes the store.
+    let payload = e.fixture("claude-code", "PostToolUse-Edit.json");
     let c = rusqlite::Connection::open(e.db()).unwrap();
     c.execute_batch("BEGIN EXCLUSIVE; INSERT INTO settings VALUES ('x','y');")
         .unwrap();
@@ -201,10 +206,36 @@ fn locked_database_answers_within_the_bound() {
         "waited for the lock: {took:?}"
     );
     assert!(e.hook_log().contains("locked"), "{}", e.hook_log());
+    // A step that serves nothing does not wait for the store's lock: its event goes to the
+    // hook's inbox.
+    let quiet = e.fixture("claude-code", "PreToolUse-Edit.json");
+    let (out, took) = e.hook(&["--agent", "claude-code"], &quiet);
+    assert_noop(&out, took, "{}", "locked store, nothing to serve");
+    assert!(
+        took < Duration::from_millis(400),
+        "did not wait for the store's lock: {took:?}"
+    );
     c.execute_batch("COMMIT").unwrap();
     let (out, took) = e.hook(&["--agent", "claude-code"], &payload);
     assert_noop(&out, took, "{}", "unlocked");
-    assert_eq!(e.queue_len(), 1);
+    // The spooled copy of the first firing and the second firing are one event; plus the
+    // inbox's.
+    assert_eq!(e.queue_len(), 2);
+    // The inbox locked in turn: the step that serves nothing waits for it, then spools.
+    let c = rusqlite::Connection::open(e.inbox()).unwrap();
+    c.execute_batch("BEGIN EXCLUSIVE; INSERT INTO settings VALUES ('x','y');")
+        .unwrap();
+    let mut other: serde_json::Value = serde_json::from_slice(&quiet).unwrap();
+    other["tool_use_id"] = "toolu_other".into();
+    let other = serde_json::to_vec(&other).unwrap();
+    let (out, took) = e.hook(&["--agent", "claude-code"], &other);
+    assert_noop(&out, took, "{}", "locked inbox");
+    assert!(
+        took >= Duration::from_millis(400),
+        "waited for the inbox's lock: {took:?}"
+    );
+    c.execute_batch("COMMIT").unwrap();
+    assert_eq!(e.queue_len(), 3, "{}", e.hook_log());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! No event a hook read is lost when the database does not take it in time: real hook
-//! processes against a database held locked by another process, or read-only to the hook's user;
+//! processes against a database held locked by another process, or read-only to the hook's user
+//! (the hook's inbox for steps that serve nothing, `difflore.db` for steps that serve);
 //! the spool keeps the events and the next writing command folds them into the outbox, each
 //! exactly once. Serial nextest group (load).
 
@@ -10,12 +11,34 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// A step that serves nothing: its event goes to the hook's inbox.
 fn payload(e: &Env, session: &str, n: usize) -> Vec<u8> {
-    let mut v: Value =
-        serde_json::from_slice(&e.fixture("claude-code", "PreToolUse-Edit.json")).unwrap();
+    fixture_payload(e, "PreToolUse-Edit.json", session, n)
+}
+
+/// A step that serves (right after an edit): its event goes to `difflore.db`.
+fn serving_payload(e: &Env, session: &str, n: usize) -> Vec<u8> {
+    fixture_payload(e, "PostToolUse-Edit.json", session, n)
+}
+
+fn fixture_payload(e: &Env, name: &str, session: &str, n: usize) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&e.fixture("claude-code", name)).unwrap();
     v["session_id"] = Value::String(session.into());
     v["tool_use_id"] = Value::String(format!("toolu_{n}"));
     serde_json::to_vec(&v).unwrap()
+}
+
+/// Event files in the spool, counted without folding it.
+fn outbox_spooled(e: &Env) -> usize {
+    std::fs::read_dir(e.home().join("spool"))
+        .map(|d| {
+            d.filter(|f| {
+                f.as_ref()
+                    .is_ok_and(|f| f.path().extension().is_some_and(|x| x == "json"))
+            })
+            .count()
+        })
+        .unwrap_or(0)
 }
 
 fn outbox_status(e: &Env) -> Value {
@@ -29,7 +52,8 @@ fn a_writer_holding_the_lock_for_seconds_loses_no_event() {
     let e = Env::init();
     let total = 160;
     let done = AtomicBool::new(false);
-    let db = e.db();
+    // The file these steps (they serve nothing) write: the hook's inbox.
+    let db = e.inbox();
     std::thread::scope(|sc| {
         // Another process-like writer: holds the write lock 1.5 s at a time, lets go 0.2 s.
         let locker = sc.spawn(|| {
@@ -96,7 +120,7 @@ fn spooled_event_and_a_late_commit_are_stored_once() {
     // spooled copy folds as a duplicate.
     let e = Env::init();
     let p = payload(&e, "s", 1);
-    let c = rusqlite::Connection::open(e.db()).unwrap();
+    let c = rusqlite::Connection::open(e.inbox()).unwrap();
     c.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (o, _) = e.hook(&["--agent", "claude-code"], &p);
     assert_eq!(o.status.code(), Some(0));
@@ -127,9 +151,10 @@ fn newer_schema_spools_until_an_upgrade_folds_it() {
         .unwrap();
     c.pragma_update(None, "user_version", v + 1).unwrap();
     for i in 0..3 {
-        let (o, _) = e.hook(&["--agent", "claude-code"], &payload(&e, "s", i));
+        let (o, _) = e.hook(&["--agent", "claude-code"], &serving_payload(&e, "s", i));
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "{}");
     }
+    assert_eq!(outbox_spooled(&e), 3);
     // The newer difflore (played here by restoring the version) folds what waited.
     c.pragma_update(None, "user_version", v).unwrap();
     drop(c);
@@ -161,11 +186,18 @@ fn a_read_only_database_spools_into_a_writable_home() {
     }
     for f in std::fs::read_dir(e.home()).unwrap() {
         let p = f.unwrap().path();
-        if p.to_string_lossy().contains("difflore.db") {
+        let name = p.to_string_lossy();
+        if name.contains("difflore.db") || name.contains("inbox.db") {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
     }
-    for i in 1..=5 {
+    for i in 1..=6 {
+        // Steps that serve nothing and steps that serve: neither file takes them.
+        let p = if i % 2 == 0 {
+            payload(&e, "s", i)
+        } else {
+            serving_payload(&e, "s", i)
+        };
         let mut c = std::process::Command::new("runuser");
         c.args([
             "-u",
@@ -178,10 +210,67 @@ fn a_read_only_database_spools_into_a_writable_home() {
         ])
         .env("DIFFLORE_HOME", e.home())
         .current_dir("/");
-        let (o, _) = run_with_stdin(&mut c, &payload(&e, "s", i));
+        let (o, _) = run_with_stdin(&mut c, &p);
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "{}");
     }
-    assert_eq!(e.queue_len(), 1, "the database was not written");
+    assert_eq!(outbox_spooled(&e), 6, "neither file was written");
     let s = outbox_status(&e);
-    assert_eq!(s["counts"]["pending"], 6, "{s}\n{}", e.hook_log());
+    assert_eq!(s["counts"]["pending"], 7, "{s}\n{}", e.hook_log());
+}
+
+fn raw_count(path: &std::path::Path, table: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn steps_that_serve_nothing_wait_in_the_inbox_until_the_next_command() {
+    let e = Env::init();
+    let (o, _) = e.hook(&["--agent", "claude-code"], &payload(&e, "s", 1));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "{}");
+    assert_eq!(raw_count(&e.inbox(), "inbox"), 1);
+    assert_eq!(raw_count(&e.db(), "outbox"), 0);
+    // A step that serves writes the store at once.
+    e.hook(&["--agent", "claude-code"], &serving_payload(&e, "s", 2));
+    assert_eq!(raw_count(&e.db(), "outbox"), 1);
+    // `status` reads without writing: it shows what waits in the inbox.
+    let (out, _, _) = e.run(&["status", "--json"]);
+    let st: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["inbox"], 1, "{st}");
+    let (out, _, _) = e.run(&["status"]);
+    assert!(out.contains("hook inbox     1"), "{out}");
+    // Any writing command (here `outbox list`) folds it first.
+    let (out, _, code) = e.run(&["outbox", "list", "--json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["events"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(raw_count(&e.inbox(), "inbox"), 0);
+    let (out, _, _) = e.run(&["status", "--json"]);
+    let st: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["inbox"], 0, "{st}");
+}
+
+#[test]
+fn without_a_usable_inbox_the_hook_writes_the_store() {
+    // A home no command has opened since the upgrade has no inbox yet.
+    let e = Env::init();
+    for f in ["inbox.db", "inbox.db-wal", "inbox.db-shm"] {
+        let _ = std::fs::remove_file(e.home().join(f));
+    }
+    e.hook(&["--agent", "claude-code"], &payload(&e, "s", 1));
+    assert_eq!(raw_count(&e.db(), "outbox"), 1);
+    assert!(!e.inbox().exists(), "the hook never creates it");
+    // An inbox of a newer difflore is left alone.
+    e.run(&["outbox", "status"]);
+    assert!(e.inbox().exists(), "the next command created it");
+    rusqlite::Connection::open(e.inbox())
+        .unwrap()
+        .pragma_update(None, "user_version", 2)
+        .unwrap();
+    e.hook(&["--agent", "claude-code"], &payload(&e, "s", 2));
+    assert_eq!(raw_count(&e.db(), "outbox"), 2);
+    assert_eq!(raw_count(&e.inbox(), "inbox"), 0);
+    assert!(e.hook_log().is_empty(), "{}", e.hook_log());
 }

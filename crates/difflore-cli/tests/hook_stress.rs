@@ -46,10 +46,12 @@ fn eight_processes_times_500_hooks_store_exactly_4000_rows() {
     // Short-lived hook processes alone keep the WAL short (no daemon checkpoints here), before
     // any command's close could checkpoint it: a new connection finds about one round of the
     // hooks' bound (64 frames, plus what the other writers appended meanwhile), not the ~28 000
-    // frames 4000 events take, and the file stays near its high-water mark.
-    let wal = std::fs::metadata(e.home().join("difflore.db-wal")).map_or(0, |m| m.len());
+    // frames 4000 events take, and the file stays near its high-water mark. These steps serve
+    // nothing: the file they write is the hook's inbox.
+    let wal = std::fs::metadata(e.home().join("inbox.db-wal")).map_or(0, |m| m.len());
+    assert!(wal > 0, "the hooks wrote the inbox");
     assert!(wal < 4 * 1024 * 1024, "WAL grew to {wal} bytes");
-    let frames: i64 = rusqlite::Connection::open(e.db())
+    let frames: i64 = rusqlite::Connection::open(e.inbox())
         .unwrap()
         .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
         .unwrap();

@@ -17,7 +17,11 @@ fn seeded() -> (Env, Vec<String>) {
     ] {
         e.hook(&["--agent", "claude-code"], &e.fixture("claude-code", f));
     }
-    let ids: Vec<String> = e.queued().into_iter().map(|(id, _, _)| id).collect();
+    // The session start first: steps that serve nothing reach the outbox through the hook's
+    // inbox, at the next fold.
+    let mut queued = e.queued();
+    queued.sort_by_key(|(_, _, p)| p["event"] != "SessionStart");
+    let ids: Vec<String> = queued.into_iter().map(|(id, _, _)| id).collect();
     // Settle some rows the way the daemon would.
     let conn = difflore_core::store::open_for_write(&Home::at(e.home())).unwrap();
     let ob = Outbox::new(&conn);
@@ -84,9 +88,9 @@ fn list_show_retry_purge() {
     assert_eq!(out.lines().count(), 5, "header + 4 rows:\n{out}");
     assert!(out.contains("rejected: kind not allowed"));
     // show by prefix, with payload
-    let v = json(&e, &["outbox", "show", &ids[3][..8], "--json"]);
+    let v = json(&e, &["outbox", "show", &ids[0][..8], "--json"]);
     assert_eq!(v["event"]["payload"]["event"], "SessionStart");
-    let (out, _, _) = e.run(&["outbox", "show", &ids[3][..8]]);
+    let (out, _, _) = e.run(&["outbox", "show", &ids[0][..8]]);
     assert!(out.contains("session_start"), "{out}");
     // retry
     let (out, _, code) = e.run(&["outbox", "retry", "--dead"]);

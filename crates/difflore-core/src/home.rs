@@ -47,6 +47,10 @@ impl Home {
     pub fn token_path(&self) -> PathBuf {
         self.root.join("token")
     }
+    /// The hook's inbox: events of steps that serve nothing, until folded ([`crate::inbox`]).
+    pub fn inbox_path(&self) -> PathBuf {
+        self.root.join("inbox.db")
+    }
     /// Events the hook could not write to the database in time, one file each ([`crate::spool`]).
     pub fn spool_dir(&self) -> PathBuf {
         self.root.join("spool")

@@ -4,8 +4,9 @@
 //! - [`home::Home`] locates `DIFFLORE_HOME` and its files; [`store`] opens `difflore.db` (the CLI
 //!   migrates it, the hook only checks its version) and names every failure.
 //! - [`outbox::Outbox`] is the one queue state machine: the hook appends, a drainer claims,
-//!   settles and retries (DESIGN §4); [`spool`] holds the events the hook could not write in
-//!   time until a writing command or the daemon folds them into it.
+//!   settles and retries (DESIGN §4); [`inbox`] takes the events of hook steps that serve
+//!   nothing and [`spool`] the events the hook could not write in time, until a writing command
+//!   or the daemon folds them into it.
 //! - [`agent::Agent`] is what difflore knows of each agent: names, event phases, no-op answers,
 //!   environment markers.
 //! - [`repo`] derives the repo key and repo-relative paths from `.git` files alone;
@@ -17,6 +18,7 @@ pub mod agent;
 pub mod clock;
 pub mod config;
 pub mod home;
+pub mod inbox;
 pub mod logfile;
 pub mod outbox;
 pub mod outcomes;

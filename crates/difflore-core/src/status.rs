@@ -1,6 +1,6 @@
 //! `difflore status`: one read-only snapshot of the local installation — home, database size
 //! and schema version (and any mismatch), queue depth per state, oldest pending age, dropped
-//! events, spooled events, and the last error seen. Later parts (daemon, rules) add their own sections.
+//! events, spooled events, events in the hook's inbox, and the last error seen. Later parts (daemon, rules) add their own sections.
 
 use crate::home::Home;
 use crate::outbox::{Outbox, Summary};
@@ -19,6 +19,8 @@ pub struct Status {
     pub capture: CaptureStatus,
     /// Events waiting in the hook's spool (the database did not take them in time).
     pub spooled: usize,
+    /// Events the hook appended to its inbox, not yet folded into the outbox.
+    pub inbox: i64,
     pub last_error: Option<String>,
 }
 
@@ -114,6 +116,7 @@ pub fn gather(home: &Home) -> Status {
             logged_in: home.token_path().exists(),
         },
         spooled: crate::spool::size(home).files,
+        inbox: crate::inbox::waiting(home),
         last_error: last_hook_error
             .map(|l| format!("hook: {l}"))
             .or(last_outbox_error),

@@ -157,8 +157,9 @@ pub fn open_for_write(home: &Home) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Keeps the file copy of the event-id key current and folds the hook's spool into the outbox.
-/// Neither may fail the command: a problem is logged to `logs/spool.log`.
+/// Keeps the file copy of the event-id key current, creates the hook's inbox and folds the
+/// inbox and the spool into the outbox. None of it may fail the command: a problem is logged
+/// to `logs/spool.log`.
 fn after_open_for_write(home: &Home, conn: &Connection) {
     if let Ok(Some(key)) = setting(conn, "event_id_key")
         && let Err(e) = crate::spool::write_key(home, &key)
@@ -170,35 +171,51 @@ fn after_open_for_write(home: &Home, conn: &Connection) {
             &format!("cannot write the key copy: {e}"),
         );
     }
-    fold_spool(home, conn);
+    // Created after the key copy: a hook that finds the inbox can name its event.
+    if let Err(e) = crate::inbox::ensure(home) {
+        logfile::append(
+            home,
+            SPOOL_LOG,
+            "WARN",
+            &format!("cannot create the hook's inbox (the hook writes to the store instead): {e}"),
+        );
+    }
+    fold_hook_events(home, conn);
 }
 
-/// The log of spool folding.
+/// The log of spool and inbox folding.
 pub const SPOOL_LOG: &str = "spool.log";
 
-/// Folds the hook's spool into the outbox (see [`crate::spool::fold`]); logs what it did.
-pub fn fold_spool(home: &Home, conn: &Connection) {
+/// Folds what the hook left outside the outbox — its inbox ([`crate::inbox::fold`]) and its
+/// spool ([`crate::spool::fold`]) — into the outbox; logs what it did.
+pub fn fold_hook_events(home: &Home, conn: &Connection) {
     let cap = crate::config::Config::load(&home.config_path())
         .map(|c| c.capture.queue_cap)
         .unwrap_or(crate::outbox::DEFAULT_CAP);
     let policy = crate::outbox::EnqueuePolicy::for_home(home, cap);
-    match crate::spool::fold(home, conn, policy, crate::clock::now_ms()) {
+    let now = crate::clock::now_ms();
+    let inbox = crate::inbox::fold(home, conn, policy, now).map_err(|e| e.to_string());
+    log_fold(home, "the hook's inbox", "set aside in inbox.db", inbox);
+    let spool = crate::spool::fold(home, conn, policy, now).map_err(|e| e.to_string());
+    log_fold(home, "the spool", "set aside in spool/bad", spool);
+}
+
+fn log_fold(home: &Home, what: &str, aside: &str, r: Result<crate::spool::Folded, String>) {
+    match r {
         Ok(f) if f == crate::spool::Folded::default() => {}
+        // Events the hook appended to its inbox are expected there: only the unusual is logged.
+        Ok(f)
+            if f.duplicates == 0 && f.dropped == 0 && f.unreadable == 0 && what != "the spool" => {}
         Ok(f) => logfile::append(
             home,
             SPOOL_LOG,
             "INFO",
             &format!(
-                "folded the spool: {} queued, {} already stored, {} dropped at the cap, {} unreadable (set aside in spool/bad)",
+                "folded {what}: {} queued, {} already stored, {} dropped at the cap, {} unreadable ({aside})",
                 f.queued, f.duplicates, f.dropped, f.unreadable
             ),
         ),
-        Err(e) => logfile::append(
-            home,
-            SPOOL_LOG,
-            "WARN",
-            &format!("cannot fold the spool: {e}"),
-        ),
+        Err(e) => logfile::append(home, SPOOL_LOG, "WARN", &format!("cannot fold {what}: {e}")),
     }
 }
 
@@ -243,13 +260,18 @@ pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
         .map_err(err)?;
     let found = schema_version(&conn).map_err(err)?;
     check_version(&path, found)?;
-    // Replaces SQLite's automatic checkpoint (also a WAL callback): the hook checkpoints itself.
+    watch_wal(&mut conn).map_err(err)?;
+    Ok(conn)
+}
+
+/// Counts the WAL's frames after each commit of `conn` in [`HOOK_WAL_FRAMES`] (for
+/// [`hook_trim_wal`]). Replaces SQLite's automatic checkpoint (also a WAL callback): the hook
+/// checkpoints itself.
+pub(crate) fn watch_wal(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.wal_hook(Some(|_: &mut rusqlite::hooks::Wal, frames: i32| {
         HOOK_WAL_FRAMES.store(frames, Ordering::Relaxed);
         Ok(())
     }))
-    .map_err(err)?;
-    Ok(conn)
 }
 
 /// Frames in the WAL after this process's last commit on a hook connection (SQLite's WAL
@@ -274,15 +296,22 @@ pub fn hook_trim_wal(conn: &Connection) {
     if HOOK_WAL_FRAMES.load(Ordering::Relaxed) > HOOK_WAL_TRIM_FRAMES
         && conn.busy_timeout(Duration::ZERO).is_ok()
     {
-        let done = conn
-            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
-            .is_ok_and(|busy| busy == 0);
-        if done {
-            let _ = conn.execute(
-                "INSERT OR REPLACE INTO settings (key, value) VALUES ('wal_restarted_at', ?1)",
-                [crate::clock::now_ms().to_string()],
-            );
-        }
+        restart_wal(conn);
+    }
+}
+
+/// Checkpoints the whole WAL without waiting on readers (`RESTART`) and, when that completed,
+/// writes one small row to `settings` so the next writer starts the WAL again at its first
+/// frame. Both `difflore.db` and the hook's inbox have a `settings` table for this.
+pub(crate) fn restart_wal(conn: &Connection) {
+    let done = conn
+        .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
+        .is_ok_and(|busy| busy == 0);
+    if done {
+        let _ = conn.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('wal_restarted_at', ?1)",
+            [crate::clock::now_ms().to_string()],
+        );
     }
 }
 

@@ -7,15 +7,18 @@
 //!
 //! No async runtime, no `git` process, no network, no socket, no migrations on this path.
 //!
-//! Modules: [`stdin`] (bounded read), [`agent`] (from `difflore-core`: agents, phases, no-op answers), [`normalize`]
+//! A step that serves nothing appends its event to the hook's inbox instead of the store
+//! ([`capture_only`]). Modules: [`stdin`] (bounded read), [`agent`] (from `difflore-core`: agents, phases, no-op answers), [`normalize`]
 //! (agent payload → `hook.event`), [`patch`] (Codex `apply_patch` paths), [`eventid`] (stable
 //! UUIDv8 ids), [`serve`] (moments, matching, per-session state, answers).
 
 #![forbid(unsafe_code)]
 
+mod capture_only;
 mod cline;
 mod copilot;
 pub mod eventid;
+mod held;
 pub mod normalize;
 pub mod patch;
 pub mod serve;
@@ -29,6 +32,7 @@ use difflore_core::outbox::{self, EnqueuePolicy, Enqueued, Outbox};
 use difflore_core::store::{self, StoreError};
 use difflore_core::{clock, logfile, repo, spool};
 use difflore_proto::{EventEnvelope, RulesServed, kinds};
+use held::{hold, release_held, spool_unopened, spool_unstored, spooled};
 use serde_json::Value;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -44,10 +48,6 @@ static ANSWERED: Mutex<bool> = Mutex::new(false);
 static EVENT_NAME: OnceLock<String> = OnceLock::new();
 /// The answer that serves rules, once it is complete; otherwise the no-op is printed.
 static REPLY: OnceLock<Value> = OnceLock::new();
-/// Events built but not yet committed to the outbox: whoever gives up on the database (the
-/// main path on an error, the watchdog on a hang) writes them to the spool, under this lock.
-static UNSTORED: Mutex<Vec<EventEnvelope>> = Mutex::new(Vec::new());
-
 /// What happened to the event; returned for tests and the benchmark, not shown to the agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -284,6 +284,14 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
     if norm.is_none() && mode.is_none() {
         return Outcome::NotCaptured;
     }
+    let mut norm = norm;
+    if norm.is_some()
+        && !mode.is_some_and(|m| serve::has_moment(agent, event, &v, m))
+        && let Some(outcome) =
+            capture_only::record(home, agent, &v, raw, &mut norm, cfg.capture.queue_cap)
+    {
+        return outcome;
+    }
     match record_and_serve(home, agent, &v, raw, norm, mode, repo.as_ref(), &cfg) {
         Ok(o) => o,
         Err(StoreError::TooOld { found, .. }) | Err(StoreError::TooNew { found, .. }) => {
@@ -295,53 +303,6 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
             Outcome::NotCaptured
         }
         Err(e) => Outcome::Failed(e.to_string()),
-    }
-}
-
-/// Writes the events not yet committed to the spool; returns how many it wrote. Holds the lock
-/// while writing, so the watchdog can never end the process halfway through a write.
-fn spool_unstored(home: &Home) -> usize {
-    let mut pending = UNSTORED.lock().unwrap_or_else(|e| e.into_inner());
-    let now = clock::now_ms();
-    let mut n = 0;
-    for ev in pending.drain(..) {
-        match spool::write(home, &ev, now) {
-            Ok(spool::Spooled::Written) => n += 1,
-            Ok(spool::Spooled::Dropped) => logfile::append(
-                home,
-                LOG,
-                "ERROR",
-                &format!("event {} dropped: the spool is full", ev.id),
-            ),
-            Err(e) => logfile::append(
-                home,
-                LOG,
-                "ERROR",
-                &format!("event {} lost: cannot write the spool: {e}", ev.id),
-            ),
-        }
-    }
-    n
-}
-
-/// Holds `env` for the spool until the transaction that appends it commits.
-fn hold(env: &EventEnvelope) {
-    UNSTORED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(env.clone());
-}
-
-/// The transaction that appended the held events committed: nothing is left to spool.
-fn release_held() {
-    UNSTORED.lock().unwrap_or_else(|e| e.into_inner()).clear();
-}
-
-/// The event could not be stored: spool what was built and say why.
-fn spooled(home: &Home, why: &str) -> Outcome {
-    match spool_unstored(home) {
-        0 => Outcome::Failed(why.to_string()),
-        n => Outcome::Spooled(format!("{why}; {n} events spooled")),
     }
 }
 
@@ -451,18 +412,6 @@ fn record_and_serve(
     match serve_failed {
         Some(e) => Err(sql(e)),
         None => Ok(outcome),
-    }
-}
-
-/// The database could not be opened: the event goes to the spool. Another schema is still an
-/// error for the caller to log once (it is spooled all the same, for after the upgrade).
-fn spool_unopened(home: &Home, env: EventEnvelope, e: StoreError) -> Result<Outcome, StoreError> {
-    hold(&env);
-    if matches!(e, StoreError::TooOld { .. } | StoreError::TooNew { .. }) {
-        spool_unstored(home);
-        Err(e)
-    } else {
-        Ok(spooled(home, &e.to_string()))
     }
 }
 

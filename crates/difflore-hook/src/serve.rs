@@ -143,6 +143,10 @@ fn prompt_paths(prompt: &str) -> Vec<String> {
     out
 }
 
+/// Whether anything can be served on `event` (from the event alone, before any database).
+pub fn has_moment(agent: Agent, event: &str, v: &Value, mode: Mode) -> bool {
+    moment(agent, event, v, mode).is_some()
+}
 /// The moment `event` is for this agent, or `None` when nothing is served on it.
 fn moment(agent: Agent, event: &str, v: &Value, mode: Mode) -> Option<Moment> {
     if agent == Agent::Cursor {

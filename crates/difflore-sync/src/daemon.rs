@@ -242,10 +242,10 @@ impl Worker<'_> {
         }
     }
 
-    /// Every turn: fold the spool (cheap when empty); every 30 s: age out week-old events and
+    /// Every turn: fold the hook's inbox and spool (cheap when empty); every 30 s: age out week-old events and
     /// checkpoint the WAL.
     fn maintain(&mut self) {
-        store::fold_spool(self.home, self.conn);
+        store::fold_hook_events(self.home, self.conn);
         if self.last_maintenance.elapsed() < Duration::from_secs(30) {
             return;
         }

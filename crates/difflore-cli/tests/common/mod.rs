@@ -60,6 +60,10 @@ impl Env {
     pub fn db(&self) -> PathBuf {
         self.home().join("difflore.db")
     }
+    /// The hook's inbox, where steps that serve nothing append their event.
+    pub fn inbox(&self) -> PathBuf {
+        self.home().join("inbox.db")
+    }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
@@ -112,8 +116,18 @@ impl Env {
         text.into_bytes()
     }
 
-    /// Payloads of the queued events, oldest first.
+    /// What the user's next command does first: fold the hook's inbox (and spool) into the
+    /// outbox. Only for an initialised home; a failure leaves everything where it was.
+    pub fn fold(&self) {
+        if self.db().exists() {
+            let _ =
+                difflore_core::store::open_for_write(&difflore_core::home::Home::at(self.home()));
+        }
+    }
+
+    /// Payloads of the queued events, oldest first (after a fold, as `outbox list` shows them).
     pub fn queued(&self) -> Vec<(String, String, serde_json::Value)> {
+        self.fold();
         let c = rusqlite::Connection::open(self.db()).unwrap();
         let mut st = c
             .prepare("SELECT event_id, kind, payload FROM outbox ORDER BY seq")
@@ -128,6 +142,7 @@ impl Env {
     }
 
     pub fn queue_len(&self) -> i64 {
+        self.fold();
         let c = rusqlite::Connection::open(self.db()).unwrap();
         c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
             .unwrap()

@@ -1,0 +1,188 @@
+//! The hook's inbox against real SQLite files: created by a writing command, appended to by the
+//! hook's connection, folded into the outbox oldest first, once, with the cap and the drop
+//! count carried over, unreadable rows kept aside, and nothing lost or doubled when a fold is
+//! interrupted between its two commits.
+
+use difflore_core::home::Home;
+use difflore_core::outbox::{EnqueuePolicy, Outbox};
+use difflore_core::{inbox, spool::Folded, store};
+use difflore_proto::EventEnvelope;
+use rusqlite::Connection;
+
+fn ev(n: u32) -> EventEnvelope {
+    EventEnvelope {
+        id: format!("0190a6b4-7c1e-7d2f-8a9b-{n:012}"),
+        kind: "hook.event".into(),
+        occurred_at: "2026-11-29T10:00:00Z".into(),
+        payload: serde_json::json!({"agent": "codex", "n": n}),
+    }
+}
+
+fn ids(conn: &Connection) -> Vec<String> {
+    Outbox::new(conn)
+        .list(None, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+fn policy(cap: i64) -> EnqueuePolicy {
+    EnqueuePolicy {
+        cap,
+        logged_in: true,
+    }
+}
+
+#[test]
+fn a_writing_command_creates_the_inbox_and_folds_it_oldest_first_once() {
+    let d = tempfile::tempdir().unwrap();
+    let home = Home::at(d.path().join("h"));
+    let conn = store::open_for_write(&home).unwrap();
+    assert!(home.inbox_path().exists(), "created with the store");
+    let hook = inbox::open_for_hook(&home).unwrap();
+    for n in [3, 1, 2, 1] {
+        assert_eq!(
+            inbox::append(&hook, &ev(n), 100).unwrap(),
+            inbox::Appended::Appended
+        );
+    }
+    assert_eq!(inbox::waiting(&home), 4);
+    assert!(ids(&conn).is_empty(), "nothing in the outbox before a fold");
+    let f = inbox::fold(&home, &conn, policy(100), 5).unwrap();
+    assert_eq!((f.queued, f.duplicates, f.unreadable), (3, 1, 0));
+    assert_eq!(ids(&conn), vec![ev(3).id, ev(1).id, ev(2).id]);
+    assert_eq!(inbox::waiting(&home), 0);
+    assert_eq!(
+        inbox::fold(&home, &conn, policy(100), 6).unwrap(),
+        Folded::default()
+    );
+    // The next writing command folds what the hook appended since.
+    inbox::append(&hook, &ev(4), 100).unwrap();
+    drop(conn);
+    let conn = store::open_for_write(&home).unwrap();
+    assert_eq!(ids(&conn).last(), Some(&ev(4).id));
+}
+
+#[test]
+fn the_inbox_holds_at_most_the_cap_and_the_drop_count_reaches_the_outbox() {
+    let d = tempfile::tempdir().unwrap();
+    let home = Home::at(d.path().join("h"));
+    let conn = store::open_for_write(&home).unwrap();
+    let hook = inbox::open_for_hook(&home).unwrap();
+    let got: Vec<_> = (0..5)
+        .map(|n| inbox::append(&hook, &ev(n), 3).unwrap())
+        .collect();
+    assert_eq!(
+        got.iter()
+            .filter(|a| **a == inbox::Appended::Dropped)
+            .count(),
+        2
+    );
+    assert_eq!(inbox::waiting(&home), 3);
+    let f = inbox::fold(&home, &conn, policy(100), 5).unwrap();
+    assert_eq!(f.queued, 3);
+    let dropped: i64 = conn
+        .query_row(
+            "SELECT value FROM counters WHERE name = 'dropped'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(dropped, 2, "what the inbox turned away is counted once");
+    assert_eq!(
+        inbox::fold(&home, &conn, policy(100), 6).unwrap(),
+        Folded::default()
+    );
+    // Emptied by the fold, the inbox takes events again.
+    assert_eq!(
+        inbox::append(&hook, &ev(9), 3).unwrap(),
+        inbox::Appended::Appended
+    );
+}
+
+#[test]
+fn the_outbox_cap_applies_at_the_fold() {
+    let d = tempfile::tempdir().unwrap();
+    let home = Home::at(d.path().join("h"));
+    let conn = store::open_for_write(&home).unwrap();
+    let hook = inbox::open_for_hook(&home).unwrap();
+    for n in 0..4 {
+        inbox::append(&hook, &ev(n), 100).unwrap();
+    }
+    let f = inbox::fold(&home, &conn, policy(2), 5).unwrap();
+    assert_eq!((f.queued, f.dropped), (2, 2));
+    assert_eq!(ids(&conn), vec![ev(0).id, ev(1).id]);
+    assert_eq!(inbox::waiting(&home), 0);
+}
+
+#[test]
+fn a_row_that_is_not_an_event_is_set_aside_not_lost() {
+    let d = tempfile::tempdir().unwrap();
+    let home = Home::at(d.path().join("h"));
+    let conn = store::open_for_write(&home).unwrap();
+    let hook = inbox::open_for_hook(&home).unwrap();
+    inbox::append(&hook, &ev(1), 100).unwrap();
+    hook.execute("INSERT INTO inbox (envelope) VALUES ('{not json')", [])
+        .unwrap();
+    inbox::append(&hook, &ev(2), 100).unwrap();
+    let f = inbox::fold(&home, &conn, policy(100), 5).unwrap();
+    assert_eq!((f.queued, f.unreadable), (2, 1));
+    assert_eq!(ids(&conn), vec![ev(1).id, ev(2).id]);
+    let kept: String = hook
+        .query_row("SELECT envelope FROM set_aside", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, "{not json");
+    assert_eq!(inbox::waiting(&home), 0);
+}
+
+#[test]
+fn a_fold_interrupted_between_its_commits_stores_each_event_once() {
+    let d = tempfile::tempdir().unwrap();
+    let home = Home::at(d.path().join("h"));
+    let conn = store::open_for_write(&home).unwrap();
+    let hook = inbox::open_for_hook(&home).unwrap();
+    for n in 0..3 {
+        inbox::append(&hook, &ev(n), 100).unwrap();
+    }
+    // What a fold killed after the outbox's commit leaves: the rows in both places.
+    let rows: Vec<String> = hook
+        .prepare("SELECT envelope FROM inbox ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    inbox::fold(&home, &conn, policy(100), 5).unwrap();
+    for r in &rows {
+        hook.execute("INSERT INTO inbox (envelope) VALUES (?1)", [r])
+            .unwrap();
+    }
+    let f = inbox::fold(&home, &conn, policy(100), 6).unwrap();
+    assert_eq!((f.queued, f.duplicates), (0, 3));
+    assert_eq!(ids(&conn), vec![ev(0).id, ev(1).id, ev(2).id]);
+}
+
+#[test]
+fn the_hook_refuses_an_inbox_it_does_not_know_and_a_missing_one() {
+    let d = tempfile::tempdir().unwrap();
+    let home = Home::at(d.path().join("h"));
+    assert!(matches!(
+        inbox::open_for_hook(&home),
+        Err(store::StoreError::Missing(_))
+    ));
+    let conn = store::open_for_write(&home).unwrap();
+    Connection::open(home.inbox_path())
+        .unwrap()
+        .pragma_update(None, "user_version", 7)
+        .unwrap();
+    assert!(matches!(
+        inbox::open_for_hook(&home),
+        Err(store::StoreError::TooNew { found: 7, .. })
+    ));
+    // A fold leaves an inbox of another version alone.
+    assert_eq!(
+        inbox::fold(&home, &conn, policy(100), 5).unwrap(),
+        Folded::default()
+    );
+}
