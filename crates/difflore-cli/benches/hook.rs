@@ -1,14 +1,18 @@
-//! Hook hot-path benchmark: wall time of the hook (`difflore-hook`, and `difflore hook` once for comparison) from spawn to exit on the Claude Code
-//! `PreToolUse` Edit fixture (unique ids, so every run really inserts), compared with spawning
-//! `/bin/true` in the same run; with and without another process holding the database open;
-//! p99 with 8 concurrent writers; the same while another process holds the write lock for 5 s
-//! (events spooled, none lost); peak RSS; in-process enqueue throughput.
+//! Hook hot-path benchmark: wall time of the hook (`difflore-hook`, and `difflore hook` once for
+//! comparison) from spawn to exit, compared with spawning `/bin/true` in the same run, on two
+//! Claude Code fixtures with unique ids (so every run really inserts): `PreToolUse` Edit, a step
+//! that serves nothing (its event goes to the hook's inbox), and `PostToolUse` Read of a file a
+//! rule governs (the rule is served and the event recorded in `difflore.db`); with and without
+//! another process holding the database open; p99 with 8 concurrent writers; the same while
+//! another process holds a write lock for 5 s — on the inbox (events spooled, none lost) and on
+//! `difflore.db` (steps that serve nothing do not wait); peak RSS; in-process enqueue and
+//! inbox append throughput.
 //!
 //! Run: `cargo bench -p difflore-cli --bench hook` (set `BENCH_RUNS` to change the sample size).
 
 use difflore_core::home::Home;
 use difflore_core::outbox::{EnqueuePolicy, Outbox};
-use difflore_core::{clock, store};
+use difflore_core::{clock, inbox, store};
 use difflore_proto::EventEnvelope;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,8 +20,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn fixture(project: &Path, session: &str, n: usize) -> Vec<u8> {
+    fixture_named("PreToolUse-Edit.json", project, session, n)
+}
+
+/// A read of `src/billing.rs`, which the bench's rule governs; one session per run, so every
+/// run serves the rule.
+fn read_fixture(project: &Path, session: &str, n: usize) -> Vec<u8> {
+    fixture_named("PostToolUse-Read.json", project, &format!("{session}{n}"), n)
+}
+
+fn fixture_named(name: &str, project: &Path, session: &str, n: usize) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/hooks/claude-code/PreToolUse-Edit.json");
+        .join("../../tests/fixtures/hooks/claude-code")
+        .join(name);
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
     v["tool_use_id"] = format!("toolu_bench_{n}").into();
     v["session_id"] = session.into();
@@ -94,13 +109,25 @@ fn full_hook_cmd(home: &Path) -> Command {
     c
 }
 
+type Payload = fn(&Path, &str, usize) -> Vec<u8>;
+
 fn series(
     runs: usize,
     s: &Setup,
     tag: &str,
     cmd: fn(&Path) -> Command,
 ) -> (Vec<Duration>, Vec<Duration>) {
-    let payloads: Vec<Vec<u8>> = (0..runs).map(|i| fixture(&s.project, tag, i)).collect();
+    series_of(runs, s, tag, cmd, fixture)
+}
+
+fn series_of(
+    runs: usize,
+    s: &Setup,
+    tag: &str,
+    cmd: fn(&Path) -> Command,
+    payload: Payload,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let payloads: Vec<Vec<u8>> = (0..runs).map(|i| payload(&s.project, tag, i)).collect();
     let mut hook = Vec::with_capacity(runs);
     let mut truth = Vec::with_capacity(runs);
     for p in &payloads {
@@ -151,11 +178,12 @@ fn writers(s: &Setup, n: usize, per: usize, tag: &str) -> Vec<Duration> {
     })
 }
 
-/// `runs` hooks from 8 writers while another process holds the write lock for 5 s: the hooks
-/// that meet the lock wait for it (500 ms), then spool their event; none is lost.
-fn locked_series(runs: usize) {
+/// `runs` hooks from 8 writers while another process holds the write lock of `file` for 5 s.
+/// On the inbox (the file these steps write), the hooks that meet the lock wait for it
+/// (500 ms), then spool their event; on `difflore.db` they do not wait. None is lost.
+fn locked_series(runs: usize, file: &str) {
     let s = setup();
-    let db = s.home.join("difflore.db");
+    let db = s.home.join(file);
     let per = runs.max(8) / 8;
     let all: Vec<Duration> = std::thread::scope(|sc| {
         let db = &db;
@@ -174,14 +202,14 @@ fn locked_series(runs: usize) {
         .iter()
         .filter(|d| **d >= Duration::from_millis(400))
         .count();
-    // A writing command folds the spool into the outbox.
+    // A writing command folds the inbox and the spool into the outbox.
     let conn = store::open_for_write(&Home::at(&s.home)).unwrap();
     let stored: i64 = conn
         .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
         .unwrap();
     println!(
         "{:<44} p50 {:>9}  p99 {:>9}  max {:>9}  ({} runs, {waited} met the lock; {} of {} events stored, {} lost)",
-        "hook, db locked 5 s by another process",
+        format!("hook, {file} locked 5 s by another process"),
         ms(pct(&all, 0.5)),
         ms(pct(&all, 0.99)),
         ms(*all.last().unwrap()),
@@ -190,6 +218,27 @@ fn locked_series(runs: usize) {
         all.len(),
         all.len() as i64 - stored
     );
+}
+
+/// An active rule for `src/**/*.rs` in the bench's repository, added as a person would.
+fn add_rule(s: &Setup) {
+    let out = Command::new(env!("CARGO_BIN_EXE_difflore"))
+        .args([
+            "memory",
+            "add",
+            "--title",
+            "Money, not floats",
+            "--statement",
+            "Use the Money type for amounts; never f64.",
+            "--glob",
+            "src/**/*.rs",
+            "--repo",
+            "github.com/acme/shop",
+        ])
+        .env("DIFFLORE_HOME", &s.home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
 }
 
 fn main() {
@@ -217,6 +266,10 @@ fn main() {
     report("hook PreToolUse Edit (db held open)", &hook, &truth);
     drop(held);
 
+    add_rule(&s);
+    let (hook, truth) = series_of(runs, &s, "read", hook_cmd, read_fixture);
+    report("hook PostToolUse Read serving a rule", &hook, &truth);
+
     // 8 concurrent writers.
     let per = runs.max(8) / 8 * 2;
     let mut all = writers(&s, 8, per, "conc");
@@ -229,7 +282,8 @@ fn main() {
         all.len()
     );
 
-    locked_series(runs);
+    locked_series(runs, "inbox.db");
+    locked_series(runs, "difflore.db");
 
     // Peak RSS of one hook run, as the kernel counts it (GNU time's %M).
     let payload_file = s.home.join("rss-payload.json");
@@ -280,6 +334,19 @@ fn main() {
     println!(
         "{:<44} {:.0} events/s ({n} events in {})",
         "in-process enqueue",
+        n as f64 / el.as_secs_f64(),
+        ms(el)
+    );
+    // The same events appended to the hook's inbox, one commit each, as the hook does.
+    let conn = inbox::open_for_hook(&Home::at(&s.home)).unwrap();
+    let t = Instant::now();
+    for e in &envs {
+        inbox::append(&conn, e, 1_000_000).unwrap();
+    }
+    let el = t.elapsed();
+    println!(
+        "{:<44} {:.0} events/s ({n} events in {})",
+        "in-process inbox append",
         n as f64 / el.as_secs_f64(),
         ms(el)
     );
