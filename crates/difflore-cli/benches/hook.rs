@@ -26,7 +26,12 @@ fn fixture(project: &Path, session: &str, n: usize) -> Vec<u8> {
 /// A read of `src/billing.rs`, which the bench's rule governs; one session per run, so every
 /// run serves the rule.
 fn read_fixture(project: &Path, session: &str, n: usize) -> Vec<u8> {
-    fixture_named("PostToolUse-Read.json", project, &format!("{session}{n}"), n)
+    fixture_named(
+        "PostToolUse-Read.json",
+        project,
+        &format!("{session}{n}"),
+        n,
+    )
 }
 
 fn fixture_named(name: &str, project: &Path, session: &str, n: usize) -> Vec<u8> {
