@@ -331,28 +331,25 @@ fn main() {
         cap: 1_000_000,
         logged_in: true,
     };
-    let t = Instant::now();
-    for e in &envs {
+    throughput("in-process enqueue", &envs, |e| {
         ob.enqueue(e, policy, clock::now_ms()).unwrap();
-    }
-    let el = t.elapsed();
-    println!(
-        "{:<44} {:.0} events/s ({n} events in {})",
-        "in-process enqueue",
-        n as f64 / el.as_secs_f64(),
-        ms(el)
-    );
+    });
     // The same events appended to the hook's inbox, one commit each, as the hook does.
     let conn = inbox::open_for_hook(&Home::at(&s.home)).unwrap();
-    let t = Instant::now();
-    for e in &envs {
+    throughput("in-process inbox append", &envs, |e| {
         inbox::append(&conn, e, 1_000_000).unwrap();
-    }
+    });
+}
+
+/// Events per second of `one` over `envs`.
+fn throughput(label: &str, envs: &[EventEnvelope], mut one: impl FnMut(&EventEnvelope)) {
+    let t = Instant::now();
+    envs.iter().for_each(&mut one);
     let el = t.elapsed();
     println!(
-        "{:<44} {:.0} events/s ({n} events in {})",
-        "in-process inbox append",
-        n as f64 / el.as_secs_f64(),
+        "{label:<44} {:.0} events/s ({} events in {})",
+        envs.len() as f64 / el.as_secs_f64(),
+        envs.len(),
         ms(el)
     );
 }

@@ -97,43 +97,7 @@ pub fn ensure(home: &Home) -> Result<(), StoreError> {
 
 /// Opens an existing inbox for the hook: never creates it, refuses another version.
 pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
-    let path = home.inbox_path();
-    let mut conn = Connection::open_with_flags(
-        &path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::CannotOpen && !path.exists() =>
-        {
-            StoreError::Missing(home.root().to_path_buf())
-        }
-        e => StoreError::from_sqlite(&path, e),
-    })?;
-    let err = |e| StoreError::from_sqlite(&path, e);
-    conn.busy_timeout(store::HOOK_BUSY_TIMEOUT).map_err(err)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-        .map_err(err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(err)?;
-    check_version(&conn, &path)?;
-    store::watch_wal(&mut conn).map_err(err)?;
-    Ok(conn)
-}
-
-fn check_version(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError> {
-    let found = store::schema_version(conn).map_err(|e| StoreError::from_sqlite(path, e))?;
-    match found.cmp(&VERSION) {
-        std::cmp::Ordering::Equal => Ok(()),
-        std::cmp::Ordering::Greater => Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-        }),
-        std::cmp::Ordering::Less => Err(StoreError::TooOld {
-            path: path.to_path_buf(),
-            found,
-        }),
-    }
+    store::open_existing_for_hook(home, &home.inbox_path(), VERSION)
 }
 
 /// Appends one event, unless the inbox already holds `cap` rows (then the event is counted as
@@ -189,7 +153,8 @@ pub fn fold(
     inbox
         .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
         .map_err(err)?;
-    if check_version(&inbox, &path).is_err() {
+    let found = store::schema_version(&inbox).map_err(err)?;
+    if store::check_version(&path, found, VERSION).is_err() {
         return Ok(out);
     }
     let outbox_err = |e| StoreError::from_sqlite(&home.db_path(), e);

@@ -239,9 +239,18 @@ pub fn open_read_only(home: &Home) -> Result<Connection, StoreError> {
 /// Opens the store on the hook's hot path: no create, no migration, short busy timeout,
 /// `synchronous=NORMAL`, no checkpoint on close; the schema version must match exactly.
 pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
-    let path = home.db_path();
+    open_existing_for_hook(home, &home.db_path(), SCHEMA_VERSION)
+}
+
+/// Opens the existing SQLite file `path` of `home` as the hook does (see [`open_for_hook`]),
+/// refusing a `user_version` other than `expected`; the hook's inbox opens the same way.
+pub(crate) fn open_existing_for_hook(
+    home: &Home,
+    path: &Path,
+    expected: i64,
+) -> Result<Connection, StoreError> {
     let mut conn = Connection::open_with_flags(
-        &path,
+        path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| match e {
@@ -250,16 +259,16 @@ pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
         {
             StoreError::Missing(home.root().to_path_buf())
         }
-        e => StoreError::from_sqlite(&path, e),
+        e => StoreError::from_sqlite(path, e),
     })?;
-    let err = |e| StoreError::from_sqlite(&path, e);
+    let err = |e| StoreError::from_sqlite(path, e);
     conn.busy_timeout(HOOK_BUSY_TIMEOUT).map_err(err)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
         .map_err(err)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(err)?;
     let found = schema_version(&conn).map_err(err)?;
-    check_version(&path, found)?;
+    check_version(path, found, expected)?;
     watch_wal(&mut conn).map_err(err)?;
     Ok(conn)
 }
@@ -267,7 +276,7 @@ pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
 /// Counts the WAL's frames after each commit of `conn` in [`HOOK_WAL_FRAMES`] (for
 /// [`hook_trim_wal`]). Replaces SQLite's automatic checkpoint (also a WAL callback): the hook
 /// checkpoints itself.
-pub(crate) fn watch_wal(conn: &mut Connection) -> rusqlite::Result<()> {
+fn watch_wal(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.wal_hook(Some(|_: &mut rusqlite::hooks::Wal, frames: i32| {
         HOOK_WAL_FRAMES.store(frames, Ordering::Relaxed);
         Ok(())
@@ -320,8 +329,9 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
-fn check_version(path: &Path, found: i64) -> Result<(), StoreError> {
-    match found.cmp(&SCHEMA_VERSION) {
+/// `found` against the version this binary reads and writes in that file.
+pub(crate) fn check_version(path: &Path, found: i64, expected: i64) -> Result<(), StoreError> {
+    match found.cmp(&expected) {
         std::cmp::Ordering::Equal => Ok(()),
         std::cmp::Ordering::Greater => Err(StoreError::TooNew {
             path: path.to_path_buf(),
