@@ -81,6 +81,10 @@ pub fn ensure(home: &Home) -> Result<(), StoreError> {
     }
     let err = |e| StoreError::from_sqlite(&path, e);
     conn.busy_timeout(store::CLI_BUSY_TIMEOUT).map_err(err)?;
+    // Closing must not checkpoint and delete the WAL the hooks write: the next hook would
+    // create and sync a new one.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+        .map_err(err)?;
     if store::schema_version(&conn).map_err(err)? != 0 {
         return Ok(());
     }

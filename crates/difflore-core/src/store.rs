@@ -195,17 +195,29 @@ pub fn fold_hook_events(home: &Home, conn: &Connection) {
     let policy = crate::outbox::EnqueuePolicy::for_home(home, cap);
     let now = crate::clock::now_ms();
     let inbox = crate::inbox::fold(home, conn, policy, now).map_err(|e| e.to_string());
-    log_fold(home, "the hook's inbox", "set aside in inbox.db", inbox);
+    // Events the hook appended to its inbox are expected there: only the unusual is logged.
+    log_fold(
+        home,
+        "the hook's inbox",
+        "set aside in inbox.db",
+        false,
+        inbox,
+    );
     let spool = crate::spool::fold(home, conn, policy, now).map_err(|e| e.to_string());
-    log_fold(home, "the spool", "set aside in spool/bad", spool);
+    log_fold(home, "the spool", "set aside in spool/bad", true, spool);
 }
 
-fn log_fold(home: &Home, what: &str, aside: &str, r: Result<crate::spool::Folded, String>) {
+/// Logs a fold that did something (`queued_too`: also one that only queued events).
+fn log_fold(
+    home: &Home,
+    what: &str,
+    aside: &str,
+    queued_too: bool,
+    r: Result<crate::spool::Folded, String>,
+) {
     match r {
         Ok(f) if f == crate::spool::Folded::default() => {}
-        // Events the hook appended to its inbox are expected there: only the unusual is logged.
-        Ok(f)
-            if f.duplicates == 0 && f.dropped == 0 && f.unreadable == 0 && what != "the spool" => {}
+        Ok(f) if !queued_too && f.duplicates == 0 && f.dropped == 0 && f.unreadable == 0 => {}
         Ok(f) => logfile::append(
             home,
             SPOOL_LOG,
