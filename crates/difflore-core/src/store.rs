@@ -306,15 +306,15 @@ static HOOK_WAL_FRAMES: AtomicI32 = AtomicI32::new(0);
 /// with its record of what was already checkpointed, died with the last connection — never
 /// starts the WAL again from its beginning. With only short-lived hook processes (no daemon
 /// running) the WAL would grow forever and every hook would get slower. So a hook whose commit
-/// left more than [`HOOK_WAL_TRIM_FRAMES`] frames runs `wal_checkpoint(RESTART)` without
+/// left more than `max_frames` frames ([`HOOK_WAL_TRIM_FRAMES`] for the store) runs `wal_checkpoint(RESTART)` without
 /// waiting (if another connection is busy, it skips: that connection's owner, the daemon,
 /// checkpoints) and then writes one small row, which starts the WAL again at its first frame
 /// while this process still knows the checkpoint is complete. The next index rebuild stops at
 /// the first frame of the older round. Not TRUNCATE: freeing the file's blocks cost ~0.7 ms on
 /// ext4, and the next hook paid again to allocate them and to sync a new file's header; the
 /// WAL file keeps its high-water mark instead (~0.3 MiB).
-pub fn hook_trim_wal(conn: &Connection) {
-    if HOOK_WAL_FRAMES.load(Ordering::Relaxed) > HOOK_WAL_TRIM_FRAMES
+pub fn hook_trim_wal(conn: &Connection, max_frames: i32) {
+    if HOOK_WAL_FRAMES.load(Ordering::Relaxed) > max_frames
         && conn.busy_timeout(Duration::ZERO).is_ok()
     {
         restart_wal(conn);

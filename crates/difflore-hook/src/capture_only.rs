@@ -43,7 +43,7 @@ pub(crate) fn record(
             &StoreError::from_sqlite(&home.inbox_path(), e).to_string(),
         ),
     };
-    store::hook_trim_wal(&conn);
+    store::hook_trim_wal(&conn, inbox::WAL_TRIM_FRAMES);
     if AS_PROCESS.get().is_some() {
         // As on the store's path: the commit is done, closing is left to the process exit.
         std::mem::forget(conn);

@@ -401,7 +401,7 @@ fn record_and_serve(
     if let Some(answer) = reply {
         let _ = REPLY.set(answer);
     }
-    store::hook_trim_wal(&conn);
+    store::hook_trim_wal(&conn, store::HOOK_WAL_TRIM_FRAMES);
     if AS_PROCESS.get().is_some() {
         // Everything is committed and the process ends in a moment: closing the connection
         // (statements, the WAL index mapping, locks, files — ~0.1 ms) is left to the exit,
