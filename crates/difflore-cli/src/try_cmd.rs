@@ -81,6 +81,8 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
     let repo = import_and_extract(&conn)?;
     review(&conn)?;
     agent_works(&root, &home, &repo)?;
+    // What the hook appended to its inbox reaches the outbox as any next command moves it.
+    store::fold_hook_events(&home, &conn);
     recorded(&conn)?;
     recurrence_line(&conn)?;
 

@@ -232,21 +232,25 @@ fn steps_that_serve_nothing_wait_in_the_inbox_until_the_next_command() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "{}");
     assert_eq!(raw_count(&e.inbox(), "inbox"), 1);
     assert_eq!(raw_count(&e.db(), "outbox"), 0);
-    // A step that serves writes the store at once.
+    // A step that serves writes the store (what it served and its event, in one commit): the
+    // event waits in the store's own inbox table.
     e.hook(&["--agent", "claude-code"], &serving_payload(&e, "s", 2));
-    assert_eq!(raw_count(&e.db(), "outbox"), 1);
-    // `status` reads without writing: it shows what waits in the inbox.
+    assert_eq!(raw_count(&e.db(), "inbox"), 1);
+    assert_eq!(raw_count(&e.db(), "outbox"), 0);
+    // `status` reads without writing: it shows what waits in both.
     let (out, _, _) = e.run(&["status", "--json"]);
     let st: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(st["inbox"], 1, "{st}");
+    assert_eq!(st["inbox"], 2, "{st}");
     let (out, _, _) = e.run(&["status"]);
-    assert!(out.contains("hook inbox     1"), "{out}");
+    assert!(out.contains("hook inbox     2"), "{out}");
     // Any writing command (here `outbox list`) folds it first.
     let (out, _, code) = e.run(&["outbox", "list", "--json"]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["events"].as_array().unwrap().len(), 2, "{v}");
     assert_eq!(raw_count(&e.inbox(), "inbox"), 0);
+    assert_eq!(raw_count(&e.db(), "inbox"), 0);
+    assert_eq!(raw_count(&e.db(), "outbox"), 2);
     let (out, _, _) = e.run(&["status", "--json"]);
     let st: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(st["inbox"], 0, "{st}");
@@ -260,7 +264,7 @@ fn without_a_usable_inbox_the_hook_writes_the_store() {
         let _ = std::fs::remove_file(e.home().join(f));
     }
     e.hook(&["--agent", "claude-code"], &payload(&e, "s", 1));
-    assert_eq!(raw_count(&e.db(), "outbox"), 1);
+    assert_eq!(raw_count(&e.db(), "inbox"), 1);
     assert!(!e.inbox().exists(), "the hook never creates it");
     // An inbox of a newer difflore is left alone.
     e.run(&["outbox", "status"]);
@@ -270,7 +274,12 @@ fn without_a_usable_inbox_the_hook_writes_the_store() {
         .pragma_update(None, "user_version", 2)
         .unwrap();
     e.hook(&["--agent", "claude-code"], &payload(&e, "s", 2));
-    assert_eq!(raw_count(&e.db(), "outbox"), 2);
+    assert_eq!(
+        raw_count(&e.db(), "outbox"),
+        1,
+        "the command folded the first"
+    );
+    assert_eq!(raw_count(&e.db(), "inbox"), 1);
     assert_eq!(raw_count(&e.inbox(), "inbox"), 0);
     assert!(e.hook_log().is_empty(), "{}", e.hook_log());
 }

@@ -14,8 +14,11 @@
 //! outbox's policy (cap, local window, duplicates) applies at the fold; while nobody folds, the
 //! inbox holds at most the configured queue cap and counts what it turned away.
 //!
-//! Steps that serve rules still open `difflore.db`: they read the rules and record what they
-//! served in the same transaction as the event.
+//! Steps that serve rules open `difflore.db` anyway (they read the rules and record what they
+//! served in the same commit), so they append their `hook.event` and `rules.served` to the
+//! store's own table `inbox` (schema 11, the same shape) in that commit: one page per event
+//! instead of the outbox's seven. [`fold_store`] moves those rows into the outbox in the same
+//! transaction that deletes them.
 
 use crate::home::{self, Home};
 use crate::outbox::{EnqueuePolicy, Enqueued, Outbox};
@@ -114,8 +117,7 @@ pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
 pub fn append(conn: &Connection, ev: &EventEnvelope, cap: i64) -> rusqlite::Result<Appended> {
     let body = serde_json::to_string(ev)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let held: i64 = conn.prepare_cached(HELD)?.query_row([], |r| r.get(0))?;
-    if held >= cap {
+    if held(conn)? >= cap {
         conn.prepare_cached(
             "INSERT INTO counters (name, value) VALUES ('dropped', 1)
              ON CONFLICT (name) DO UPDATE SET value = value + 1",
@@ -128,7 +130,12 @@ pub fn append(conn: &Connection, ev: &EventEnvelope, cap: i64) -> rusqlite::Resu
     Ok(Appended::Appended)
 }
 
-/// Events waiting in the inbox (0 when there is none), for `status`.
+/// Rows a connection's `inbox` table holds: the inbox file's or the store's own.
+pub fn held(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached(HELD)?.query_row([], |r| r.get(0))
+}
+
+/// Events waiting in the inbox file (0 when there is none), for `status`.
 pub fn waiting(home: &Home) -> i64 {
     let path = home.inbox_path();
     if !path.exists() {
@@ -199,6 +206,50 @@ pub fn fold(
     }
     if out != Folded::default() && inbox.busy_timeout(std::time::Duration::ZERO).is_ok() {
         store::restart_wal(&inbox);
+    }
+    Ok(out)
+}
+
+/// Moves the store's own `inbox` rows (the events of steps that served rules) into its outbox,
+/// oldest first: each batch is read, enqueued and deleted in one transaction, so a row is moved
+/// exactly once. A row that holds no event goes to `inbox_set_aside`. The events the hook turned
+/// away at the cap were counted in the store's `dropped` already.
+pub fn fold_store(conn: &Connection, policy: EnqueuePolicy, now: i64) -> rusqlite::Result<Folded> {
+    let mut out = Folded::default();
+    for _ in 0..FOLD_BATCHES {
+        let tx = store::write_tx(conn)?;
+        let rows = tx
+            .prepare_cached("SELECT seq, envelope FROM inbox ORDER BY seq LIMIT ?1")?
+            .query_map([FOLD_BATCH as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let Some(last) = rows.last().map(|(seq, _)| *seq) else {
+            break;
+        };
+        let full = rows.len() == FOLD_BATCH;
+        let outbox = Outbox::new(&tx);
+        for (seq, body) in rows {
+            match serde_json::from_str::<EventEnvelope>(&body) {
+                Ok(ev) => match outbox.enqueue_in_open_tx(&ev, policy, now)? {
+                    Enqueued::Queued => out.queued += 1,
+                    Enqueued::Duplicate => out.duplicates += 1,
+                    Enqueued::Dropped => out.dropped += 1,
+                },
+                Err(_) => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO inbox_set_aside (seq, envelope) VALUES (?1, ?2)",
+                        rusqlite::params![seq, body],
+                    )?;
+                    out.unreadable += 1;
+                }
+            }
+        }
+        tx.execute("DELETE FROM inbox WHERE seq <= ?1", [last])?;
+        tx.commit()?;
+        if !full {
+            break;
+        }
     }
     Ok(out)
 }

@@ -19,7 +19,8 @@ pub struct Status {
     pub capture: CaptureStatus,
     /// Events waiting in the hook's spool (the database did not take them in time).
     pub spooled: usize,
-    /// Events the hook appended to its inbox, not yet folded into the outbox.
+    /// Events the hook appended to its inbox (the file's and the store's table), not yet folded
+    /// into the outbox.
     pub inbox: i64,
     pub last_error: Option<String>,
 }
@@ -60,6 +61,8 @@ pub fn gather(home: &Home) -> Status {
     };
     let mut outbox = None;
     let mut last_outbox_error = None;
+    // Events of steps that served rules, in the store's own inbox table.
+    let mut store_inbox = 0;
     if !exists {
         db.problem = Some("not initialised: run `difflore init`".into());
     } else {
@@ -84,6 +87,7 @@ pub fn gather(home: &Home) -> Status {
                             )
                         });
                     } else {
+                        store_inbox = crate::inbox::held(&conn).unwrap_or(0);
                         match Outbox::new(&conn).summary(clock::now_ms()) {
                             Ok(s) => outbox = Some(s),
                             Err(e) => db.problem = Some(e.to_string()),
@@ -116,7 +120,7 @@ pub fn gather(home: &Home) -> Status {
             logged_in: home.token_path().exists(),
         },
         spooled: crate::spool::size(home).files,
-        inbox: crate::inbox::waiting(home),
+        inbox: crate::inbox::waiting(home) + store_inbox,
         last_error: last_hook_error
             .map(|l| format!("hook: {l}"))
             .or(last_outbox_error),

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_outcomes.sql"),
     include_str!("migrations/0009_recurrences.sql"),
     include_str!("migrations/0010_recurrence_up.sql"),
+    include_str!("migrations/0011_store_inbox.sql"),
 ];
 
 /// The schema version this binary reads and writes.
@@ -186,14 +187,24 @@ fn after_open_for_write(home: &Home, conn: &Connection) {
 /// The log of spool and inbox folding.
 pub const SPOOL_LOG: &str = "spool.log";
 
-/// Folds what the hook left outside the outbox — its inbox ([`crate::inbox::fold`]) and its
-/// spool ([`crate::spool::fold`]) — into the outbox; logs what it did.
+/// Folds what the hook left outside the outbox — the store's inbox table
+/// ([`crate::inbox::fold_store`]), the inbox file ([`crate::inbox::fold`]) and its spool
+/// ([`crate::spool::fold`]) — into the outbox; logs what it did.
 pub fn fold_hook_events(home: &Home, conn: &Connection) {
     let cap = crate::config::Config::load(&home.config_path())
         .map(|c| c.capture.queue_cap)
         .unwrap_or(crate::outbox::DEFAULT_CAP);
     let policy = crate::outbox::EnqueuePolicy::for_home(home, cap);
     let now = crate::clock::now_ms();
+    let served = crate::inbox::fold_store(conn, policy, now)
+        .map_err(|e| StoreError::from_sqlite(&home.db_path(), e).to_string());
+    log_fold(
+        home,
+        "the store's inbox",
+        "set aside in inbox_set_aside",
+        false,
+        served,
+    );
     let inbox = crate::inbox::fold(home, conn, policy, now).map_err(|e| e.to_string());
     // Events the hook appended to its inbox are expected there: only the unusual is logged.
     log_fold(

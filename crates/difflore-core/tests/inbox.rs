@@ -186,3 +186,58 @@ fn the_hook_refuses_an_inbox_it_does_not_know_and_a_missing_one() {
         Folded::default()
     );
 }
+
+#[test]
+fn the_stores_own_inbox_folds_once_with_the_cap_and_keeps_unreadable_rows() {
+    // A serving step appends to the store's `inbox` table in its own transaction.
+    let d = tempfile::tempdir().unwrap();
+    let home = Home::at(d.path().join("h"));
+    let conn = store::open_for_write(&home).unwrap();
+    let hook = store::open_for_hook(&home).unwrap();
+    let tx = store::write_tx(&hook).unwrap();
+    for n in [5, 4, 5] {
+        assert_eq!(
+            inbox::append(&tx, &ev(n), 3).unwrap(),
+            inbox::Appended::Appended
+        );
+    }
+    assert_eq!(
+        inbox::append(&tx, &ev(6), 3).unwrap(),
+        inbox::Appended::Dropped,
+        "at the cap the event is counted, not stored"
+    );
+    tx.execute("INSERT INTO inbox (envelope) VALUES ('not an event')", [])
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(inbox::held(&conn).unwrap(), 4);
+    assert!(ids(&conn).is_empty());
+    // Oldest first, once: 5 and 4 queued, the second 5 a duplicate, the bad row set aside.
+    // (Real times: the fold below by `fold_hook_events` keeps a logged-out queue to 7 days.)
+    let now = difflore_core::clock::now_ms();
+    let f = inbox::fold_store(&conn, policy(100), now).unwrap();
+    assert_eq!(
+        (f.queued, f.duplicates, f.dropped, f.unreadable),
+        (2, 1, 0, 1)
+    );
+    assert_eq!(ids(&conn), vec![ev(5).id, ev(4).id]);
+    assert_eq!(inbox::held(&conn).unwrap(), 0);
+    let aside: String = conn
+        .query_row("SELECT envelope FROM inbox_set_aside", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(aside, "not an event");
+    let dropped = Outbox::new(&conn).summary(now).unwrap().dropped;
+    assert_eq!(
+        dropped, 1,
+        "the hook's drop was counted in the store at once"
+    );
+    assert_eq!(
+        inbox::fold_store(&conn, policy(100), now).unwrap(),
+        Folded::default()
+    );
+    // `fold_hook_events` (every writing command, every daemon turn) moves them too.
+    let tx = store::write_tx(&hook).unwrap();
+    inbox::append(&tx, &ev(8), 100).unwrap();
+    tx.commit().unwrap();
+    store::fold_hook_events(&home, &conn);
+    assert_eq!(ids(&conn), vec![ev(5).id, ev(4).id, ev(8).id]);
+}

@@ -28,9 +28,9 @@ use agent::Agent;
 pub use difflore_core::agent;
 use difflore_core::config::{self, Config, ServingMode};
 use difflore_core::home::Home;
-use difflore_core::outbox::{self, EnqueuePolicy, Enqueued, Outbox};
+use difflore_core::outbox::{self, EnqueuePolicy, Enqueued};
 use difflore_core::store::{self, StoreError};
-use difflore_core::{clock, logfile, repo, spool};
+use difflore_core::{clock, inbox, logfile, repo, spool};
 use difflore_proto::{EventEnvelope, RulesServed, kinds};
 use held::{hold, release_held, spool_unopened, spool_unstored, spooled};
 use serde_json::Value;
@@ -308,7 +308,9 @@ fn capture(agent: Option<Agent>, home: Option<&Home>, input: &stdin::Input) -> O
 
 /// One connection and one transaction for the whole step: append the `hook.event`, serve the
 /// rules that apply, record what was served and append its `rules.served` (only while capture
-/// is on) — one commit, so the hook pays for one write to the WAL. Serving runs in a savepoint:
+/// is on) — one commit, so the hook pays for one write to the WAL. The events go to the store's
+/// own inbox table (one page each; folded into the outbox by the next writing command or daemon
+/// turn, [`inbox::fold_store`]). Serving runs in a savepoint:
 /// when it fails, the event is still recorded and the agent gets the no-op. When the database
 /// does not take the event in time (busy past the lock wait, read-only, full, another schema),
 /// the event goes to the spool instead, and nothing is served. The answer that serves rules is
@@ -358,7 +360,7 @@ fn record_and_serve(
         Err(e) => return Ok(spooled(home, &sql(e).to_string())),
     };
     let captured = match &hook_env {
-        Some(env) => match Outbox::new(&tx).enqueue_in_open_tx(env, policy, now) {
+        Some(env) => match inbox::append(&tx, env, policy.cap).map(Enqueued::from) {
             Ok(c) => Some(c),
             Err(e) => {
                 drop(tx);
@@ -437,7 +439,7 @@ fn serve_in_savepoint(
         && !s.rule_ids.is_empty()
     {
         let env = served_envelope(key, id, ev, mode, &s, now);
-        Outbox::new(&sp).enqueue_in_open_tx(&env, policy, now)?;
+        inbox::append(&sp, &env, policy.cap)?;
     }
     sp.commit()?;
     Ok(Some((s.reply, s.rule_ids.len())))
