@@ -472,39 +472,51 @@ fn why(m: &Match, spec: Option<f64>, rel: f64) -> String {
 
 /// The globs (id, text, specificity) of this repo and of global rules that match `path`, most
 /// specific first: an index lookup by literal prefix and extension, then only those globs are
-/// compiled.
+/// matched — the common shapes directly ([`difflore_proto::globs::simple_match`]), the rest
+/// compiled into one set.
 fn matching_globs(
     conn: &Connection,
     scope: &str,
     path: &str,
 ) -> rusqlite::Result<Vec<(i64, String, f64)>> {
-    let prefixes = serde_json::to_string(&path_prefixes(path)).unwrap_or_else(|_| "[]".into());
-    let mut st = conn.prepare_cached(
+    // The prefixes as parameters, one statement per path depth: simpler for a fresh process to
+    // run than a JSON array unpacked by `json_each`.
+    let prefixes = path_prefixes(path);
+    let marks: Vec<String> = (0..prefixes.len()).map(|i| format!("?{}", i + 3)).collect();
+    let mut st = conn.prepare_cached(&format!(
         "SELECT id, glob FROM glob_ids
-         WHERE scope IN (?1, '') AND prefix IN (SELECT value FROM json_each(?2)) AND ext IN (?3, '')",
-    )?;
-    let rows = st.query_map(params![scope, prefixes, path_ext(path)], |r| {
+         WHERE scope IN (?1, '') AND ext IN (?2, '') AND prefix IN ({})",
+        marks.join(", ")
+    ))?;
+    let ext = path_ext(path);
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&scope, &ext];
+    args.extend(prefixes.iter().map(|p| p as &dyn rusqlite::ToSql));
+    let rows = st.query_map(args.as_slice(), |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
     })?;
-    let mut found = Vec::new();
+    let mut out = Vec::new();
+    let mut rest = Vec::new();
     let mut set = GlobSetBuilder::new();
     for row in rows {
         let (id, glob) = row?;
-        // A glob that does not compile matches nothing (memory add/edit validate them).
-        if let Ok(g) = difflore_proto::globs::compile(&glob) {
-            set.add(g);
-            let spec = score::specificity(&glob);
-            found.push((id, glob, spec));
+        let spec = score::specificity(&glob);
+        match difflore_proto::globs::simple_match(&glob, path) {
+            Some(true) => out.push((id, glob, spec)),
+            Some(false) => {}
+            // A glob that does not compile matches nothing (memory add/edit validate them).
+            None => {
+                if let Ok(g) = difflore_proto::globs::compile(&glob) {
+                    set.add(g);
+                    rest.push((id, glob, spec));
+                }
+            }
         }
     }
-    if found.is_empty() {
-        return Ok(found);
+    if !rest.is_empty()
+        && let Ok(set) = set.build()
+    {
+        out.extend(set.matches(path).into_iter().map(|i| rest[i].clone()));
     }
-    let Ok(set) = set.build() else {
-        return Ok(Vec::new());
-    };
-    let hits = set.matches(path);
-    let mut out: Vec<(i64, String, f64)> = hits.into_iter().map(|i| found[i].clone()).collect();
     out.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
     Ok(out)
 }
