@@ -16,12 +16,14 @@
 //!
 //! Steps that serve rules open `difflore.db` anyway (they read the rules and record what they
 //! served in the same commit), so they append their `hook.event` and `rules.served` to the
-//! store's own table `inbox` (schema 11, the same shape) in that commit: one page per event
-//! instead of the outbox's seven. [`fold_store`] moves those rows into the outbox in the same
-//! transaction that deletes them.
+//! store's own table `inbox` (schema 11, the same shape plus the serving figures a
+//! `rules.served` adds, [`ServedCounts`]) in that commit: one page per event instead of the
+//! outbox's seven, and no upserts of figures. [`fold_store`] moves those rows into the outbox
+//! and applies their figures in the same transaction that deletes them.
 
 use crate::home::{self, Home};
 use crate::outbox::{EnqueuePolicy, Enqueued, Outbox};
+use crate::outcomes::ServedCounts;
 use crate::spool::Folded;
 use crate::store::{self, StoreError};
 use difflore_proto::EventEnvelope;
@@ -115,8 +117,36 @@ pub fn open_for_hook(home: &Home) -> Result<Connection, StoreError> {
 /// Appends one event, unless the inbox already holds `cap` rows (then the event is counted as
 /// dropped, like the outbox does at its cap). One statement, one commit.
 pub fn append(conn: &Connection, ev: &EventEnvelope, cap: i64) -> rusqlite::Result<Appended> {
-    let body = serde_json::to_string(ev)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    insert(conn, ev, None, cap)
+}
+
+/// Appends a `rules.served` event to the store's own inbox with the serving figures it adds
+/// (applied at the fold). When the cap turns the event away the figures are applied at once:
+/// they count servings, not queued events.
+pub fn append_served(
+    conn: &Connection,
+    ev: &EventEnvelope,
+    counts: &ServedCounts,
+    cap: i64,
+) -> rusqlite::Result<Appended> {
+    let a = insert(conn, ev, Some(counts), cap)?;
+    if a == Appended::Dropped {
+        counts.apply(conn)?;
+    }
+    Ok(a)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn insert(
+    conn: &Connection,
+    ev: &EventEnvelope,
+    counts: Option<&ServedCounts>,
+    cap: i64,
+) -> rusqlite::Result<Appended> {
+    let body = to_json(ev)?;
     if held(conn)? >= cap {
         conn.prepare_cached(
             "INSERT INTO counters (name, value) VALUES ('dropped', 1)
@@ -125,8 +155,14 @@ pub fn append(conn: &Connection, ev: &EventEnvelope, cap: i64) -> rusqlite::Resu
         .execute([])?;
         return Ok(Appended::Dropped);
     }
-    conn.prepare_cached("INSERT INTO inbox (envelope) VALUES (?1)")?
-        .execute([body])?;
+    match counts {
+        None => conn
+            .prepare_cached("INSERT INTO inbox (envelope) VALUES (?1)")?
+            .execute([body])?,
+        Some(c) => conn
+            .prepare_cached("INSERT INTO inbox (envelope, counts) VALUES (?1, ?2)")?
+            .execute([body, to_json(c)?])?,
+    };
     Ok(Appended::Appended)
 }
 
@@ -210,39 +246,51 @@ pub fn fold(
     Ok(out)
 }
 
-/// Moves the store's own `inbox` rows (the events of steps that served rules) into its outbox,
-/// oldest first: each batch is read, enqueued and deleted in one transaction, so a row is moved
-/// exactly once. A row that holds no event goes to `inbox_set_aside`. The events the hook turned
-/// away at the cap were counted in the store's `dropped` already.
+/// Moves the store's own `inbox` rows (the events of steps that served rules) into its outbox
+/// and applies the serving figures they carry, oldest first: each batch is read, enqueued,
+/// counted and deleted in one transaction, so a row is moved and counted exactly once. A row
+/// that cannot be read goes whole to `inbox_set_aside`. The events the hook turned away at the
+/// cap were counted in the store's `dropped` already.
 pub fn fold_store(conn: &Connection, policy: EnqueuePolicy, now: i64) -> rusqlite::Result<Folded> {
     let mut out = Folded::default();
     for _ in 0..FOLD_BATCHES {
         let tx = store::write_tx(conn)?;
         let rows = tx
-            .prepare_cached("SELECT seq, envelope FROM inbox ORDER BY seq LIMIT ?1")?
+            .prepare_cached("SELECT seq, envelope, counts FROM inbox ORDER BY seq LIMIT ?1")?
             .query_map([FOLD_BATCH as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let Some(last) = rows.last().map(|(seq, _)| *seq) else {
+        let Some(last) = rows.last().map(|(seq, _, _)| *seq) else {
             break;
         };
         let full = rows.len() == FOLD_BATCH;
         let outbox = Outbox::new(&tx);
-        for (seq, body) in rows {
-            match serde_json::from_str::<EventEnvelope>(&body) {
-                Ok(ev) => match outbox.enqueue_in_open_tx(&ev, policy, now)? {
-                    Enqueued::Queued => out.queued += 1,
-                    Enqueued::Duplicate => out.duplicates += 1,
-                    Enqueued::Dropped => out.dropped += 1,
-                },
-                Err(_) => {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO inbox_set_aside (seq, envelope) VALUES (?1, ?2)",
-                        rusqlite::params![seq, body],
-                    )?;
-                    out.unreadable += 1;
-                }
+        for (seq, body, counts) in rows {
+            let ev = serde_json::from_str::<EventEnvelope>(&body).ok();
+            let figures = match &counts {
+                None => Some(None),
+                Some(c) => serde_json::from_str::<ServedCounts>(c).ok().map(Some),
+            };
+            let (Some(ev), Some(figures)) = (ev, figures) else {
+                tx.execute(
+                    "INSERT OR REPLACE INTO inbox_set_aside (seq, envelope, counts) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![seq, body, counts],
+                )?;
+                out.unreadable += 1;
+                continue;
+            };
+            if let Some(f) = figures {
+                f.apply(&tx)?;
+            }
+            match outbox.enqueue_in_open_tx(&ev, policy, now)? {
+                Enqueued::Queued => out.queued += 1,
+                Enqueued::Duplicate => out.duplicates += 1,
+                Enqueued::Dropped => out.dropped += 1,
             }
         }
         tx.execute("DELETE FROM inbox WHERE seq <= ?1", [last])?;

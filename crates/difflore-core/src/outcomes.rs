@@ -1,7 +1,9 @@
 //! This machine's own serving figures (schema 8): daily totals of the rules its hooks and MCP
-//! served, and of the files its agents edited — written in the serving transaction itself, so
-//! delivering the outbox never erases them — and the files each rule was served for; read back
-//! for `difflore report`.
+//! served, and of the files its agents edited — kept apart from the outbox, so delivering it
+//! never erases them — and the files each rule was served for; read back for `difflore report`.
+//! A hook step that records its `rules.served` leaves its share ([`ServedCounts`]) with the event
+//! in the store's inbox, applied when the inbox is folded (every writing command, every daemon
+//! turn): ten upserts across two tables cost the hook more than the rest of its writes.
 
 use difflore_proto::outcomes::ServedRow;
 use rusqlite::{Connection, params};
@@ -9,6 +11,35 @@ use rusqlite::{Connection, params};
 /// `YYYY-MM-DD` (UTC) of a time in milliseconds.
 pub fn day(now_ms: i64) -> String {
     crate::clock::rfc3339(now_ms).chars().take(10).collect()
+}
+
+/// What one serving adds to the figures: [`count_served`] and [`count_served_files`] as of `at`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ServedCounts {
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    pub agent: String,
+    /// Repo key, '' outside a repository.
+    pub repo: String,
+    pub moment: String,
+    pub rule_ids: Vec<String>,
+    /// (file, rule id) pairs.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl ServedCounts {
+    /// Adds them to the figures, in the caller's transaction if there is one.
+    pub fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
+        count_served(
+            conn,
+            self.at,
+            &self.agent,
+            &self.repo,
+            &self.moment,
+            &self.rule_ids,
+        )?;
+        count_served_files(conn, self.at, &self.repo, &self.pairs)
+    }
 }
 
 /// Counts each rule served once more today (`repo` '' outside a repository).

@@ -5,6 +5,7 @@
 
 use difflore_core::home::Home;
 use difflore_core::outbox::{EnqueuePolicy, Outbox};
+use difflore_core::outcomes::ServedCounts;
 use difflore_core::{inbox, spool::Folded, store};
 use difflore_proto::EventEnvelope;
 use rusqlite::Connection;
@@ -240,4 +241,65 @@ fn the_stores_own_inbox_folds_once_with_the_cap_and_keeps_unreadable_rows() {
     tx.commit().unwrap();
     store::fold_hook_events(&home, &conn);
     assert_eq!(ids(&conn), vec![ev(5).id, ev(4).id, ev(8).id]);
+}
+
+fn figures(conn: &Connection) -> (i64, i64) {
+    conn.query_row(
+        "SELECT (SELECT COALESCE(SUM(count), 0) FROM served_daily),
+                (SELECT COALESCE(SUM(count), 0) FROM served_files)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_serving_steps_figures_are_applied_once_at_the_fold() {
+    let d = tempfile::tempdir().unwrap();
+    let home = Home::at(d.path().join("h"));
+    let conn = store::open_for_write(&home).unwrap();
+    let hook = store::open_for_hook(&home).unwrap();
+    let counts = |n: usize| ServedCounts {
+        at: difflore_core::clock::now_ms(),
+        agent: "codex".into(),
+        repo: "github.com/acme/shop".into(),
+        moment: "read".into(),
+        rule_ids: (0..n).map(|i| format!("r{i}")).collect(),
+        pairs: (0..n)
+            .map(|i| ("src/a.rs".into(), format!("r{i}")))
+            .collect(),
+    };
+    let tx = store::write_tx(&hook).unwrap();
+    inbox::append_served(&tx, &ev(1), &counts(3), 10).unwrap();
+    inbox::append_served(&tx, &ev(2), &counts(2), 10).unwrap();
+    tx.execute(
+        "INSERT INTO inbox (envelope, counts) VALUES (?1, 'not figures')",
+        [serde_json::to_string(&ev(3)).unwrap()],
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(figures(&conn), (0, 0), "nothing counted on the hook's path");
+    let now = difflore_core::clock::now_ms();
+    let f = inbox::fold_store(&conn, policy(100), now).unwrap();
+    assert_eq!((f.queued, f.unreadable), (2, 1));
+    assert_eq!(figures(&conn), (5, 5));
+    assert_eq!(ids(&conn), vec![ev(1).id, ev(2).id]);
+    let aside: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM inbox_set_aside WHERE counts = 'not figures'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(aside, 1, "the unreadable row is kept whole");
+    inbox::fold_store(&conn, policy(100), now).unwrap();
+    assert_eq!(figures(&conn), (5, 5), "applied once");
+    // At the cap the event is turned away but the serving still counts, at once.
+    let tx = store::write_tx(&hook).unwrap();
+    assert_eq!(
+        inbox::append_served(&tx, &ev(4), &counts(1), 0).unwrap(),
+        inbox::Appended::Dropped
+    );
+    tx.commit().unwrap();
+    assert_eq!(figures(&conn), (6, 6));
 }

@@ -434,12 +434,15 @@ fn serve_in_savepoint(
         sp.commit()?;
         return Ok(None);
     };
-    // A session-start summary names no rule: nothing to record.
-    if let Some((key, id, policy)) = recorded
-        && !s.rule_ids.is_empty()
-    {
-        let env = served_envelope(key, id, ev, mode, &s, now);
-        inbox::append(&sp, &env, policy.cap)?;
+    // A session-start summary names no rule: nothing to record. The serving figures go with
+    // the `rules.served` (applied when the inbox is folded), or at once when capture is off.
+    let counts = s.counts(ev.agent, ev.repo, now);
+    match recorded {
+        Some((key, id, policy)) if !s.rule_ids.is_empty() => {
+            let env = served_envelope(key, id, ev, mode, &s, now);
+            inbox::append_served(&sp, &env, &counts, policy.cap)?;
+        }
+        _ => counts.apply(&sp)?,
     }
     sp.commit()?;
     Ok(Some((s.reply, s.rule_ids.len())))

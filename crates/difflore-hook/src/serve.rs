@@ -13,7 +13,7 @@
 
 use crate::agent::{Agent, Phase, ToolKind};
 use crate::normalize::{event_cwd, named_files};
-use difflore_core::outcomes;
+use difflore_core::outcomes::{self, ServedCounts};
 use difflore_core::redact::prefix_at_most;
 use difflore_core::repo::{self, Repo};
 use difflore_rules::matching::{self, Match, Query};
@@ -73,6 +73,20 @@ pub struct Served {
     /// (file, rule id): which rule was served for which file.
     pub pairs: Vec<(String, String)>,
     pub moment: &'static str,
+}
+
+impl Served {
+    /// What this serving adds to the machine's serving figures.
+    pub fn counts(&self, agent: Agent, repo: Option<&Repo>, now: i64) -> ServedCounts {
+        ServedCounts {
+            at: now,
+            agent: agent.as_str().into(),
+            repo: repo.map(|r| r.key.clone()).unwrap_or_default(),
+            moment: self.moment.into(),
+            rule_ids: self.rule_ids.clone(),
+            pairs: self.pairs.clone(),
+        }
+    }
 }
 
 /// Files a shell command plainly reads (`cat F`, `sed -n 1,80p F`, `head -n 20 F`, `nl -ba F`…):
@@ -199,8 +213,9 @@ pub struct Event<'a> {
     pub repo: Option<&'a Repo>,
 }
 
-/// Serves the rules for one agent event, recording what was shown. `None` = answer the no-op.
-/// Inside the caller's open transaction when there is one (the hook's), else in its own.
+/// Serves the rules for one agent event, recording what was shown to the session. `None` =
+/// answer the no-op. Inside the caller's open transaction when there is one (the hook's), else
+/// in its own. The serving figures ([`Served::counts`]) are the caller's to record.
 pub fn serve(
     conn: &Connection,
     ev: &Event<'_>,
@@ -284,17 +299,6 @@ pub fn serve(
             hold_back(agent, event, &m, groups)
         }
     };
-    if let Some(s) = &served {
-        outcomes::count_served(
-            conn,
-            now,
-            agent.as_str(),
-            key.unwrap_or(""),
-            s.moment,
-            &s.rule_ids,
-        )?;
-        outcomes::count_served_files(conn, now, key.unwrap_or(""), &s.pairs)?;
-    }
     if let Some(tx) = tx {
         tx.commit()?;
     }
