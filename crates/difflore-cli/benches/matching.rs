@@ -1,7 +1,7 @@
 //! Matching-engine figures with 10 000 active rules: one match warm (connection open, statements
 //! cached) and fresh (open the database as the hook does, then match), for a read (path only)
 //! and an edit (path + changed text); `difflore recall --file` and `recall --diff` over a 50-file
-//! diff as whole processes.
+//! diff as whole processes; the hook (`difflore-hook`) serving context and denying an edit.
 //!
 //! Run: `cargo bench -p difflore-cli --bench matching` (`BENCH_RUNS` sets the sample size).
 
@@ -154,6 +154,9 @@ fn main() {
 
     // The hook serving rules: Claude Code fixtures on a governed file, a new session per run so
     // every run really matches, renders and records (context on the Read; the gate on the Edit).
+    // Through `difflore-hook`, the small static binary `agents install` wires into the agents
+    // (`difflore hook` runs the same code from the full command-line binary, ~2 ms more to start).
+    let hook_bin = env!("CARGO_BIN_EXE_difflore-hook");
     let target = format!("{}/{}", shop.display(), path_of(3));
     let fixture = |name: &str, n: usize| -> Vec<u8> {
         let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -188,8 +191,8 @@ fn main() {
         for i in 0..hook_runs {
             let input = fixture(name, i + if gate { 1_000_000 } else { 0 });
             let t = Instant::now();
-            let mut child = Command::new(bin)
-                .args(["hook", "--agent", "claude-code"])
+            let mut child = Command::new(hook_bin)
+                .args(["--agent", "claude-code"])
                 .env("DIFFLORE_HOME", home.root())
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
