@@ -169,36 +169,29 @@ mod tests {
         }
     }
 
+    /// Every `/`-joined sequence of one to `most` of `parts`.
+    fn joined(parts: &[&str], most: usize) -> Vec<String> {
+        let mut all: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+        let mut frontier = all.clone();
+        for _ in 1..most {
+            frontier = frontier
+                .iter()
+                .flat_map(|f| parts.iter().map(move |p| format!("{f}/{p}")))
+                .collect();
+            all.extend(frontier.iter().cloned());
+        }
+        all
+    }
+
     /// The fast path gives globset's answer for every pattern of up to three components built
     /// from literals, `*` and `**`, against every path of up to four components.
     #[test]
     fn simple_match_agrees_with_globset() {
-        let parts = ["a", "b", "*", "**", "*.rs", "a*", "*a*", "x.rs", "a*b"];
-        let names = ["a", "b", "x.rs", "", "aab", "ba"];
-        let mut patterns: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
-        let mut frontier = patterns.clone();
-        for _ in 0..2 {
-            let mut next = Vec::new();
-            for f in &frontier {
-                for p in parts {
-                    next.push(format!("{f}/{p}"));
-                }
-            }
-            patterns.extend(next.iter().cloned());
-            frontier = next;
-        }
-        let mut paths: Vec<String> = names.iter().map(|p| p.to_string()).collect();
-        let mut frontier = paths.clone();
-        for _ in 0..3 {
-            let mut next = Vec::new();
-            for f in &frontier {
-                for n in names {
-                    next.push(format!("{f}/{n}"));
-                }
-            }
-            paths.extend(next.iter().cloned());
-            frontier = next;
-        }
+        let patterns = joined(
+            &["a", "b", "*", "**", "*.rs", "a*", "*a*", "x.rs", "a*b"],
+            3,
+        );
+        let paths = joined(&["a", "b", "x.rs", "", "aab", "ba"], 4);
         let mut checked = 0usize;
         for pat in &patterns {
             let m = compile(pat)
