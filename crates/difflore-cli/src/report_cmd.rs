@@ -305,7 +305,9 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     for r in &rules {
         let f = by_id.get(r.id.as_str());
         t.add_row(vec![
-            r.id.chars().take(8).collect::<String>(),
+            // The id's random tail, as `memory` and the hook's answers show it (its prefix is a
+            // timestamp that rules made together share).
+            difflore_rules::memory::tail_handle(&r.id).to_string(),
             r.status.as_str().to_string(),
             f.map_or(0, |f| f.served).to_string(),
             f.and_then(|f| f.last_served_day.clone())

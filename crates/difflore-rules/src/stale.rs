@@ -35,8 +35,9 @@ pub struct Context<'a> {
 /// Most rules one rule is said to contradict or repeat.
 const MAX_PAIRS: usize = 3;
 
+/// How another rule is named in a flag: its id's random tail (see [`crate::memory::tail_handle`]).
 fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
+    crate::memory::tail_handle(id)
 }
 
 /// The stale flags of each rule (only rules with at least one).
