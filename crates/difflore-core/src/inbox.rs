@@ -227,12 +227,8 @@ pub fn fold(
         let results = Outbox::new(conn)
             .enqueue_many(&events, dropped, policy, now)
             .map_err(outbox_err)?;
-        for r in &results {
-            match r {
-                Enqueued::Queued => out.queued += 1,
-                Enqueued::Duplicate => out.duplicates += 1,
-                Enqueued::Dropped => out.dropped += 1,
-            }
+        for r in results {
+            out.count(r);
         }
         out.unreadable += bad.len();
         settle(&inbox, last, &bad, dropped).map_err(err)?;
@@ -291,11 +287,7 @@ pub fn fold_store(conn: &Connection, policy: EnqueuePolicy, now: i64) -> rusqlit
             if let Some(f) = figures {
                 f.apply(&tx)?;
             }
-            match outbox.enqueue_in_open_tx(&ev, policy, now)? {
-                Enqueued::Queued => out.queued += 1,
-                Enqueued::Duplicate => out.duplicates += 1,
-                Enqueued::Dropped => out.dropped += 1,
-            }
+            out.count(outbox.enqueue_in_open_tx(&ev, policy, now)?);
         }
         tx.execute("DELETE FROM inbox WHERE seq <= ?1", [last])?;
         tx.commit()?;

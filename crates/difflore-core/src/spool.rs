@@ -56,6 +56,17 @@ pub struct Folded {
     pub unreadable: usize,
 }
 
+impl Folded {
+    /// Tallies what the outbox did with one folded event.
+    pub fn count(&mut self, r: Enqueued) {
+        match r {
+            Enqueued::Queued => self.queued += 1,
+            Enqueued::Duplicate => self.duplicates += 1,
+            Enqueued::Dropped => self.dropped += 1,
+        }
+    }
+}
+
 /// Writes one event to the spool (temporary name, then rename).
 pub fn write(home: &Home, ev: &EventEnvelope, now_ms: i64) -> io::Result<Spooled> {
     let dir = home.spool_dir();
@@ -148,11 +159,7 @@ pub fn fold(home: &Home, conn: &Connection, policy: EnqueuePolicy, now: i64) -> 
         add_dropped(&dir, -dropped)?;
     }
     for (r, p) in results.iter().zip(&taken) {
-        match r {
-            Enqueued::Queued => out.queued += 1,
-            Enqueued::Duplicate => out.duplicates += 1,
-            Enqueued::Dropped => out.dropped += 1,
-        }
+        out.count(*r);
         let _ = fs::remove_file(p);
     }
     Ok(out)
