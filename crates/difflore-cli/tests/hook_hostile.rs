@@ -260,7 +260,7 @@ fn read_only_home_as_an_unprivileged_user() {
         "-u",
         "nobody",
         "--",
-        common::bin(),
+        e.bin_for_other_user().to_str().unwrap(),
         "hook",
         "--agent",
         "claude-code",

@@ -191,6 +191,7 @@ fn a_read_only_database_spools_into_a_writable_home() {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
     }
+    let hook_bin = e.bin_for_other_user();
     for i in 1..=6 {
         // Steps that serve nothing and steps that serve: neither file takes them.
         let p = if i % 2 == 0 {
@@ -203,7 +204,7 @@ fn a_read_only_database_spools_into_a_writable_home() {
             "-u",
             "nobody",
             "--",
-            bin(),
+            hook_bin.to_str().unwrap(),
             "hook",
             "--agent",
             "claude-code",

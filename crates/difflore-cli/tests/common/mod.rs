@@ -51,6 +51,18 @@ impl Env {
         e
     }
 
+    /// The `difflore` binary placed in this Env's temp dir, for a test that runs it as another
+    /// user (`runuser -u nobody`): the checkout — and the build inside it — may sit in a
+    /// directory only its owner can enter (`mktemp -d` makes 0700 ones). The caller makes the
+    /// temp dir traversable. A hard link when the two share a filesystem, else a copy.
+    pub fn bin_for_other_user(&self) -> PathBuf {
+        let to = self.dir.path().join("difflore-bin");
+        if !to.exists() && std::fs::hard_link(bin(), &to).is_err() {
+            std::fs::copy(bin(), &to).expect("copy the difflore binary");
+        }
+        to
+    }
+
     pub fn home(&self) -> PathBuf {
         self.dir.path().join("home")
     }
